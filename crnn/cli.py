@@ -1,0 +1,165 @@
+"""`crnn` command line: synth, train, evaluate, export, read. Parses arguments and calls the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
+
+
+def _cmd_synth(a: argparse.Namespace) -> int:
+    from crnn import synth
+
+    summary = synth.generate(Path(a.out), count=a.count, seed=a.seed, workers=a.workers)
+    print(json.dumps(summary if isinstance(summary, dict) else {"out": a.out, "count": a.count}))
+    return 0
+
+
+def _cmd_train(a: argparse.Namespace) -> int:
+    from crnn import config
+    from crnn.train import fit
+
+    cfg = config.load(config.TrainConfig, a.config, a.overrides)
+    result = fit(cfg)
+    print(json.dumps({"best_checkpoint": str(result.best_checkpoint), "last_checkpoint": str(result.last_checkpoint),
+                      "epochs": result.epochs, "seconds": round(result.seconds, 1),
+                      "metrics": {k: round(v, 4) for k, v in result.metrics.items()}}))
+    return 0
+
+
+def _cmd_evaluate(a: argparse.Namespace) -> int:
+    from crnn.evaluate import evaluate
+
+    ev = evaluate(a.model, a.data, decoder=a.decoder, batch_size=a.batch_size)
+    if a.failures:
+        Path(a.failures).write_text(json.dumps(ev.failures, indent=1))
+    print(json.dumps(ev.summary))
+    return 0
+
+
+def _cmd_export(a: argparse.Namespace) -> int:
+    from crnn.export import export_onnx
+    from crnn.labels import read_tsv
+    from crnn.codec import Codec
+    from crnn.preprocess import load_image
+
+    images = None
+    if a.check_data:
+        samples = read_tsv(a.check_data, Codec(), check_files=True)[: a.check_count]
+        images = [load_image(s.path) for s in samples]
+    report = export_onnx(a.checkpoint, a.out, images=images, opset=a.opset)
+    print(json.dumps({"onnx": a.out, "parity_inputs": report.n, "max_abs_diff": report.max_abs_diff}))
+    return 0
+
+
+def _image_files(inputs: list[str]) -> Iterator[Path]:
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            yield from sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
+        else:
+            yield p
+
+
+def _cmd_read(a: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from crnn.inference import open_reader
+    from crnn.preprocess import load_image
+
+    reader = open_reader(a.model, decoder=a.decoder, threads=a.threads)
+    files = list(_image_files(a.images))
+    failed = 0
+
+    def load(p: Path) -> tuple[Path, object]:
+        try:
+            return p, load_image(p)
+        except ValueError as e:
+            return p, e
+
+    with ThreadPoolExecutor(max_workers=2) as pool, tqdm(total=len(files), unit="img", disable=a.quiet or None,
+                                                         file=sys.stderr) as bar:
+        for start in range(0, len(files), a.batch_size):
+            loaded = list(pool.map(load, files[start : start + a.batch_size]))
+            good = [(p, im) for p, im in loaded if not isinstance(im, Exception)]
+            for p, err in loaded:
+                if isinstance(err, Exception):
+                    failed += 1
+                    print(f"error: {err}", file=sys.stderr)
+            readings = reader.read([im for _, im in good])  # type: ignore[misc]  # filtered to images above
+            for (p, _), r in zip(good, readings):
+                if a.json:
+                    print(json.dumps({"file": str(p), "text": r.text, "confidence": round(r.confidence, 4),
+                                      "checksum_ok": r.checksum_ok}))
+                else:
+                    print(f"{p}\t{r.text}\t{r.confidence:.3f}\t{'ok' if r.checksum_ok else 'BAD-CHECKSUM'}")
+            bar.update(len(loaded))
+    if failed:
+        print(f"{failed} of {len(files)} files could not be read", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="crnn", description="Read the digits under EAN/UPC barcodes with a CRNN.")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("synth", help="generate synthetic barcode scenes and crops")
+    s.add_argument("--out", required=True)
+    s.add_argument("--count", type=int, required=True)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--workers", type=int, default=2)
+    s.set_defaults(func=_cmd_synth)
+
+    t = sub.add_parser("train", help="train a CRNN (config YAML + key=value overrides)")
+    t.add_argument("--config", default="configs/train.yaml")
+    t.add_argument("overrides", nargs="*", help="dotlist overrides, e.g. optim.lr=1e-3 trainer.max_epochs=5")
+    t.set_defaults(func=_cmd_train)
+
+    e = sub.add_parser("evaluate", help="exact match and CER of a .ckpt or .onnx model on a labels TSV")
+    e.add_argument("--model", required=True)
+    e.add_argument("--data", required=True)
+    e.add_argument("--decoder", choices=["greedy", "beam", "constrained"], default=None)
+    e.add_argument("--batch-size", type=int, default=64)
+    e.add_argument("--failures", help="write the misread crops to this JSON file")
+    e.set_defaults(func=_cmd_evaluate)
+
+    x = sub.add_parser("export", help="export a checkpoint to ONNX and check onnxruntime against PyTorch")
+    x.add_argument("--checkpoint", required=True)
+    x.add_argument("--out", required=True)
+    x.add_argument("--opset", type=int, default=17)
+    x.add_argument("--check-data", help="labels TSV whose images are also used for the parity check")
+    x.add_argument("--check-count", type=int, default=64)
+    x.set_defaults(func=_cmd_export)
+
+    r = sub.add_parser("read", help="read crops with an ONNX model (onnxruntime only)")
+    r.add_argument("--model", required=True)
+    r.add_argument("images", nargs="+", help="image files or folders")
+    r.add_argument("--json", action="store_true", help="one JSON object a line")
+    r.add_argument("--decoder", choices=["greedy", "beam", "constrained"], default=None)
+    r.add_argument("--batch-size", type=int, default=64)
+    r.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: all cores)")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=_cmd_read)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return int(args.func(args))
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

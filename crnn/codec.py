@@ -1,0 +1,292 @@
+"""CTC codec: charset <-> label indices, and the decoders (greedy, beam, check-digit constrained).
+
+Numpy only, so reading with onnxruntime never needs torch. Index 0 is the CTC blank; character i of the
+charset is class i + 1. Decoders take log-probabilities `logp: (T, C)` for one image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from crnn import symbology
+from crnn.symbology import Constraint, Format
+
+Decoder = Literal["greedy", "beam", "constrained"]
+DECODERS: tuple[Decoder, ...] = ("greedy", "beam", "constrained")
+_NEG = -1e30
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A decoded string with its confidence (product of per-character confidences) and theirs."""
+
+    text: str
+    confidence: float
+    char_confidences: tuple[float, ...]
+
+
+def log_softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Numerically stable log-softmax in numpy (for ONNX logits)."""
+    m = logits.max(axis=axis, keepdims=True)
+    z = logits - m
+    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+
+
+def min_time_steps(text: str) -> int:
+    """Fewest CTC frames that can emit `text`: one per character plus a blank between repeats."""
+    return len(text) + sum(a == b for a, b in zip(text, text[1:]))
+
+
+class Codec:
+    """Maps text to CTC labels and CTC outputs back to text."""
+
+    def __init__(self, charset: str = "0123456789") -> None:
+        if not charset:
+            raise ValueError("charset must not be empty")
+        if len(set(charset)) != len(charset):
+            raise ValueError(f"charset {charset!r} has repeated characters")
+        self.charset = charset
+        self._index = {c: i + 1 for i, c in enumerate(charset)}
+
+    @property
+    def num_classes(self) -> int:
+        """Number of network outputs: the charset plus the CTC blank."""
+        return len(self.charset) + 1
+
+    def check(self, text: str) -> None:
+        """Raise ValueError when `text` is empty or has characters outside the charset."""
+        if not text:
+            raise ValueError("label is empty")
+        bad = sorted({c for c in text if c not in self._index})
+        if bad:
+            raise ValueError(
+                f"label {text!r} has characters outside charset {self.charset!r}: {''.join(bad)!r}"
+            )
+
+    def encode(self, text: str) -> list[int]:
+        """Class indices of `text` (no blanks)."""
+        self.check(text)
+        return [self._index[c] for c in text]
+
+    def decode(
+        self,
+        logp: np.ndarray,
+        decoder: Decoder = "greedy",
+        beam_width: int = 10,
+        formats: Sequence[Format] = symbology.FORMATS,
+    ) -> Decoded:
+        """Decode one image's log-probabilities `logp: (T, C)` with the named decoder."""
+        if decoder == "greedy":
+            return self.decode_greedy(logp)
+        if decoder == "beam":
+            return self.decode_beam(logp, beam_width)
+        if decoder == "constrained":
+            return self.decode_constrained(logp, formats)
+        raise ValueError(f"unknown decoder {decoder!r}; choose one of {DECODERS}")
+
+    def decode_batch(self, logp: np.ndarray, decoder: Decoder = "greedy", **kw: object) -> list[Decoded]:
+        """Decode `logp: (N, T, C)`."""
+        if decoder == "greedy":
+            return self.decode_greedy_batch(logp)
+        return [self.decode(x, decoder, **kw) for x in logp]  # type: ignore[arg-type]  # kw typed per decoder
+
+    # Greedy -----------------------------------------------------------------------------------
+
+    def decode_greedy(self, logp: np.ndarray) -> Decoded:
+        return self.decode_greedy_batch(logp[None])[0]
+
+    def decode_greedy_batch(self, logp: np.ndarray) -> list[Decoded]:
+        """Best class per frame, repeats merged, blanks dropped. `logp: (N, T, C)`."""
+        best = logp.argmax(-1)  # (N, T)
+        prob = np.exp(logp.max(-1))  # (N, T)
+        out = []
+        for seq, p in zip(best, prob):
+            # A run starts where the class changes; keep runs of non-blank classes.
+            starts = np.flatnonzero(np.r_[True, seq[1:] != seq[:-1]])
+            ends = np.r_[starts[1:], len(seq)]
+            chars, confs = [], []
+            for s, e in zip(starts, ends):
+                k = int(seq[s])
+                if k:
+                    chars.append(self.charset[k - 1])
+                    confs.append(float(p[s:e].max()))
+            out.append(Decoded("".join(chars), float(np.prod(confs)) if confs else 0.0, tuple(confs)))
+        return out
+
+    # Beam search ------------------------------------------------------------------------------
+
+    def decode_beam(self, logp: np.ndarray, beam_width: int = 10) -> Decoded:
+        """CTC prefix beam search: the most probable string summed over its alignments."""
+        beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, _NEG)}  # prefix -> (log p_blank, log p_char)
+        blank = logp[:, 0]
+        for t in range(logp.shape[0]):
+            nxt: dict[tuple[int, ...], list[float]] = {}
+
+            def add(prefix: tuple[int, ...], pb: float, pnb: float) -> None:
+                cur = nxt.setdefault(prefix, [_NEG, _NEG])
+                cur[0] = np.logaddexp(cur[0], pb)
+                cur[1] = np.logaddexp(cur[1], pnb)
+
+            # Only characters with non-negligible probability can extend a beam.
+            cands = np.flatnonzero(logp[t, 1:] > np.log(1e-4)) + 1
+            for prefix, (pb, pnb) in beams.items():
+                total = np.logaddexp(pb, pnb)
+                add(prefix, total + blank[t], _NEG)
+                last = prefix[-1] if prefix else None
+                for k in cands:
+                    lp = logp[t, k]
+                    if k == last:
+                        add(prefix, _NEG, pnb + lp)  # repeat collapses
+                        add(prefix + (int(k),), _NEG, pb + lp)  # repeat after a blank
+                    else:
+                        add(prefix + (int(k),), _NEG, total + lp)
+            ranked = sorted(nxt.items(), key=lambda kv: -np.logaddexp(*kv[1]))[:beam_width]
+            beams = {p: (v[0], v[1]) for p, v in ranked}
+        best = max(beams.items(), key=lambda kv: np.logaddexp(*kv[1]))[0]
+        return self._with_confidences(logp, list(best))
+
+    # Check-digit constrained ------------------------------------------------------------------
+
+    def decode_constrained(self, logp: np.ndarray, formats: Sequence[Format] = symbology.FORMATS) -> Decoded:
+        """Most probable alignment whose string is a valid code of one of `formats`.
+
+        A Viterbi search over CTC alignments with the weighted digit sum mod 10 in the state, so the
+        result always has a format's length and a valid check digit (when the frames allow one).
+        Falls back to greedy when no frame sequence can hold any of the formats.
+        """
+        digits = "0123456789"
+        missing = [d for d in digits if d not in self._index]
+        if missing:
+            raise ValueError(f"constrained decoding needs the digits in the charset, missing {missing}")
+        best: tuple[float, list[int]] | None = None
+        for c in symbology.constraints(tuple(formats)):
+            found = _viterbi_constrained(logp, c, [self._index[d] for d in digits])
+            if found is not None and (best is None or found[0] > best[0]):
+                best = found
+        if best is None:
+            return self.decode_greedy(logp)
+        return self._with_confidences(logp, best[1])
+
+    def _with_confidences(self, logp: np.ndarray, labels: list[int]) -> Decoded:
+        """Decoded text for class `labels`, with per-character confidences from a forced alignment."""
+        text = "".join(self.charset[k - 1] for k in labels)
+        if not labels:
+            return Decoded("", 0.0, ())
+        frames = _force_align(logp, labels)
+        prob = np.exp(logp)
+        confs = tuple(float(prob[f, k].max()) for f, k in zip(frames, labels))
+        return Decoded(text, float(np.prod(confs)), confs)
+
+
+def _force_align(logp: np.ndarray, labels: list[int]) -> list[list[int]]:
+    """Frames of each label character in the best CTC alignment (Viterbi over the blank-extended label)."""
+    ext = [0]
+    for k in labels:
+        ext += [k, 0]
+    S, T = len(ext), logp.shape[0]
+    score = np.full(S, _NEG)
+    score[0] = logp[0, 0]
+    if S > 1:
+        score[1] = logp[0, ext[1]]
+    back = np.zeros((T, S), dtype=np.int64)
+    for t in range(1, T):
+        prev1 = np.r_[_NEG, score[:-1]]
+        prev2 = np.r_[_NEG, _NEG, score[:-2]]
+        # Skipping a blank is allowed only between different characters.
+        can_skip = np.array([s >= 2 and ext[s] != 0 and ext[s] != ext[s - 2] for s in range(S)])
+        prev2 = np.where(can_skip, prev2, _NEG)
+        stacked = np.stack([score, prev1, prev2])
+        choice = stacked.argmax(0)
+        back[t] = np.arange(S) - choice
+        score = stacked.max(0) + logp[t, ext]
+    s = S - 1 if S == 1 or score[S - 1] >= score[S - 2] else S - 2
+    frames: list[list[int]] = [[] for _ in labels]
+    for t in range(T - 1, -1, -1):
+        if s % 2 == 1:
+            frames[s // 2].append(t)
+        s = back[t, s] if t > 0 else s
+    return frames
+
+
+def _viterbi_constrained(
+    logp: np.ndarray, c: Constraint, digit_class: list[int]
+) -> tuple[float, list[int]] | None:
+    """Best alignment emitting a string that satisfies `c`; (log prob, class labels) or None."""
+    T, L = logp.shape[0], len(c.weights)
+    if T < L:
+        return None
+    # allowed[k, d]: digit d may stand at position k.
+    allowed = np.array([[str(d) in c.allowed[k] for d in range(10)] for k in range(L)])
+    lp_digit = logp[:, digit_class]  # (T, 10)
+    lp_blank = logp[:, 0]
+    # src[k, d, s]: the sum before digit d at position k, given the sum s after it.
+    s_after = np.arange(10)
+    src = np.array([[(s_after - c.weights[k] * d) % 10 for d in range(10)] for k in range(L)])
+    # B[k, s]: k digits emitted, sum s, current frame blank. C[k, d, s]: in the run of digit d (k-th).
+    B = np.full((L + 1, 10), _NEG)
+    C = np.full((L + 1, 10, 10), _NEG)
+    B[0, 0] = 0.0
+    bp_B = np.zeros((T, L + 1, 10), dtype=np.int8)  # 0: from B, 1 + d: from C of digit d
+    bp_C = np.zeros((T, L + 1, 10, 10), dtype=np.int8)  # 0: continue, 1: from B, 2 + d': from C of d'
+    ks = np.arange(1, L + 1)
+    for t in range(T):
+        # Into blank.
+        c_best = C.max(1)
+        c_arg = C.argmax(1)
+        use_c = c_best > B
+        newB = np.where(use_c, c_best, B) + lp_blank[t]
+        bp_B[t] = np.where(use_c, 1 + c_arg, 0)
+        # Into digit d at position k: continue its run, or start it after a blank or another digit.
+        order = np.argsort(-C, axis=1)  # best digits per (k, s)
+        top1 = np.take_along_axis(C, order[:, :1], 1)[:, 0]
+        top2 = np.take_along_axis(C, order[:, 1:2], 1)[:, 0]
+        arg1 = order[:, 0]
+        arg2 = order[:, 1]
+        newC = np.full_like(C, _NEG)
+        bpc = np.zeros_like(bp_C[t])
+        kk = ks[:, None, None]
+        dd = np.arange(10)[None, :, None]
+        s_prev = src  # (L, 10, 10) for k = 1..L
+        from_b = B[kk - 1, s_prev]
+        other_is_d = arg1[kk - 1, s_prev] == dd
+        from_c = np.where(other_is_d, top2[kk - 1, s_prev], top1[kk - 1, s_prev])
+        from_c_arg = np.where(other_is_d, arg2[kk - 1, s_prev], arg1[kk - 1, s_prev])
+        cont = C[1:]
+        stacked = np.stack([cont, from_b, from_c])
+        choice = stacked.argmax(0)
+        val = stacked.max(0) + lp_digit[t][None, :, None]
+        val = np.where(allowed[:, :, None], val, _NEG)
+        newC[1:] = val
+        bpc[1:] = np.where(choice == 2, 2 + from_c_arg, choice)
+        bp_C[t] = bpc
+        B, C = newB, newC
+    end_b = B[L, 0]
+    end_c = C[L, :, 0]
+    if max(end_b, end_c.max()) <= _NEG / 2:
+        return None
+    # Backtrack from the best final state.
+    if end_b >= end_c.max():
+        state: tuple[str, int, int, int] = ("B", L, -1, 0)
+        score = float(end_b)
+    else:
+        state = ("C", L, int(end_c.argmax()), 0)
+        score = float(end_c.max())
+    digits_rev: list[int] = []
+    for t in range(T - 1, -1, -1):
+        kind, k, d, s = state
+        if kind == "B":
+            code = int(bp_B[t, k, s])
+            state = ("B", k, -1, s) if code == 0 else ("C", k, code - 1, s)
+        else:
+            code = int(bp_C[t, k, d, s])
+            if code == 0:
+                continue
+            digits_rev.append(d)
+            s_prev = int(src[k - 1, d, s])
+            state = ("B", k - 1, -1, s_prev) if code == 1 else ("C", k - 1, code - 2, s_prev)
+    labels = [digit_class[d] for d in reversed(digits_rev)]
+    return score, labels

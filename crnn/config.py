@@ -1,0 +1,166 @@
+"""Configuration schema (dataclasses) and loading: YAML + dotlist overrides, validated by OmegaConf.
+
+An unknown or mistyped key is an error, so a typo in a YAML file or an override never passes silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from omegaconf import DictConfig, OmegaConf
+
+T = TypeVar("T")
+
+DEFAULT_CHARSET = "0123456789"
+
+
+@dataclass
+class ModelConfig:
+    """CRNN architecture. The RNN input size and the number of time steps are derived, not set."""
+
+    backbone: str = "resnet18"
+    pretrained: bool = False
+    # Local weights file for the backbone (timm state dict, .safetensors or .pth); nothing is downloaded.
+    pretrained_path: str | None = None
+    out_indices: list[int] = field(default_factory=lambda: [2])
+    output_stride: int | None = None
+    in_chans: int = 1
+    neck_channels: int = 128
+    rnn: Literal["gru", "lstm"] = "gru"
+    rnn_hidden: int = 128
+    rnn_layers: int = 2
+    dropout: float = 0.1
+
+
+@dataclass
+class InputConfig:
+    """What the network sees: letterboxed to height x width, normalised with mean/std."""
+
+    height: int = 48
+    width: int = 224
+    mean: float = 0.5
+    std: float = 0.5
+    charset: str = DEFAULT_CHARSET
+    # Longest label the model must be able to emit, repeats included: sets the time-step check.
+    max_label_length: int = 13
+
+
+@dataclass
+class AugmentConfig:
+    """Training-time augmentations; each probability 0 disables that augmentation."""
+
+    perspective_p: float = 0.5
+    perspective_max: float = 0.06
+    x_scale_p: float = 0.5
+    x_scale_range: tuple[float, float] = (0.8, 1.2)
+    color_p: float = 0.8
+    brightness: float = 0.3
+    contrast: float = 0.5
+    blur_p: float = 0.3
+    blur_max: float = 1.2
+    noise_p: float = 0.3
+    noise_max: float = 12.0
+    downscale_p: float = 0.3
+    downscale_min: float = 0.4
+    jpeg_p: float = 0.3
+    jpeg_quality: tuple[int, int] = (30, 90)
+    dropout_p: float = 0.2
+    dropout_max_frac: float = 0.08
+    invert_p: float = 0.0
+
+
+@dataclass
+class SynthDataConfig:
+    """Synthetic data made by `crnn synth` when the training TSVs do not exist yet."""
+
+    train_count: int = 20000
+    val_count: int = 1000
+    seed: int = 0
+    workers: int = 2
+
+
+@dataclass
+class DataConfig:
+    train_tsv: str = "data/synth/train/crops.tsv"
+    val_tsv: str = "data/synth/val/crops.tsv"
+    # Real crops, validation only (never trained on); skipped when the file is absent.
+    real_tsv: str | None = "../shared/data/real-dev/crops.tsv"
+    synth: SynthDataConfig = field(default_factory=SynthDataConfig)
+    batch_size: int = 64
+    num_workers: int = 2
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    # Linear warm-up for warmup_frac of the steps, then cosine decay to 2% of lr.
+    scheduler: Literal["cosine", "none"] = "cosine"
+    warmup_frac: float = 0.1
+    grad_clip: float = 5.0
+
+
+@dataclass
+class TrainerConfig:
+    max_epochs: int = 10
+    # Stop after this many minutes of training (None: no limit); the best checkpoint is kept.
+    max_minutes: float | None = None
+    accelerator: str = "auto"
+    devices: int = 1
+    precision: str = "32-true"
+    limit_train_batches: float = 1.0
+    limit_val_batches: float = 1.0
+    log_every_n_steps: int = 20
+    seed: int = 0
+    threads: int | None = None
+
+
+@dataclass
+class TrainConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    input: InputConfig = field(default_factory=InputConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    decoder: Literal["greedy", "beam", "constrained"] = "greedy"
+    out_dir: str = "runs/train"
+    # Checkpoint to resume from (model, optimizer, scheduler, epoch); None starts fresh.
+    resume: str | None = None
+
+
+def load(schema: type[T], path: str | Path | None = None, overrides: list[str] | None = None) -> T:
+    """Merge `schema` defaults, a YAML file and `key=value` overrides; return a typed object.
+
+    Raises a ValueError naming the offending key when a key is unknown or a value has the wrong type.
+    """
+    cfg = OmegaConf.structured(schema)
+    try:
+        if path is not None:
+            cfg = OmegaConf.merge(cfg, OmegaConf.load(path))
+        if overrides:
+            cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
+    except Exception as e:  # omegaconf raises several error types; all mean bad config
+        where = f" in {path}" if path else ""
+        raise ValueError(f"invalid configuration{where}: {e}") from e
+    obj = OmegaConf.to_object(cfg)
+    assert isinstance(obj, schema)
+    return obj
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """A plain dict of a config dataclass (for checkpoints, ClearML and JSON)."""
+    c = OmegaConf.structured(cfg)
+    out = OmegaConf.to_container(c, resolve=True)
+    assert isinstance(out, dict)
+    return out  # type: ignore[return-value]  # keys are str for structured configs
+
+
+def from_dict(schema: type[T], data: dict[str, Any]) -> T:
+    """Rebuild a config dataclass from `to_dict` output, validating it again."""
+    cfg: DictConfig = OmegaConf.merge(OmegaConf.structured(schema), OmegaConf.create(data))  # type: ignore[assignment]
+    obj = OmegaConf.to_object(cfg)
+    assert isinstance(obj, schema)
+    return obj

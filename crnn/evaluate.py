@@ -1,0 +1,48 @@
+"""Measure a model (.ckpt or .onnx) on a labels TSV: exact match, CER, per format, failures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crnn import metrics
+from crnn.codec import Decoder
+from crnn.inference import Reader, open_reader
+from crnn.labels import read_tsv
+from crnn.preprocess import load_image
+
+
+@dataclass
+class Evaluation:
+    summary: dict
+    rows: list[dict] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[dict]:
+        return [r for r in self.rows if r["text"] != r["target"]]
+
+
+def evaluate(model: str | Path | Reader, tsv: str | Path, decoder: Decoder | None = None,
+             batch_size: int = 64) -> Evaluation:
+    """Read every crop in `tsv` and compare with its label."""
+    reader = model if isinstance(model, Reader) else open_reader(model, decoder=decoder)
+    samples = read_tsv(tsv, reader.codec)
+    readings = list(reader.read_stream((load_image(s.path) for s in samples), batch_size, decoder))
+    rows = [
+        {"file": str(s.path), "target": s.text, "text": r.text, "confidence": r.confidence,
+         "checksum_ok": r.checksum_ok, "format": s.fmt}
+        for s, r in zip(samples, readings)
+    ]
+    preds, targets = [r["text"] for r in rows], [r["target"] for r in rows]
+    fmts = [s.fmt for s in samples] if all(s.fmt for s in samples) else None
+    summary = metrics.summary(preds, targets, fmts)
+    # Per distinct number: the share of numbers whose every image is read right, and mean accuracy.
+    by_number: dict[str, list[bool]] = {}
+    for p, t in zip(preds, targets):
+        by_number.setdefault(t, []).append(p == t)
+    summary["distinct_numbers"] = {
+        "n": len(by_number),
+        "all_read": sum(all(v) for v in by_number.values()) / max(1, len(by_number)),
+        "mean_exact_match": sum(sum(v) / len(v) for v in by_number.values()) / max(1, len(by_number)),
+    }
+    return Evaluation(summary, rows)

@@ -1,0 +1,138 @@
+"""Reading crops with a trained model: onnxruntime (no torch needed) or a training checkpoint.
+
+Both readers share `crnn.preprocess` and `crnn.codec`, so a string read in training, evaluation and
+deployment comes from the same preprocessing and the same decoder.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from crnn import symbology
+from crnn.codec import Codec, Decoder, log_softmax
+from crnn.preprocess import InputSpec, to_batch
+
+META_PREFIX = "crnn."
+
+
+@dataclass(frozen=True)
+class Reading:
+    text: str
+    confidence: float
+    checksum_ok: bool
+    char_confidences: tuple[float, ...]
+
+
+class Reader:
+    """Common part: preprocess a batch, run the network (subclass), decode."""
+
+    spec: InputSpec
+    codec: Codec
+    decoder: Decoder
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        """`(N, C, H, W)` float32 -> `(N, T, classes)` logits."""
+        raise NotImplementedError
+
+    def read(self, images: Sequence[Image.Image], decoder: Decoder | None = None) -> list[Reading]:
+        if not images:
+            return []
+        logp = log_softmax(self.logits(to_batch(list(images), self.spec)).astype(np.float32))
+        decoded = self.codec.decode_batch(logp, decoder or self.decoder)
+        return [Reading(d.text, d.confidence, symbology.checksum_ok(d.text), d.char_confidences) for d in decoded]
+
+    def read_stream(self, images: Iterable[Image.Image], batch_size: int = 64,
+                    decoder: Decoder | None = None) -> Iterator[Reading]:
+        """Read an iterable of images in batches, holding at most one batch in memory."""
+        buf: list[Image.Image] = []
+        for im in images:
+            buf.append(im)
+            if len(buf) == batch_size:
+                yield from self.read(buf, decoder)
+                buf = []
+        yield from self.read(buf, decoder)
+
+
+class OnnxReader(Reader):
+    """An exported model in onnxruntime; everything it needs comes from the ONNX file's metadata."""
+
+    def __init__(self, path: str | Path, threads: int | None = None, decoder: Decoder | None = None) -> None:
+        import onnxruntime as ort
+
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"model not found: {path}")
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own exception types for bad files
+            raise ValueError(f"cannot load ONNX model {path}: {e}") from e
+        meta = self.session.get_modelmeta().custom_metadata_map
+        try:
+            self.spec = InputSpec(int(meta[META_PREFIX + "height"]), int(meta[META_PREFIX + "width"]),
+                                  int(meta[META_PREFIX + "channels"]), float(meta[META_PREFIX + "mean"]),
+                                  float(meta[META_PREFIX + "std"]))
+            self.codec = Codec(meta[META_PREFIX + "charset"])
+            self.decoder = decoder or meta.get(META_PREFIX + "decoder", "greedy")  # type: ignore[assignment]
+        except KeyError as e:
+            raise ValueError(f"{path} lacks crnn metadata {e}; export it with `crnn export`") from None
+        self.metadata = dict(meta)
+        self.input_name = self.session.get_inputs()[0].name
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: batch})[0]
+
+
+class TorchReader(Reader):
+    """A training checkpoint in PyTorch (evaluation and export checks)."""
+
+    def __init__(self, path: str | Path, decoder: Decoder | None = None, device: str = "cpu") -> None:
+        from crnn.system import input_spec
+        from crnn.train import load_checkpoint
+
+        self.model, self.cfg = load_checkpoint(path)
+        self.device = device
+        self.model.to(device)
+        self.spec = input_spec(self.cfg)
+        self.codec = Codec(self.cfg.input.charset)
+        self.decoder = decoder or self.cfg.decoder
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            return self.model(torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
+
+
+def open_reader(path: str | Path, decoder: Decoder | None = None, threads: int | None = None) -> Reader:
+    """A reader for an `.onnx` model or a `.ckpt` checkpoint."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".onnx":
+        return OnnxReader(path, threads=threads, decoder=decoder)
+    if suffix == ".ckpt":
+        return TorchReader(path, decoder=decoder)
+    raise ValueError(f"unsupported model file {path}: expected .onnx or .ckpt")
+
+
+def metadata_for(cfg_dict: dict, spec: InputSpec, charset: str, decoder: str, time_steps: int) -> dict[str, str]:
+    """The ONNX metadata `OnnxReader` needs (written by export)."""
+    return {
+        META_PREFIX + "charset": charset,
+        META_PREFIX + "height": str(spec.height),
+        META_PREFIX + "width": str(spec.width),
+        META_PREFIX + "channels": str(spec.channels),
+        META_PREFIX + "mean": str(spec.mean),
+        META_PREFIX + "std": str(spec.std),
+        META_PREFIX + "decoder": decoder,
+        META_PREFIX + "time_steps": str(time_steps),
+        META_PREFIX + "config": json.dumps(cfg_dict),
+    }

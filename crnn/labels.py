@@ -1,0 +1,69 @@
+"""Labelled crops: a `filename<TAB>text` TSV (header row, extra columns allowed) beside an image folder.
+
+Filenames resolve relative to the TSV's folder, or to the folder named after the TSV (`crops.tsv` ->
+`crops/`, as in ../shared/data/real-dev), and may not escape it. Every problem names the file and line.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from crnn.codec import Codec
+
+
+@dataclass(frozen=True)
+class Sample:
+    path: Path
+    text: str
+    line: int
+    fmt: str | None = None
+
+
+def read_tsv(tsv: str | Path, codec: Codec, check_files: bool = True) -> list[Sample]:
+    """Samples of a labels TSV; raise ValueError naming file and line for any bad row."""
+    tsv = Path(tsv)
+    if not tsv.is_file():
+        raise ValueError(f"labels file not found: {tsv}")
+    root = tsv.parent.resolve()
+    samples: list[Sample] = []
+    with tsv.open(newline="", encoding="utf-8") as f:
+        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        header = next(reader, None)
+        if header is None or "filename" not in header or "text" not in header:
+            raise ValueError(f"{tsv}: line 1 must be a header with 'filename' and 'text' columns, got {header}")
+        i_file, i_text = header.index("filename"), header.index("text")
+        i_fmt = header.index("format") if "format" in header else None
+        for line, row in enumerate(reader, start=2):
+            if not row or all(not c.strip() for c in row):
+                continue
+            if len(row) < len(header):
+                raise ValueError(f"{tsv}: line {line} has {len(row)} columns, expected {len(header)}")
+            name, text = row[i_file].strip(), row[i_text].strip()
+            try:
+                codec.check(text)
+            except ValueError as e:
+                raise ValueError(f"{e} (line {line} of {tsv})") from None
+            path = (root / name).resolve()
+            if not path.is_relative_to(root):
+                raise ValueError(f"{tsv}: line {line}: filename {name!r} points outside {root}")
+            if not path.is_file() and (root / tsv.stem / name).resolve().is_file():
+                path = (root / tsv.stem / name).resolve()
+            if check_files and not path.is_file():
+                raise ValueError(f"{tsv}: line {line}: image not found: {path}")
+            fmt = row[i_fmt].strip() if i_fmt is not None else None
+            samples.append(Sample(path, text, line, fmt or None))
+    if not samples:
+        raise ValueError(f"{tsv}: no samples")
+    return samples
+
+
+def write_tsv(tsv: str | Path, rows: list[tuple[str, str]] | list[tuple[str, str, str]],
+              header: tuple[str, ...] = ("filename", "text")) -> None:
+    """Write a labels TSV (tab separated, header first)."""
+    Path(tsv).parent.mkdir(parents=True, exist_ok=True)
+    with Path(tsv).open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE)
+        w.writerow(header)
+        w.writerows(rows)

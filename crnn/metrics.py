@@ -1,0 +1,57 @@
+"""Accuracy metrics and their logged names, defined once for training, checkpointing and reports."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+import editdistance
+
+from crnn import symbology
+
+EXACT_MATCH = "exact_match"
+CER = "cer"
+
+
+def key(split: str, metric: str) -> str:
+    """Logged name of a metric on a split, e.g. `val/exact_match`."""
+    return f"{split}/{metric}"
+
+
+MONITOR = key("val", EXACT_MATCH)
+
+
+def exact_match(preds: Sequence[str], targets: Sequence[str]) -> float:
+    """Share of predictions equal to their target."""
+    if len(preds) != len(targets):
+        raise ValueError(f"{len(preds)} predictions for {len(targets)} targets")
+    return sum(p == t for p, t in zip(preds, targets)) / max(1, len(targets))
+
+
+def cer(preds: Sequence[str], targets: Sequence[str]) -> float:
+    """Character error rate: total edit distance over total target length."""
+    if len(preds) != len(targets):
+        raise ValueError(f"{len(preds)} predictions for {len(targets)} targets")
+    dist = sum(editdistance.eval(p, t) for p, t in zip(preds, targets))
+    return dist / max(1, sum(len(t) for t in targets))
+
+
+def summary(preds: Sequence[str], targets: Sequence[str], formats: Sequence[str | None] | None = None) -> dict:
+    """Exact match, CER, n; per format; and how failures split into caught (bad check digit) and wrong-but-valid."""
+    fmts = list(formats) if formats is not None else [symbology.guess_format(t) for t in targets]
+    out: dict = {EXACT_MATCH: exact_match(preds, targets), CER: cer(preds, targets), "n": len(targets)}
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, f in enumerate(fmts):
+        groups[f or "unknown"].append(i)
+    out["per_format"] = {
+        f: {
+            EXACT_MATCH: exact_match([preds[i] for i in idx], [targets[i] for i in idx]),
+            CER: cer([preds[i] for i in idx], [targets[i] for i in idx]),
+            "n": len(idx),
+        }
+        for f, idx in sorted(groups.items())
+    }
+    wrong = [i for i, (p, t) in enumerate(zip(preds, targets)) if p != t]
+    caught = sum(not symbology.checksum_ok(preds[i]) for i in wrong)
+    out["failures"] = {"n": len(wrong), "checksum_caught": caught, "wrong_but_valid": len(wrong) - caught}
+    return out

@@ -1,0 +1,69 @@
+"""The one image preprocessing path, shared by training, evaluation, export checks and onnxruntime reading.
+
+Numpy + Pillow only (no torch), so reading with onnxruntime stays light.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+# Refuse decompression bombs instead of trusting a file's header.
+Image.MAX_IMAGE_PIXELS = 64_000_000
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What the network expects; stored in checkpoints and in the ONNX metadata."""
+
+    height: int
+    width: int
+    channels: int
+    mean: float
+    std: float
+
+
+def load_image(path: str | Path) -> Image.Image:
+    """Open an image file as RGB; a missing or corrupt file raises ValueError naming it."""
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"image not found: {p}")
+    try:
+        with Image.open(p) as im:
+            im.load()
+            return im.convert("RGB")
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
+        raise ValueError(f"cannot read image {p}: {e}") from e
+
+
+def letterbox(image: Image.Image, height: int, width: int) -> Image.Image:
+    """Resize keeping the aspect ratio so the image fits height x width; pad right/bottom with edge colour.
+
+    Padding replicates the last column/row, which looks like more background rather than a hard border.
+    """
+    w, h = image.size
+    scale = min(height / h, width / w)
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    resized = image.resize((nw, nh), Image.Resampling.BILINEAR)
+    if (nw, nh) == (width, height):
+        return resized
+    arr = np.asarray(resized)
+    pad = ((0, height - nh), (0, width - nw)) + ((0, 0),) * (arr.ndim - 2)
+    return Image.fromarray(np.pad(arr, pad, mode="edge"))
+
+
+def to_array(image: Image.Image, spec: InputSpec) -> np.ndarray:
+    """Letterbox and normalise one image to a float32 array `(C, H, W)`."""
+    im = image.convert("L" if spec.channels == 1 else "RGB")
+    im = letterbox(im, spec.height, spec.width)
+    arr = np.asarray(im, dtype=np.float32) / 255.0
+    arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
+    return (arr - spec.mean) / spec.std
+
+
+def to_batch(images: list[Image.Image], spec: InputSpec) -> np.ndarray:
+    """Stack preprocessed images into `(N, C, H, W)` float32."""
+    return np.stack([to_array(im, spec) for im in images]).astype(np.float32, copy=False)

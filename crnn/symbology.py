@@ -1,0 +1,139 @@
+"""EAN/UPC symbologies: formats, check digits, UPC-E expansion and check-digit constraints.
+
+Pure Python, no numpy: used by the generator, the decoder and the reports.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Literal
+
+Format = Literal["EAN-13", "UPC-A", "EAN-8", "UPC-E"]
+FORMATS: tuple[Format, ...] = ("EAN-13", "UPC-A", "EAN-8", "UPC-E")
+LENGTHS: dict[Format, int] = {"EAN-13": 13, "UPC-A": 12, "EAN-8": 8, "UPC-E": 8}
+
+
+def gs1_check_digit(payload: str) -> int:
+    """Check digit of a GS1 code (EAN-13, UPC-A, EAN-8) without its check digit.
+
+    Weights run 3, 1, 3, ... from the rightmost payload digit.
+    """
+    if not payload.isdigit():
+        raise ValueError(f"payload {payload!r} must be digits")
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(payload)))
+    return (10 - total % 10) % 10
+
+
+def upce_to_upca(code: str) -> str:
+    """Expand an 8-digit UPC-E code (number system, 6 digits, check) to its 12-digit UPC-A."""
+    if len(code) != 8 or not code.isdigit():
+        raise ValueError(f"UPC-E code {code!r} must be 8 digits")
+    ns, d, check = code[0], code[1:7], code[7]
+    last = d[5]
+    if last in "012":
+        body = d[0:2] + last + "0000" + d[2:5]
+    elif last == "3":
+        body = d[0:3] + "00000" + d[3:5]
+    elif last == "4":
+        body = d[0:4] + "00000" + d[4]
+    else:
+        body = d[0:5] + "0000" + last
+    return ns + body + check
+
+
+def is_valid(code: str, fmt: Format) -> bool:
+    """True when `code` has the length, digits and check digit `fmt` requires."""
+    if len(code) != LENGTHS[fmt] or not code.isdigit():
+        return False
+    if fmt == "UPC-E":
+        if code[0] not in "01":
+            return False
+        code = upce_to_upca(code)
+    return gs1_check_digit(code[:-1]) == int(code[-1])
+
+
+def formats_of(code: str) -> list[Format]:
+    """Formats whose length and check digit `code` satisfies (8 digits may be EAN-8 and UPC-E)."""
+    return [f for f in FORMATS if is_valid(code, f)]
+
+
+def checksum_ok(code: str) -> bool:
+    """True when `code` is a valid EAN-13, UPC-A, EAN-8 or UPC-E code."""
+    return bool(formats_of(code))
+
+
+def guess_format(code: str) -> Format | None:
+    """Most likely format of a printed code by length and check digit (EAN-8 before UPC-E)."""
+    valid = formats_of(code)
+    if valid:
+        return valid[0]
+    by_length = [f for f in FORMATS if LENGTHS[f] == len(code)]
+    return by_length[0] if by_length else None
+
+
+def random_code(fmt: Format, rng: random.Random) -> str:
+    """A random valid code of `fmt` (books and retail prefixes mixed in for EAN-13)."""
+    if fmt == "EAN-13":
+        prefix = rng.choice(["978", "979", "", "", "", "4", "5", "0", "3"])
+        payload = prefix + "".join(rng.choice("0123456789") for _ in range(12 - len(prefix)))
+        return payload + str(gs1_check_digit(payload))
+    if fmt == "UPC-A":
+        payload = "".join(rng.choice("0123456789") for _ in range(11))
+        return payload + str(gs1_check_digit(payload))
+    if fmt == "EAN-8":
+        payload = "".join(rng.choice("0123456789") for _ in range(7))
+        return payload + str(gs1_check_digit(payload))
+    ns = rng.choice("01")
+    body = "".join(rng.choice("0123456789") for _ in range(6))
+    check = upce_to_upca(ns + body + "0")[:-1]
+    return ns + body + str(gs1_check_digit(check))
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A linear check-digit rule over fixed-length digit strings.
+
+    A string s of length `len(weights)` satisfies it when every s[i] is in `allowed[i]` and
+    sum(weights[i] * s[i]) % 10 == 0. EAN/UPC-A/EAN-8 need one each; UPC-E needs four, because the
+    position a digit takes in the expanded UPC-A depends on the sixth digit.
+    """
+
+    fmt: Format
+    weights: tuple[int, ...]
+    allowed: tuple[str, ...]
+
+
+def _gs1_constraint(fmt: Format) -> Constraint:
+    n = LENGTHS[fmt]
+    # The check digit has weight 1, then 3, 1, 3, ... leftwards.
+    weights = tuple(1 if (n - 1 - i) % 2 == 0 else 3 for i in range(n))
+    return Constraint(fmt, weights, ("0123456789",) * n)
+
+
+def _upce_constraints() -> list[Constraint]:
+    # UPC-A positions 0..10 weigh 3,1,3,...; position 11 (check) weighs 1.
+    upca_w = [3 if i % 2 == 0 else 1 for i in range(11)] + [1]
+    # Where each UPC-E digit d1..d6 lands in the UPC-A body (None: dropped, zeros weigh nothing).
+    layouts: list[tuple[str, list[int | None]]] = [
+        ("012", [1, 2, 8, 9, 10, 3]),
+        ("3", [1, 2, 3, 9, 10, None]),
+        ("4", [1, 2, 3, 4, 10, None]),
+        ("56789", [1, 2, 3, 4, 5, 10]),
+    ]
+    out = []
+    for last, where in layouts:
+        w = [upca_w[0]]  # number system digit
+        w += [0 if pos is None else upca_w[pos] for pos in where]
+        w.append(upca_w[11])
+        allowed = ("01",) + ("0123456789",) * 5 + (last,) + ("0123456789",)
+        out.append(Constraint("UPC-E", tuple(w), allowed))
+    return out
+
+
+def constraints(formats: tuple[Format, ...] = FORMATS) -> list[Constraint]:
+    """The check-digit constraints of `formats`, for constrained decoding."""
+    out: list[Constraint] = []
+    for f in formats:
+        out.extend(_upce_constraints() if f == "UPC-E" else [_gs1_constraint(f)])
+    return out

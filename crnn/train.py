@@ -1,0 +1,135 @@
+"""`fit(cfg) -> TrainResult`: the training entry point used by the CLI, the pipeline step and the tests."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
+from torch.utils.data import DataLoader
+
+from crnn import metrics
+from crnn.augment import Augment
+from crnn.codec import Codec
+from crnn.config import TrainConfig, from_dict
+from crnn.labels import read_tsv
+from crnn.model import CRNN
+from crnn.system import CropDataset, CRNNSystem, collate, input_spec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    best_checkpoint: Path
+    last_checkpoint: Path
+    metrics: dict[str, float]
+    seconds: float
+    epochs: int
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def ensure_synthetic(cfg: TrainConfig) -> None:
+    """Generate the synthetic train/val sets named in `cfg.data` when their TSVs do not exist yet."""
+    s = cfg.data.synth
+    for tsv, count, seed in ((cfg.data.train_tsv, s.train_count, s.seed), (cfg.data.val_tsv, s.val_count, s.seed + 1)):
+        if not Path(tsv).is_file():
+            from crnn import synth
+
+            log.info("generating %d synthetic crops into %s", count, Path(tsv).parent)
+            synth.generate(Path(tsv).parent, count=count, seed=seed, workers=s.workers)
+
+
+class _History(Callback):
+    """Keeps every epoch's logged metrics, for the returned result and a metrics.json."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, float]] = []
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Runs after the epoch's validation, so the row holds both.
+        row = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        row["epoch"] = trainer.current_epoch
+        self.rows.append(row)
+
+
+def fit(cfg: TrainConfig, callbacks: list[Callback] | None = None, logger: Any = None) -> TrainResult:
+    """Train a CRNN as `cfg` says; return the best checkpoint (by val exact match) and final metrics."""
+    start = time.time()
+    L.seed_everything(cfg.trainer.seed, workers=True)
+    if cfg.trainer.threads:
+        torch.set_num_threads(cfg.trainer.threads)
+    ensure_synthetic(cfg)
+    codec = Codec(cfg.input.charset)
+    spec = input_spec(cfg)
+    train_set = CropDataset(read_tsv(cfg.data.train_tsv, codec), spec, codec, Augment(cfg.augment))
+    val_sets = {"val": CropDataset(read_tsv(cfg.data.val_tsv, codec), spec, codec)}
+    if cfg.data.real_tsv and Path(cfg.data.real_tsv).is_file():
+        val_sets["val_real"] = CropDataset(read_tsv(cfg.data.real_tsv, codec), spec, codec)
+    elif cfg.data.real_tsv:
+        log.info("real validation crops %s not found; skipping val_real", cfg.data.real_tsv)
+
+    def loader(ds: CropDataset, shuffle: bool) -> DataLoader:
+        return DataLoader(ds, batch_size=cfg.data.batch_size, shuffle=shuffle, collate_fn=collate,
+                          num_workers=cfg.data.num_workers, persistent_workers=cfg.data.num_workers > 0,
+                          drop_last=shuffle and len(ds) > cfg.data.batch_size)
+
+    system = CRNNSystem.from_config(cfg, val_names=list(val_sets))
+    out = Path(cfg.out_dir)
+    ckpt = ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor=metrics.MONITOR, mode="max",
+                           save_last=True, auto_insert_metric_name=False)
+    history = _History()
+    trainer = L.Trainer(
+        max_epochs=cfg.trainer.max_epochs,
+        max_time=timedelta(minutes=cfg.trainer.max_minutes) if cfg.trainer.max_minutes else None,
+        accelerator=cfg.trainer.accelerator,
+        devices=cfg.trainer.devices,
+        precision=cfg.trainer.precision,  # type: ignore[arg-type]  # validated by Lightning
+        gradient_clip_val=cfg.optim.grad_clip or None,
+        limit_train_batches=cfg.trainer.limit_train_batches,
+        limit_val_batches=cfg.trainer.limit_val_batches,
+        log_every_n_steps=cfg.trainer.log_every_n_steps,
+        default_root_dir=str(out),
+        callbacks=[ckpt, history, LearningRateMonitor("step"), *(callbacks or [])],
+        logger=logger if logger is not None else L.pytorch.loggers.CSVLogger(str(out), name="logs"),
+        num_sanity_val_steps=0,
+        enable_model_summary=False,
+        deterministic=False,
+    )
+    trainer.fit(system, train_dataloaders=loader(train_set, True),
+                val_dataloaders=[loader(ds, False) for ds in val_sets.values()],
+                ckpt_path=cfg.resume, weights_only=True)
+    final = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    best = Path(ckpt.best_model_path) if ckpt.best_model_path else Path(ckpt.last_model_path)
+    result = TrainResult(best, Path(ckpt.last_model_path), final, time.time() - start, trainer.current_epoch,
+                         history.rows)
+    (out / "metrics.json").write_text(json.dumps({
+        "best_checkpoint": str(best), "best_score": float(ckpt.best_model_score or 0.0),
+        "final": final, "history": history.rows, "seconds": result.seconds,
+    }, indent=2))
+    return result
+
+
+def load_checkpoint(path: str | Path, map_location: str = "cpu") -> tuple[CRNN, TrainConfig]:
+    """The network and its config from a training checkpoint, loaded with weights_only=True."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"checkpoint not found: {path}")
+    try:
+        ck = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # a corrupt or non-checkpoint file raises many different errors
+        raise ValueError(f"cannot load checkpoint {path}: {e}") from e
+    if "hyper_parameters" not in ck or "state_dict" not in ck:
+        raise ValueError(f"{path} is not a crnn training checkpoint (no hyper_parameters/state_dict)")
+    cfg = from_dict(TrainConfig, ck["hyper_parameters"]["cfg"])
+    model = CRNN(cfg.model, cfg.input)
+    state = {k.removeprefix("model."): v for k, v in ck["state_dict"].items() if k.startswith("model.")}
+    model.load_state_dict(state)
+    return model.eval(), cfg
