@@ -131,6 +131,10 @@ class TrainConfig:
     resume: str | None = None
 
 
+# Schema of every file in configs/ (a test loads them all).
+SCHEMAS: dict[str, type] = {"train.yaml": TrainConfig}
+
+
 def load(schema: type[T], path: str | Path | None = None, overrides: list[str] | None = None) -> T:
     """Merge `schema` defaults, a YAML file and `key=value` overrides; return a typed object.
 

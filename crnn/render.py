@@ -50,9 +50,7 @@ def _encode(digits: str, parity: str) -> str:
 
 def _check_code(code: str, fmt: Format) -> None:
     if not is_valid(code, fmt):
-        raise ValueError(
-            f"{code!r} is not a valid {fmt} code ({LENGTHS[fmt]} digits with a correct check digit)"
-        )
+        raise ValueError(f"{code!r} is not a valid {fmt} code ({LENGTHS[fmt]} digits with a correct check digit)")
 
 
 def module_pattern(code: str, fmt: Format) -> str:
@@ -156,7 +154,7 @@ class BarcodeStyle:
     small_digit_scale: float = 0.7  # outer UPC-A/UPC-E digits relative to normal ones
     small_first_digit: bool = False  # some EAN-13 printers shrink the leading digit too
     outside_gap: float = 1.0  # outer digit slot to the bars
-    max_digit_width: float = 6.2  # glyphs wider than this (modules) get a smaller font
+    max_digit_width: float = 6.2  # digits whose ink is wider than this (modules) get a smaller font
     quiet_zone: tuple[float, float] = (11.0, 7.0)  # left, right; widened to fit outer glyphs
     flat: bool = False  # all bars one height, digits in an even row underneath (non-GS1 printers)
     show_gt: bool = False  # the '>' books print right of the bars
@@ -221,11 +219,12 @@ def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
 
 @functools.lru_cache(maxsize=64)
 def _digit_metrics(path: str) -> tuple[float, float]:
-    """(cap height, widest digit advance) of the digits per pixel of font size."""
+    """(cap height, widest digit ink) of the digits per pixel of font size."""
     font = _font(path, 200)
-    height = max(font.getbbox(d, anchor="ls")[1] for d in "0123456789")
-    width = max(font.getlength(d) for d in "0123456789")
-    return -height / 200, width / 200
+    boxes = [font.getbbox(d, anchor="ls") for d in "0123456789"]
+    height = -min(b[1] for b in boxes)
+    width = max(b[2] - b[0] for b in boxes)
+    return height / 200, width / 200
 
 
 def font_size_for(path: Path, digit_height_px: float, max_width_px: float) -> int:
@@ -283,10 +282,10 @@ def render_mask(code: str, fmt: Format, style: BarcodeStyle, module_px: int) -> 
     extras: list[Box] = []
     if addon:
         a_mod = np.frombuffer(addon.encode(), dtype=np.uint8) == ord("1")
-        ax = round(origin + (n_mod + addon_gap) * m)
+        ax_px = round(origin + (n_mod + addon_gap) * m)
         a_top = bar_top + style.digit_height + 1.5
         a_cols = np.zeros(width, dtype=bool)
-        a_cols[ax : ax + len(a_mod) * module_px] = np.repeat(a_mod, module_px)
+        a_cols[ax_px : ax_px + len(a_mod) * module_px] = np.repeat(a_mod, module_px)
         ink |= a_cols[None, :] & (rows >= a_top * m) & (rows < long_bottom * m)
     mask = Image.fromarray((ink * 255).astype(np.uint8), mode="L")
     if style.ink_spread_px:
@@ -297,11 +296,7 @@ def render_mask(code: str, fmt: Format, style: BarcodeStyle, module_px: int) -> 
 
     font_path = str(style.font_path)
     normal = font_size_for(style.font_path, style.digit_height * m, style.max_digit_width * m)
-    small = font_size_for(
-        style.font_path,
-        style.digit_height * style.small_digit_scale * m,
-        style.max_digit_width * m,
-    )
+    small = max(4, round(normal * style.small_digit_scale))
     digit_boxes: list[Box] = []
     base_px = baseline * m
     if style.flat:
@@ -362,9 +357,7 @@ def render_barcode(
     """A clean RGB rendering of `code` (bars, GS1 human-readable digits, options in `style`)."""
     rendered = render_mask(code, fmt, style or BarcodeStyle(), module_px)
     mask = rendered.image
-    image = Image.composite(
-        Image.new("RGB", mask.size, ink), Image.new("RGB", mask.size, paper), mask
-    )
+    image = Image.composite(Image.new("RGB", mask.size, ink), Image.new("RGB", mask.size, paper), mask)
     return RenderedBarcode(image, rendered.geometry)
 
 

@@ -84,7 +84,10 @@ def fit(cfg: TrainConfig, callbacks: list[Callback] | None = None, logger: Any =
     system = CRNNSystem.from_config(cfg, val_names=list(val_sets))
     out = Path(cfg.out_dir)
     ckpt = ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor=metrics.MONITOR, mode="max",
-                           save_last=True, auto_insert_metric_name=False)
+                           auto_insert_metric_name=False, enable_version_counter=False)
+    # Every epoch, whatever the score: what `resume` continues from.
+    last = ModelCheckpoint(dirpath=out / "checkpoints", filename="last", monitor=None, save_top_k=1,
+                           enable_version_counter=False)
     history = _History()
     trainer = L.Trainer(
         max_epochs=cfg.trainer.max_epochs,
@@ -97,7 +100,7 @@ def fit(cfg: TrainConfig, callbacks: list[Callback] | None = None, logger: Any =
         limit_val_batches=cfg.trainer.limit_val_batches,
         log_every_n_steps=cfg.trainer.log_every_n_steps,
         default_root_dir=str(out),
-        callbacks=[ckpt, history, LearningRateMonitor("step"), *(callbacks or [])],
+        callbacks=[ckpt, last, history, LearningRateMonitor("step"), *(callbacks or [])],
         logger=logger if logger is not None else L.pytorch.loggers.CSVLogger(str(out), name="logs"),
         num_sanity_val_steps=0,
         enable_model_summary=False,
@@ -107,8 +110,8 @@ def fit(cfg: TrainConfig, callbacks: list[Callback] | None = None, logger: Any =
                 val_dataloaders=[loader(ds, False) for ds in val_sets.values()],
                 ckpt_path=cfg.resume, weights_only=True)
     final = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    best = Path(ckpt.best_model_path) if ckpt.best_model_path else Path(ckpt.last_model_path)
-    result = TrainResult(best, Path(ckpt.last_model_path), final, time.time() - start, trainer.current_epoch,
+    best = Path(ckpt.best_model_path) if ckpt.best_model_path else Path(last.best_model_path)
+    result = TrainResult(best, Path(last.best_model_path), final, time.time() - start, trainer.current_epoch,
                          history.rows)
     (out / "metrics.json").write_text(json.dumps({
         "best_checkpoint": str(best), "best_score": float(ckpt.best_model_score or 0.0),

@@ -1,0 +1,49 @@
+"""Shared fixtures: tiny synthetic data made once per session, and a shrunken training config."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Tests never talk to a ClearML server and never download anything.
+os.environ.setdefault("CLEARML_OFFLINE_MODE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_CROPS = REPO.parent / "shared" / "data" / "real-dev" / "crops.tsv"
+
+
+@pytest.fixture(scope="session")
+def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """96 synthetic scenes + crops (crops.tsv, annotations.tsv)."""
+    from crnn import synth
+
+    out = tmp_path_factory.mktemp("synth")
+    synth.generate(out, count=96, seed=123, workers=2, progress=False)
+    return out
+
+
+@pytest.fixture
+def tiny_train_cfg(synth_dir: Path, tmp_path: Path):
+    """The default config shrunk to seconds: small model, 2 epochs on the 96 synthetic crops."""
+    from crnn import config
+
+    return config.load(
+        config.TrainConfig,
+        REPO / "configs" / "train.yaml",
+        [
+            f"data.train_tsv={synth_dir / 'crops.tsv'}",
+            f"data.val_tsv={synth_dir / 'crops.tsv'}",
+            "data.real_tsv=null",
+            "data.batch_size=16",
+            "data.num_workers=0",
+            "model.neck_channels=32",
+            "model.rnn_hidden=32",
+            "model.rnn_layers=1",
+            "trainer.max_epochs=2",
+            "trainer.limit_val_batches=2",
+            f"out_dir={tmp_path / 'run'}",
+        ],
+    )

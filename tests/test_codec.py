@@ -1,0 +1,92 @@
+import numpy as np
+import pytest
+
+from crnn import symbology
+from crnn.codec import Codec, log_softmax, min_time_steps
+
+
+def frames_for(text: str, t: int = 30, codec: Codec | None = None, seed: int = 0) -> np.ndarray:
+    """Log-probabilities whose best path spells `text` (each character two frames, blanks between repeats)."""
+    codec = codec or Codec()
+    labels = codec.encode(text)
+    path: list[int] = []
+    for i, k in enumerate(labels):
+        if i and labels[i - 1] == k:
+            path.append(0)
+        path += [k, k] if len(path) + 2 * (len(labels) - i) <= t else [k]
+    path += [0] * (t - len(path))
+    logits = np.random.default_rng(seed).normal(0, 0.3, (t, codec.num_classes))
+    logits[np.arange(t), path] += 6
+    return log_softmax(logits)
+
+
+@pytest.mark.parametrize("text", ["5901234123457", "0011223344556", "1111", "7", "00000000"])
+def test_round_trip_with_repeats(text):
+    codec = Codec()
+    lp = frames_for(text)
+    for decoder in ("greedy", "beam"):
+        d = codec.decode(lp, decoder)
+        assert d.text == text
+        assert len(d.char_confidences) == len(text)
+        assert 0 < d.confidence <= 1
+
+
+def test_encode_rejects_foreign_characters():
+    with pytest.raises(ValueError, match="outside charset"):
+        Codec().encode("12a4")
+    with pytest.raises(ValueError, match="empty"):
+        Codec().encode("")
+
+
+def test_custom_charset_round_trip():
+    codec = Codec("0123456789>")
+    assert codec.num_classes == 12
+    assert codec.decode_greedy(frames_for("978>", codec=codec)).text == "978>"
+
+
+def test_min_time_steps():
+    assert min_time_steps("0011") == 6
+    assert min_time_steps("0123") == 4
+
+
+def test_constrained_repairs_a_bad_check_digit():
+    """One ambiguous digit: greedy reads it wrong (bad checksum), constrained finds the valid code."""
+    codec = Codec()
+    code = "5901234123457"
+    lp = frames_for(code)
+    # Make digit 4 ('2') look like a '7' in both its frames, with '2' a close second.
+    frames = [t for t in range(lp.shape[0]) if lp[t].argmax() == codec.encode("2")[0]][:2]
+    logits = lp.copy()
+    for t in frames:
+        logits[t, codec.encode("7")[0]] = logits[t, codec.encode("2")[0]] + 0.5
+    lp2 = log_softmax(logits)
+    greedy = codec.decode_greedy(lp2).text
+    assert greedy != code and not symbology.checksum_ok(greedy)
+    fixed = codec.decode_constrained(lp2)
+    assert fixed.text == code
+    assert symbology.checksum_ok(fixed.text)
+
+
+@pytest.mark.parametrize("fmt", symbology.FORMATS)
+def test_constrained_keeps_valid_codes(fmt):
+    import random
+
+    rng = random.Random(11)
+    codec = Codec()
+    for i in range(5):
+        code = symbology.random_code(fmt, rng)
+        d = codec.decode_constrained(frames_for(code, seed=i), formats=(fmt,))
+        assert d.text == code
+
+
+def test_constrained_restricted_to_format_gives_its_length():
+    codec = Codec()
+    lp = frames_for("5901234123457")
+    d = codec.decode_constrained(lp, formats=("EAN-8",))
+    assert len(d.text) == 8 and symbology.is_valid(d.text, "EAN-8")
+
+
+def test_batch_greedy_matches_single():
+    codec = Codec()
+    batch = np.stack([frames_for("123", seed=1), frames_for("4455", seed=2)])
+    assert [d.text for d in codec.decode_batch(batch)] == ["123", "4455"]

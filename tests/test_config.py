@@ -1,0 +1,54 @@
+from pathlib import Path
+
+import pytest
+
+from crnn import config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _schemas() -> dict[str, type]:
+    """Every config file in configs/ and the schema it must satisfy (extended as steps add configs)."""
+    from crnn.config import SCHEMAS
+
+    return SCHEMAS
+
+
+def test_every_yaml_in_configs_loads():
+    files = sorted((REPO / "configs").rglob("*.yaml"))
+    assert files, "no configs found"
+    schemas = _schemas()
+    for f in files:
+        name = f.relative_to(REPO / "configs").as_posix()
+        assert name in schemas, f"{name} has no schema in crnn.config.SCHEMAS"
+        cfg = config.load(schemas[name], f)
+        assert isinstance(cfg, schemas[name])
+
+
+def test_overrides_are_typed_and_applied():
+    cfg = config.load(
+        config.TrainConfig, REPO / "configs/train.yaml", ["optim.lr=3e-4", "model.rnn=lstm"]
+    )
+    assert cfg.optim.lr == pytest.approx(3e-4)
+    assert cfg.model.rnn == "lstm"
+
+
+@pytest.mark.parametrize(
+    "override", ["optim.lrr=1", "model.rnn=transformer", "trainer.max_epochs=many"]
+)
+def test_bad_override_is_an_error(override):
+    with pytest.raises(ValueError, match="invalid configuration"):
+        config.load(config.TrainConfig, REPO / "configs/train.yaml", [override])
+
+
+def test_unknown_key_in_yaml_is_an_error(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("optim:\n  learning_rate: 0.1\n")
+    with pytest.raises(ValueError, match="learning_rate"):
+        config.load(config.TrainConfig, bad)
+
+
+def test_round_trip_through_dict():
+    cfg = config.load(config.TrainConfig, overrides=["input.width=256"])
+    again = config.from_dict(config.TrainConfig, config.to_dict(cfg))
+    assert again == cfg

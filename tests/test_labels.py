@@ -1,0 +1,68 @@
+import pytest
+from PIL import Image
+
+from crnn.codec import Codec
+from crnn.labels import read_tsv, write_tsv
+from crnn.preprocess import InputSpec, letterbox, load_image, to_array
+
+
+def _data(tmp_path, rows):
+    (tmp_path / "img").mkdir()
+    Image.new("RGB", (120, 32), "white").save(tmp_path / "img" / "a.png")
+    write_tsv(tmp_path / "labels.tsv", rows)
+    return tmp_path / "labels.tsv"
+
+
+def test_reads_good_rows(tmp_path):
+    tsv = _data(tmp_path, [("img/a.png", "5901234123457")])
+    (s,) = read_tsv(tsv, Codec())
+    assert s.text == "5901234123457" and s.path.name == "a.png" and s.line == 2
+
+
+def test_bad_label_names_line_and_file(tmp_path):
+    tsv = _data(tmp_path, [("img/a.png", "123"), ("img/a.png", "12a4")])
+    with pytest.raises(ValueError, match=r"'12a4'.*outside charset.*line 3 of .*labels.tsv"):
+        read_tsv(tsv, Codec())
+
+
+def test_missing_image_names_line(tmp_path):
+    tsv = _data(tmp_path, [("img/missing.png", "123")])
+    with pytest.raises(ValueError, match=r"line 2: image not found: .*missing.png"):
+        read_tsv(tsv, Codec())
+
+
+def test_path_outside_the_data_folder_is_rejected(tmp_path):
+    tsv = _data(tmp_path, [("../../etc/passwd", "123")])
+    with pytest.raises(ValueError, match="outside"):
+        read_tsv(tsv, Codec())
+
+
+def test_header_required(tmp_path):
+    (tmp_path / "x.tsv").write_text("a.png\t123\n")
+    with pytest.raises(ValueError, match="header"):
+        read_tsv(tmp_path / "x.tsv", Codec())
+
+
+def test_images_in_folder_named_after_tsv(tmp_path):
+    (tmp_path / "crops").mkdir()
+    Image.new("RGB", (50, 20)).save(tmp_path / "crops" / "b.png")
+    write_tsv(tmp_path / "crops.tsv", [("b.png", "42")])
+    assert (
+        read_tsv(tmp_path / "crops.tsv", Codec())[0].path
+        == (tmp_path / "crops" / "b.png").resolve()
+    )
+
+
+def test_corrupt_image_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG not really")
+    with pytest.raises(ValueError, match="cannot read image .*bad.png"):
+        load_image(bad)
+
+
+def test_letterbox_keeps_aspect_and_pads():
+    im = Image.new("L", (100, 50), 200)
+    out = letterbox(im, 48, 224)
+    assert out.size == (224, 48)
+    arr = to_array(Image.new("RGB", (100, 50), (255, 255, 255)), InputSpec(48, 224, 1, 0.5, 0.5))
+    assert arr.shape == (1, 48, 224) and arr.max() == pytest.approx(1.0)

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import csv
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from crnn.symbology import LENGTHS, is_valid
+from crnn.synth import SynthConfig, generate, make_sample
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _read_tsv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("synth") / "a"
+    summary = generate(out, 24, seed=3, workers=2, progress=False, chunk_size=5)
+    assert summary.count == 24 and sum(summary.per_format.values()) == 24
+    return out
+
+
+def test_files_and_tsvs(dataset: Path) -> None:
+    ann = _read_tsv(dataset / "annotations.tsv")
+    crops = _read_tsv(dataset / "crops.tsv")
+    assert len(ann) == len(crops) == 24
+    assert list(ann[0]) == ["filename", "code", "x_from", "y_from", "width", "height"]
+    assert list(crops[0]) == ["filename", "text", "format"]
+    for a, c in zip(ann, crops, strict=True):
+        assert a["code"] == c["text"]
+        assert is_valid(c["text"], c["format"])  # type: ignore[arg-type]  # format column
+        assert len(c["text"]) == LENGTHS[c["format"]]  # type: ignore[index]  # format column
+        scene = Image.open(dataset / a["filename"])
+        x, y, w, h = (int(a[k]) for k in ("x_from", "y_from", "width", "height"))
+        assert w > 20 and h > 10
+        assert x >= 0 and y >= 0 and x + w <= scene.width and y + h <= scene.height
+        crop = Image.open(dataset / c["filename"])
+        assert 32 <= crop.height <= 90
+        assert 3.0 < crop.width / crop.height < 4.5
+        assert crop.mode == "RGB"
+
+
+def test_same_seed_same_bytes_any_workers(dataset: Path, tmp_path: Path) -> None:
+    other = tmp_path / "b"
+    generate(other, 24, seed=3, workers=1, progress=False, chunk_size=7)
+    assert _digest(other) == _digest(dataset)
+
+
+def test_different_seed_differs(dataset: Path, tmp_path: Path) -> None:
+    other = tmp_path / "c"
+    generate(other, 24, seed=4, workers=1, progress=False)
+    a, b = _digest(dataset), _digest(other)
+    assert a.keys() == b.keys()
+    assert sum(a[k] != b[k] for k in a) >= 40  # scenes and crops all differ; TSVs too
+
+
+def test_make_sample_matches_files(dataset: Path) -> None:
+    scene, box, crop, text, fmt = make_sample(5, seed=3)
+    row = _read_tsv(dataset / "crops.tsv")[5]
+    assert (text, fmt) == (row["text"], row["format"])
+    on_disk = np.asarray(Image.open(dataset / row["filename"]))
+    assert np.array_equal(np.asarray(crop), on_disk)
+    assert scene.size[0] >= 160 and len(box) == 4
+
+
+def test_crops_have_ink_and_paper() -> None:
+    # Legibility bounds: every crop keeps a clear dark/light spread.
+    for i in range(12):
+        _, _, crop, _, _ = make_sample(i, seed=11)
+        grey = np.asarray(crop.convert("L"), dtype=np.float32)
+        lo, hi = np.percentile(grey, [5, 95])
+        assert hi - lo > 35, f"sample {i}: contrast {hi - lo:.0f}"
+
+
+def test_format_weights_are_respected() -> None:
+    cfg = SynthConfig(format_weights={"UPC-E": 1.0})
+    for i in range(4):
+        _, _, _, text, fmt = make_sample(i, seed=0, config=cfg)
+        assert fmt == "UPC-E" and is_valid(text, "UPC-E")
+
+
+def test_bad_config_fails_loudly(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown formats"):
+        generate(tmp_path, 1, config=SynthConfig(format_weights={"QR": 1.0}), progress=False)
