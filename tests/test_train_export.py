@@ -44,8 +44,10 @@ def test_train_export_read(trained, synth_dir, tmp_path, capsys):
 
     # The ONNX file carries what inference needs; batch axis is dynamic.
     reader = OnnxReader(onnx_path)
-    assert reader.codec.charset == "0123456789" and (reader.spec.height, reader.spec.width) == (48, 224)
-    assert reader.logits(np.zeros((5, 1, 48, 224), np.float32)).shape[0] == 5
+    assert reader.codec.charset == "0123456789"
+    assert (reader.spec.height, reader.spec.width) == (cfg.input.height, cfg.input.width)
+    batch = np.zeros((5, 1, cfg.input.height, cfg.input.width), np.float32)
+    assert reader.logits(batch).shape == (5, int(reader.metadata["crnn.time_steps"]), 11)
 
     assert cli.main(["read", "--model", str(onnx_path), "--json", "--quiet", str(samples[0].path),
                      str(samples[1].path)]) == 0
