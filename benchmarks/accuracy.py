@@ -46,10 +46,17 @@ def main() -> int:
     ensure_synthetic(cfg)
     synth_s = time.time() - t0
     result = fit(cfg)
-    print(f"synthetic data: {synth_s:.0f} s; training: {result.seconds:.0f} s ({result.seconds / 60:.1f} min), "
-          f"{result.epochs} epochs, best checkpoint {result.best_checkpoint}")
-    out: dict = {"synth_seconds": synth_s, "train_seconds": result.seconds, "epochs": result.epochs,
-                 "overrides": a.overrides, "decoders": {}}
+    print(
+        f"synthetic data: {synth_s:.0f} s; training: {result.seconds:.0f} s ({result.seconds / 60:.1f} min), "
+        f"{result.epochs} epochs, best checkpoint {result.best_checkpoint}"
+    )
+    out: dict = {
+        "synth_seconds": synth_s,
+        "train_seconds": result.seconds,
+        "epochs": result.epochs,
+        "overrides": a.overrides,
+        "decoders": {},
+    }
     reader = TorchReader(result.best_checkpoint)
     for decoder in ("greedy", "constrained"):
         s = evaluate(reader, a.real, decoder=decoder).summary

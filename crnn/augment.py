@@ -61,8 +61,9 @@ def _perspective(im: Image.Image, amount: float, rng: random.Random) -> Image.Im
     dx, dy = amount * w, amount * h * 2
     src = [(rng.uniform(-dx, dx) + x, rng.uniform(-dy, dy) + y) for x, y in ((0, 0), (w, 0), (w, h), (0, h))]
     coeffs = _homography([(0, 0), (w, 0), (w, h), (0, h)], src)
-    return im.transform((w, h), Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR,
-                        fillcolor=_border_colour(im))
+    return im.transform(
+        (w, h), Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR, fillcolor=_border_colour(im)
+    )
 
 
 def _homography(dst: list[tuple[float, float]], src: list[tuple[float, float]]) -> list[float]:

@@ -16,8 +16,18 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".g
 def _cmd_synth(a: argparse.Namespace) -> int:
     from crnn import synth
 
-    summary = synth.generate(Path(a.out), count=a.count, seed=a.seed, workers=a.workers)
-    print(json.dumps(summary if isinstance(summary, dict) else {"out": a.out, "count": a.count}))
+    s = synth.generate(Path(a.out), count=a.count, seed=a.seed, workers=a.workers)
+    print(
+        json.dumps(
+            {
+                "out": str(s.out_dir),
+                "count": s.count,
+                "seconds": round(s.seconds, 2),
+                "samples_per_s": round(s.samples_per_s, 1),
+                "per_format": s.per_format,
+            }
+        )
+    )
     return 0
 
 
@@ -27,9 +37,17 @@ def _cmd_train(a: argparse.Namespace) -> int:
 
     cfg = config.load(config.TrainConfig, a.config, a.overrides)
     result = fit(cfg)
-    print(json.dumps({"best_checkpoint": str(result.best_checkpoint), "last_checkpoint": str(result.last_checkpoint),
-                      "epochs": result.epochs, "seconds": round(result.seconds, 1),
-                      "metrics": {k: round(v, 4) for k, v in result.metrics.items()}}))
+    print(
+        json.dumps(
+            {
+                "best_checkpoint": str(result.best_checkpoint),
+                "last_checkpoint": str(result.last_checkpoint),
+                "epochs": result.epochs,
+                "seconds": round(result.seconds, 1),
+                "metrics": {k: round(v, 4) for k, v in result.metrics.items()},
+            }
+        )
+    )
     return 0
 
 
@@ -44,9 +62,9 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
 
 
 def _cmd_export(a: argparse.Namespace) -> int:
+    from crnn.codec import Codec
     from crnn.export import export_onnx
     from crnn.labels import read_tsv
-    from crnn.codec import Codec
     from crnn.preprocess import load_image
 
     images = None
@@ -83,20 +101,30 @@ def _cmd_read(a: argparse.Namespace) -> int:
         except ValueError as e:
             return p, e
 
-    with ThreadPoolExecutor(max_workers=2) as pool, tqdm(total=len(files), unit="img", disable=a.quiet or None,
-                                                         file=sys.stderr) as bar:
+    with (
+        ThreadPoolExecutor(max_workers=2) as pool,
+        tqdm(total=len(files), unit="img", disable=a.quiet or None, file=sys.stderr) as bar,
+    ):
         for start in range(0, len(files), a.batch_size):
             loaded = list(pool.map(load, files[start : start + a.batch_size]))
             good = [(p, im) for p, im in loaded if not isinstance(im, Exception)]
-            for p, err in loaded:
+            for _, err in loaded:
                 if isinstance(err, Exception):
                     failed += 1
                     print(f"error: {err}", file=sys.stderr)
             readings = reader.read([im for _, im in good])  # type: ignore[misc]  # filtered to images above
             for (p, _), r in zip(good, readings):
                 if a.json:
-                    print(json.dumps({"file": str(p), "text": r.text, "confidence": round(r.confidence, 4),
-                                      "checksum_ok": r.checksum_ok}))
+                    print(
+                        json.dumps(
+                            {
+                                "file": str(p),
+                                "text": r.text,
+                                "confidence": round(r.confidence, 4),
+                                "checksum_ok": r.checksum_ok,
+                            }
+                        )
+                    )
                 else:
                     print(f"{p}\t{r.text}\t{r.confidence:.3f}\t{'ok' if r.checksum_ok else 'BAD-CHECKSUM'}")
             bar.update(len(loaded))
@@ -152,8 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     try:
         return int(args.func(args))
     except ValueError as e:

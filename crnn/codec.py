@@ -63,9 +63,7 @@ class Codec:
             raise ValueError("label is empty")
         bad = sorted({c for c in text if c not in self._index})
         if bad:
-            raise ValueError(
-                f"label {text!r} has characters outside charset {self.charset!r}: {''.join(bad)!r}"
-            )
+            raise ValueError(f"label {text!r} has characters outside charset {self.charset!r}: {''.join(bad)!r}")
 
     def encode(self, text: str) -> list[int]:
         """Class indices of `text` (no blanks)."""
@@ -126,7 +124,7 @@ class Codec:
         for t in range(logp.shape[0]):
             nxt: dict[tuple[int, ...], list[float]] = {}
 
-            def add(prefix: tuple[int, ...], pb: float, pnb: float) -> None:
+            def add(prefix: tuple[int, ...], pb: float, pnb: float, nxt: dict = nxt) -> None:
                 cur = nxt.setdefault(prefix, [_NEG, _NEG])
                 cur[0] = np.logaddexp(cur[0], pb)
                 cur[1] = np.logaddexp(cur[1], pnb)
@@ -158,6 +156,10 @@ class Codec:
         result always has a format's length and a valid check digit (when the frames allow one).
         Falls back to greedy when no frame sequence can hold any of the formats.
         """
+        greedy = self.decode_greedy(logp)
+        if any(symbology.is_valid(greedy.text, f) for f in formats):
+            # The best path overall satisfies the constraint, so it is also the best constrained path.
+            return greedy
         digits = "0123456789"
         missing = [d for d in digits if d not in self._index]
         if missing:
@@ -168,7 +170,7 @@ class Codec:
             if found is not None and (best is None or found[0] > best[0]):
                 best = found
         if best is None:
-            return self.decode_greedy(logp)
+            return greedy
         return self._with_confidences(logp, best[1])
 
     def _with_confidences(self, logp: np.ndarray, labels: list[int]) -> Decoded:
@@ -212,9 +214,7 @@ def _force_align(logp: np.ndarray, labels: list[int]) -> list[list[int]]:
     return frames
 
 
-def _viterbi_constrained(
-    logp: np.ndarray, c: Constraint, digit_class: list[int]
-) -> tuple[float, list[int]] | None:
+def _viterbi_constrained(logp: np.ndarray, c: Constraint, digit_class: list[int]) -> tuple[float, list[int]] | None:
     """Best alignment emitting a string that satisfies `c`; (log prob, class labels) or None."""
     T, L = logp.shape[0], len(c.weights)
     if T < L:

@@ -125,7 +125,10 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    decoder: Literal["greedy", "beam", "constrained"] = "greedy"
+    # Decoder for the per-epoch validation metrics (greedy: fast, and honest about the network alone).
+    val_decoder: Literal["greedy", "beam", "constrained"] = "greedy"
+    # Default decoder for evaluation and reading; exported into the ONNX metadata.
+    decoder: Literal["greedy", "beam", "constrained"] = "constrained"
     out_dir: str = "runs/train"
     # Checkpoint to resume from (model, optimizer, scheduler, epoch); None starts fresh.
     resume: str | None = None

@@ -22,20 +22,28 @@ class Evaluation:
         return [r for r in self.rows if r["text"] != r["target"]]
 
 
-def evaluate(model: str | Path | Reader, tsv: str | Path, decoder: Decoder | None = None,
-             batch_size: int = 64) -> Evaluation:
+def evaluate(
+    model: str | Path | Reader, tsv: str | Path, decoder: Decoder | None = None, batch_size: int = 64
+) -> Evaluation:
     """Read every crop in `tsv` and compare with its label."""
     reader = model if isinstance(model, Reader) else open_reader(model, decoder=decoder)
     samples = read_tsv(tsv, reader.codec)
     readings = list(reader.read_stream((load_image(s.path) for s in samples), batch_size, decoder))
     rows = [
-        {"file": str(s.path), "target": s.text, "text": r.text, "confidence": r.confidence,
-         "checksum_ok": r.checksum_ok, "format": s.fmt}
+        {
+            "file": str(s.path),
+            "target": s.text,
+            "text": r.text,
+            "confidence": r.confidence,
+            "checksum_ok": r.checksum_ok,
+            "format": s.fmt,
+        }
         for s, r in zip(samples, readings)
     ]
     preds, targets = [r["text"] for r in rows], [r["target"] for r in rows]
     fmts = [s.fmt for s in samples] if all(s.fmt for s in samples) else None
     summary = metrics.summary(preds, targets, fmts)
+    summary["decoder"] = decoder or reader.decoder
     # Per distinct number: the share of numbers whose every image is read right, and mean accuracy.
     by_number: dict[str, list[bool]] = {}
     for p, t in zip(preds, targets):

@@ -32,8 +32,14 @@ class ParityReport:
     strings_equal: int
 
 
-def export_onnx(checkpoint: str | Path, out: str | Path, images: list[Image.Image] | None = None,
-                opset: int = 17, atol: float = 1e-3, seed: int = 0) -> ParityReport:
+def export_onnx(
+    checkpoint: str | Path,
+    out: str | Path,
+    images: list[Image.Image] | None = None,
+    opset: int = 17,
+    atol: float = 1e-3,
+    seed: int = 0,
+) -> ParityReport:
     """Write `out` (.onnx) from `checkpoint`; raise ParityError when onnxruntime differs from PyTorch.
 
     Parity is checked on `images` (real crops, when given) plus random inputs at batch sizes 1 and 3:
@@ -45,8 +51,14 @@ def export_onnx(checkpoint: str | Path, out: str | Path, images: list[Image.Imag
     out.parent.mkdir(parents=True, exist_ok=True)
     dummy = torch.zeros(2, spec.channels, spec.height, spec.width)
     torch.onnx.export(
-        model, (dummy,), str(out), input_names=["images"], output_names=["logits"],
-        dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, opset_version=opset, dynamo=False,
+        model,
+        (dummy,),
+        str(out),
+        input_names=["images"],
+        output_names=["logits"],
+        dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
+        opset_version=opset,
+        dynamo=False,
     )
     proto = onnx.load(str(out))
     meta = metadata_for(to_dict(cfg), spec, cfg.input.charset, cfg.decoder, model.time_steps)

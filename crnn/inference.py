@@ -47,8 +47,9 @@ class Reader:
         decoded = self.codec.decode_batch(logp, decoder or self.decoder)
         return [Reading(d.text, d.confidence, symbology.checksum_ok(d.text), d.char_confidences) for d in decoded]
 
-    def read_stream(self, images: Iterable[Image.Image], batch_size: int = 64,
-                    decoder: Decoder | None = None) -> Iterator[Reading]:
+    def read_stream(
+        self, images: Iterable[Image.Image], batch_size: int = 64, decoder: Decoder | None = None
+    ) -> Iterator[Reading]:
         """Read an iterable of images in batches, holding at most one batch in memory."""
         buf: list[Image.Image] = []
         for im in images:
@@ -78,9 +79,13 @@ class OnnxReader(Reader):
             raise ValueError(f"cannot load ONNX model {path}: {e}") from e
         meta = self.session.get_modelmeta().custom_metadata_map
         try:
-            self.spec = InputSpec(int(meta[META_PREFIX + "height"]), int(meta[META_PREFIX + "width"]),
-                                  int(meta[META_PREFIX + "channels"]), float(meta[META_PREFIX + "mean"]),
-                                  float(meta[META_PREFIX + "std"]))
+            self.spec = InputSpec(
+                int(meta[META_PREFIX + "height"]),
+                int(meta[META_PREFIX + "width"]),
+                int(meta[META_PREFIX + "channels"]),
+                float(meta[META_PREFIX + "mean"]),
+                float(meta[META_PREFIX + "std"]),
+            )
             self.codec = Codec(meta[META_PREFIX + "charset"])
             self.decoder = decoder or meta.get(META_PREFIX + "decoder", "greedy")  # type: ignore[assignment]
         except KeyError as e:

@@ -59,8 +59,11 @@ def read_tsv(tsv: str | Path, codec: Codec, check_files: bool = True) -> list[Sa
     return samples
 
 
-def write_tsv(tsv: str | Path, rows: list[tuple[str, str]] | list[tuple[str, str, str]],
-              header: tuple[str, ...] = ("filename", "text")) -> None:
+def write_tsv(
+    tsv: str | Path,
+    rows: list[tuple[str, str]] | list[tuple[str, str, str]],
+    header: tuple[str, ...] = ("filename", "text"),
+) -> None:
     """Write a labels TSV (tab separated, header first)."""
     Path(tsv).parent.mkdir(parents=True, exist_ok=True)
     with Path(tsv).open("w", newline="", encoding="utf-8") as f:

@@ -29,8 +29,9 @@ class CRNN(nn.Module):
             kwargs["output_stride"] = model.output_stride
         if model.pretrained:
             if not model.pretrained_path:
-                raise ValueError("model.pretrained=true needs model.pretrained_path (a local weights file); "
-                                 "nothing is downloaded")
+                raise ValueError(
+                    "model.pretrained=true needs model.pretrained_path (a local weights file); nothing is downloaded"
+                )
             path = Path(model.pretrained_path)
             if not path.is_file():
                 raise ValueError(f"pretrained weights not found: {path}")

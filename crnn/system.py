@@ -109,7 +109,7 @@ class CRNNSystem(L.LightningModule):
         name = self.val_names[dataloader_idx]
         self.log(f"{name}/loss", loss, batch_size=len(batch["texts"]), add_dataloader_idx=False)
         logp = logits.float().log_softmax(-1).cpu().numpy()
-        decoded = self.codec.decode_batch(logp, self.cfg.decoder)
+        decoded = self.codec.decode_batch(logp, self.cfg.val_decoder)
         self._val.setdefault(dataloader_idx, []).extend(
             Prediction(d.text, t, d.confidence) for d, t in zip(decoded, batch["texts"])
         )
@@ -118,8 +118,12 @@ class CRNNSystem(L.LightningModule):
         for idx, preds in sorted(self._val.items()):
             name = self.val_names[idx]
             texts, targets = [p.text for p in preds], [p.target for p in preds]
-            self.log(metrics.key(name, metrics.EXACT_MATCH), metrics.exact_match(texts, targets),
-                     prog_bar=True, add_dataloader_idx=False)
+            self.log(
+                metrics.key(name, metrics.EXACT_MATCH),
+                metrics.exact_match(texts, targets),
+                prog_bar=True,
+                add_dataloader_idx=False,
+            )
             self.log(metrics.key(name, metrics.CER), metrics.cer(texts, targets), add_dataloader_idx=False)
             self.last_predictions[name] = preds
         self._val = {}

@@ -21,7 +21,7 @@ from crnn.codec import Codec
 from crnn.config import TrainConfig, from_dict
 from crnn.labels import read_tsv
 from crnn.model import CRNN
-from crnn.system import CropDataset, CRNNSystem, collate, input_spec
+from crnn.system import CRNNSystem, CropDataset, collate, input_spec
 
 log = logging.getLogger(__name__)
 
@@ -77,17 +77,30 @@ def fit(cfg: TrainConfig, callbacks: list[Callback] | None = None, logger: Any =
         log.info("real validation crops %s not found; skipping val_real", cfg.data.real_tsv)
 
     def loader(ds: CropDataset, shuffle: bool) -> DataLoader:
-        return DataLoader(ds, batch_size=cfg.data.batch_size, shuffle=shuffle, collate_fn=collate,
-                          num_workers=cfg.data.num_workers, persistent_workers=cfg.data.num_workers > 0,
-                          drop_last=shuffle and len(ds) > cfg.data.batch_size)
+        return DataLoader(
+            ds,
+            batch_size=cfg.data.batch_size,
+            shuffle=shuffle,
+            collate_fn=collate,
+            num_workers=cfg.data.num_workers,
+            persistent_workers=cfg.data.num_workers > 0,
+            drop_last=shuffle and len(ds) > cfg.data.batch_size,
+        )
 
     system = CRNNSystem.from_config(cfg, val_names=list(val_sets))
     out = Path(cfg.out_dir)
-    ckpt = ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor=metrics.MONITOR, mode="max",
-                           auto_insert_metric_name=False, enable_version_counter=False)
+    ckpt = ModelCheckpoint(
+        dirpath=out / "checkpoints",
+        filename="best",
+        monitor=metrics.MONITOR,
+        mode="max",
+        auto_insert_metric_name=False,
+        enable_version_counter=False,
+    )
     # Every epoch, whatever the score: what `resume` continues from.
-    last = ModelCheckpoint(dirpath=out / "checkpoints", filename="last", monitor=None, save_top_k=1,
-                           enable_version_counter=False)
+    last = ModelCheckpoint(
+        dirpath=out / "checkpoints", filename="last", monitor=None, save_top_k=1, enable_version_counter=False
+    )
     history = _History()
     trainer = L.Trainer(
         max_epochs=cfg.trainer.max_epochs,
@@ -106,17 +119,30 @@ def fit(cfg: TrainConfig, callbacks: list[Callback] | None = None, logger: Any =
         enable_model_summary=False,
         deterministic=False,
     )
-    trainer.fit(system, train_dataloaders=loader(train_set, True),
-                val_dataloaders=[loader(ds, False) for ds in val_sets.values()],
-                ckpt_path=cfg.resume, weights_only=True)
+    trainer.fit(
+        system,
+        train_dataloaders=loader(train_set, True),
+        val_dataloaders=[loader(ds, False) for ds in val_sets.values()],
+        ckpt_path=cfg.resume,
+        weights_only=True,
+    )
     final = {k: float(v) for k, v in trainer.callback_metrics.items()}
     best = Path(ckpt.best_model_path) if ckpt.best_model_path else Path(last.best_model_path)
-    result = TrainResult(best, Path(last.best_model_path), final, time.time() - start, trainer.current_epoch,
-                         history.rows)
-    (out / "metrics.json").write_text(json.dumps({
-        "best_checkpoint": str(best), "best_score": float(ckpt.best_model_score or 0.0),
-        "final": final, "history": history.rows, "seconds": result.seconds,
-    }, indent=2))
+    result = TrainResult(
+        best, Path(last.best_model_path), final, time.time() - start, trainer.current_epoch, history.rows
+    )
+    (out / "metrics.json").write_text(
+        json.dumps(
+            {
+                "best_checkpoint": str(best),
+                "best_score": float(ckpt.best_model_score or 0.0),
+                "final": final,
+                "history": history.rows,
+                "seconds": result.seconds,
+            },
+            indent=2,
+        )
+    )
     return result
 
 

@@ -26,16 +26,12 @@ def test_every_yaml_in_configs_loads():
 
 
 def test_overrides_are_typed_and_applied():
-    cfg = config.load(
-        config.TrainConfig, REPO / "configs/train.yaml", ["optim.lr=3e-4", "model.rnn=lstm"]
-    )
+    cfg = config.load(config.TrainConfig, REPO / "configs/train.yaml", ["optim.lr=3e-4", "model.rnn=lstm"])
     assert cfg.optim.lr == pytest.approx(3e-4)
     assert cfg.model.rnn == "lstm"
 
 
-@pytest.mark.parametrize(
-    "override", ["optim.lrr=1", "model.rnn=transformer", "trainer.max_epochs=many"]
-)
+@pytest.mark.parametrize("override", ["optim.lrr=1", "model.rnn=transformer", "trainer.max_epochs=many"])
 def test_bad_override_is_an_error(override):
     with pytest.raises(ValueError, match="invalid configuration"):
         config.load(config.TrainConfig, REPO / "configs/train.yaml", [override])

@@ -47,10 +47,7 @@ def test_images_in_folder_named_after_tsv(tmp_path):
     (tmp_path / "crops").mkdir()
     Image.new("RGB", (50, 20)).save(tmp_path / "crops" / "b.png")
     write_tsv(tmp_path / "crops.tsv", [("b.png", "42")])
-    assert (
-        read_tsv(tmp_path / "crops.tsv", Codec())[0].path
-        == (tmp_path / "crops" / "b.png").resolve()
-    )
+    assert read_tsv(tmp_path / "crops.tsv", Codec())[0].path == (tmp_path / "crops" / "b.png").resolve()
 
 
 def test_corrupt_image_is_a_clear_error(tmp_path):

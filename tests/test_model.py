@@ -49,6 +49,4 @@ def test_pretrained_without_file_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="pretrained_path"):
         CRNN(ModelConfig(pretrained=True), InputConfig())
     with pytest.raises(ValueError, match="not found"):
-        CRNN(
-            ModelConfig(pretrained=True, pretrained_path=str(tmp_path / "nope.pth")), InputConfig()
-        )
+        CRNN(ModelConfig(pretrained=True, pretrained_path=str(tmp_path / "nope.pth")), InputConfig())

@@ -49,8 +49,10 @@ def test_train_export_read(trained, synth_dir, tmp_path, capsys):
     batch = np.zeros((5, 1, cfg.input.height, cfg.input.width), np.float32)
     assert reader.logits(batch).shape == (5, int(reader.metadata["crnn.time_steps"]), 11)
 
-    assert cli.main(["read", "--model", str(onnx_path), "--json", "--quiet", str(samples[0].path),
-                     str(samples[1].path)]) == 0
+    assert (
+        cli.main(["read", "--model", str(onnx_path), "--json", "--quiet", str(samples[0].path), str(samples[1].path)])
+        == 0
+    )
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [x["file"] for x in lines] == [str(samples[0].path), str(samples[1].path)]
     for x in lines:
@@ -59,7 +61,7 @@ def test_train_export_read(trained, synth_dir, tmp_path, capsys):
 
     assert cli.main(["evaluate", "--model", str(onnx_path), "--data", str(synth_dir / "crops.tsv")]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["n"] == 96 and 0 <= summary["exact_match"] <= 1 and 0 <= summary["cer"]
+    assert summary["n"] == 96 and 0 <= summary["exact_match"] <= 1 and summary["cer"] >= 0
 
 
 @pytest.mark.slow

@@ -1,0 +1,139 @@
+"""The ClearML PipelineController of the five steps (server mode).
+
+Each step is a task made from `steps/<name>.py` at the repository's commit, in its docker image. Steps pass
+IDs through parameter overrides that reference upstream outputs (`${dataset.parameters.Outputs/dataset_id}`);
+pipeline-level parameters (`${pipeline.epochs}`) override step keys, so a clone of the pipeline can be edited
+in the web UI. Unchanged steps are reused from ClearML's cache.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import tomllib
+from typing import Any
+
+from crnn.config import PipelineConfig, to_dict
+from crnn.tracking import INPUTS, OUTPUTS, flatten
+from pipelines.wiring import ORDER, PARAMETERS, REPO, STEPS
+
+log = logging.getLogger(__name__)
+
+STEPS_PROJECT = "steps"  # base tasks live in <project>/steps
+
+
+def git_source(pcfg: PipelineConfig) -> tuple[str, str]:
+    """(repository URL, commit) the agents check out: from the config, else this checkout's remote and HEAD."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+
+    try:
+        repo = pcfg.repo or git("remote", "get-url", "origin")
+        commit = pcfg.commit or git("rev-parse", "HEAD")
+    except (subprocess.CalledProcessError, FileNotFoundError) as e:
+        raise ValueError("steps run on agents from a git remote: push this repository and set `repo` (and "
+                         f"optionally `commit`) in configs/pipeline.yaml ({e})") from e
+    if not pcfg.commit and git("status", "--porcelain", "--untracked-files=no", "--", "crnn", "steps", "configs"):
+        log.warning("uncommitted changes in crnn/, steps/ or configs/ are not seen by agents (they run %s)",
+                    commit[:12])
+    return repo, commit
+
+
+def step_packages() -> list[str]:
+    """The pinned dependencies from pyproject.toml (already in the docker images, so agents install nothing)."""
+    with (REPO / "pyproject.toml").open("rb") as f:
+        return list(tomllib.load(f)["project"]["dependencies"])
+
+
+def step_parameters(name: str, cfg: Any) -> dict[str, Any]:
+    """A step task's hyperparameters: its config (section = step name) and its input IDs (section Inputs)."""
+    import importlib
+
+    flat, _ = flatten(cfg)
+    params: dict[str, Any] = {f"{name}/{k}": v for k, v in flat.items()}
+    params |= {f"{INPUTS}/{i}": "" for i in importlib.import_module(f"steps.{name}").INPUTS}
+    return params
+
+
+def register_base_tasks(pcfg: PipelineConfig, configs: dict[str, Any]) -> dict[str, str]:
+    """Create (or find, for this commit) the template task of every step; return their IDs."""
+    from clearml import Task
+
+    repo, commit = git_source(pcfg)
+    tag = f"commit:{commit[:12]}"
+    project = f"{pcfg.project}/{STEPS_PROJECT}"
+    ids = {}
+    for name in ORDER:
+        spec = STEPS[name]
+        task_name = f"step {name}"
+        found = Task.get_tasks(project_name=project, task_name=f"^{task_name}$", tags=[tag])
+        if found:
+            ids[name] = found[0].id
+            continue
+        task = Task.create(
+            project_name=project, task_name=task_name, task_type=spec.task_type, repo=repo, commit=commit,
+            script=spec.script, working_directory=".", packages=step_packages(),
+            docker=pcfg.docker.gpu if spec.queue == "gpu" else pcfg.docker.cpu,
+            add_task_init_call=False,  # the scripts call Task.init themselves (crnn.tracking.start_step)
+        )
+        task.set_parameters(step_parameters(name, configs[name]))
+        task.add_tags([tag, "pipeline-step"])
+        ids[name] = task.id
+        log.info("base task for step %s: %s", name, task.id)
+    return ids
+
+
+def node_overrides(name: str, cfg: Any) -> dict[str, Any]:
+    """parameter_override of a step node: its resolved config, upstream IDs, and the pipeline parameters."""
+    params = step_parameters(name, cfg)
+    params = {k: v for k, v in params.items() if not k.startswith(f"{INPUTS}/")}
+    for inp, (src, out) in STEPS[name].inputs.items():
+        params[f"{INPUTS}/{inp}"] = f"${{{src}.parameters.{OUTPUTS}/{out}}}"
+    for p, (step, key) in PARAMETERS.items():
+        if step == name:
+            params[f"{name}/{key}"] = f"${{pipeline.{p}}}"
+    return params
+
+
+def build_controller(pcfg: PipelineConfig, configs: dict[str, Any], base_task_ids: dict[str, str],
+                     gpu_queue: str | None = None, cpu_queue: str | None = None,
+                     repo: str | None = None, commit: str | None = None) -> Any:
+    """The PipelineController (not started): five nodes, their parents, queues and parameter overrides."""
+    from clearml import PipelineController
+
+    gpu_queue = gpu_queue or pcfg.queues.gpu
+    cpu_queue = cpu_queue or pcfg.queues.cpu
+    pipe = PipelineController(
+        name=pcfg.name, project=pcfg.project, version=pcfg.version, add_pipeline_tags=True,
+        abort_on_failure=True,  # a failing step (e.g. accuracy under the threshold) stops the pipeline
+        docker=pcfg.docker.cpu, repo=repo, repo_commit=commit,
+    )
+    pipe.set_default_execution_queue(cpu_queue)
+    defaults = to_dict(pcfg.parameters)
+    for p, (step, key) in PARAMETERS.items():
+        value = defaults[p]
+        pipe.add_parameter(p, default="" if value is None else value, description=f"overrides {step}: {key}")
+    for name in ORDER:
+        spec = STEPS[name]
+        pipe.add_step(
+            name=name,
+            base_task_id=base_task_ids[name],
+            parents=spec.parents,
+            execution_queue=gpu_queue if spec.queue == "gpu" else cpu_queue,
+            parameter_override=node_overrides(name, configs[name]),
+            cache_executed_step=True,
+        )
+    return pipe
+
+
+def failed_steps(pipe: Any) -> list[str]:
+    """Steps that did not complete (the controller can exit 0 while a step failed: never trust it)."""
+    bad = []
+    for name, node in pipe.get_pipeline_dag().items():
+        job = node.job
+        if node.executed and job is None:
+            continue  # reused from cache
+        if job is None or job.is_failed() or job.is_aborted() or not job.is_completed():
+            bad.append(name)
+    return bad

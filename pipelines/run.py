@@ -1,0 +1,123 @@
+"""Run the five-step pipeline: dataset -> preprocess -> train -> evaluate -> export.
+
+    python pipelines/run.py                       # no server configured: all steps here, offline
+    python pipelines/run.py --queue gpu           # server: a PipelineController; train/evaluate/export on `gpu`
+    python pipelines/run.py parameters.count=2000 train.trainer.max_epochs=2   # overrides, as dotlists
+
+Overrides prefixed with a step name (`train.optim.lr=1e-3`) go to that step's config; others to
+configs/pipeline.yaml (`parameters.epochs=4`, `work_dir=/tmp/run`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: import this checkout's steps/ and pipelines/
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from crnn import tracking
+from pipelines.wiring import load_pipeline
+
+log = logging.getLogger("pipelines.run")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", default=None, help="pipeline YAML (default configs/pipeline.yaml)")
+    p.add_argument("--queue", default=None, help="server: queue for train/evaluate/export (default: queues.gpu)")
+    p.add_argument("--cpu-queue", default=None, help="server: queue for dataset/preprocess (default: queues.cpu)")
+    p.add_argument("--remote-controller", action="store_true",
+                   help="server: run the controller on the services queue instead of here")
+    p.add_argument("--local-steps", action="store_true",
+                   help="server: run the steps here as well (start_locally(run_pipeline_steps_locally=True))")
+    p.add_argument("--offline", action="store_true", help="run offline even when a server is configured")
+    p.add_argument("--no-reuse", action="store_true", help="offline: redo steps even when unchanged")
+    p.add_argument("--import-offline", metavar="SUMMARY_JSON", default=None,
+                   help="import the offline sessions listed in a run's summary.json into the configured server")
+    p.add_argument("overrides", nargs="*", help="dotlist overrides: parameters.epochs=4, train.optim.lr=1e-3")
+    return p
+
+
+def run_with_server(a: argparse.Namespace, pcfg, configs) -> int:  # type: ignore[no-untyped-def]  # config types
+    from pipelines.controller import build_controller, failed_steps, git_source, register_base_tasks
+
+    host = tracking.check_server()  # configured but unreachable: an error, never a silent offline fallback
+    gpu, cpu = a.queue or pcfg.queues.gpu, a.cpu_queue or pcfg.queues.cpu
+    queues = [gpu, cpu] + ([pcfg.queues.controller] if a.remote_controller else [])
+    if not a.local_steps:
+        for q in dict.fromkeys(queues):
+            n = tracking.queue_workers(q)
+            if n == 0:
+                log.warning("no agent serves queue %r: its steps will wait until one does "
+                            "(clearml-agent daemon --queue %s; see docker/README.md)", q, q)
+    repo, commit = git_source(pcfg)
+    base = register_base_tasks(pcfg, configs)
+    pipe = build_controller(pcfg, configs, base, gpu_queue=gpu, cpu_queue=cpu, repo=repo, commit=commit)
+    print(f"pipeline on {host}: {pcfg.project} / {pcfg.name}")
+    if a.remote_controller:
+        pipe.start(queue=pcfg.queues.controller)  # returns at once; the controller runs on an agent
+        print(f"controller enqueued on {pcfg.queues.controller!r}; follow it in the web UI")
+        return 0
+    pipe.start_locally(run_pipeline_steps_locally=a.local_steps)
+    bad = failed_steps(pipe)
+    pipe.stop(mark_failed=bool(bad))
+    if bad:
+        print(f"error: pipeline failed at step(s) {', '.join(bad)}", file=sys.stderr)
+        return 1
+    print("pipeline completed")
+    return 0
+
+
+def run_offline(a: argparse.Namespace, pcfg, configs) -> int:  # type: ignore[no-untyped-def]  # config types
+    from pipelines.local import run_offline as run_local
+
+    try:
+        run = run_local(pcfg, configs, reuse=not a.no_reuse)
+    except tracking.StepFailed as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    s = run.summary()
+    print(json.dumps({k: s[k] for k in ("exact_match", "cer", "metrics_file", "onnx_file")}, indent=1))
+    reused = [k for k, v in s["steps"].items() if v["reused"]]
+    print(f"\nfinished in {s['seconds']}s" + (f" (reused: {', '.join(reused)})" if reused else ""))
+    print(f"exact match ({configs['evaluate'].gate_split}): {s['exact_match']:.4f}   CER: {s['cer']:.4f}")
+    print(f"ONNX model: {s['onnx_file']}")
+    print(f"ClearML offline sessions ({len(s['offline_sessions'])}):")
+    for z in s["offline_sessions"]:
+        print(f"  {z}")
+    print(f"run summary: {run.work_dir / 'summary.json'}")
+    print(f"import the sessions into a server (once one is configured):\n  {s['import_command']}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if a.import_offline:
+            tracking.check_server()
+            from pipelines.local import import_sessions
+
+            for task_id in import_sessions(a.import_offline):
+                print(f"imported task {task_id}")
+            return 0
+        pcfg, configs = load_pipeline(a.config, a.overrides)
+        if a.offline:
+            os.environ[tracking.OFFLINE_ENV] = "1"
+        if not tracking.server_configured():
+            if not a.offline:
+                log.info("no ClearML server configured: running offline")
+            return run_offline(a, pcfg, configs)
+        return run_with_server(a, pcfg, configs)
+    except (ValueError, tracking.ServerUnreachable) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""How the five steps connect: scripts, schemas, queues, input IDs and pipeline-level parameters.
+
+One table, read by both the ClearML PipelineController (`pipelines.controller`) and the offline runner
+(`pipelines.local`), so the two paths cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from crnn import config as cfgs
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    name: str
+    schema: type
+    queue: Literal["cpu", "gpu"]
+    task_type: str
+    # input name -> (upstream step, its output name)
+    inputs: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # upstream steps that must finish first besides those feeding inputs
+    after: tuple[str, ...] = ()
+
+    @property
+    def script(self) -> str:
+        return f"steps/{self.name}.py"
+
+    @property
+    def parents(self) -> list[str]:
+        return sorted({s for s, _ in self.inputs.values()} | set(self.after), key=ORDER.index)
+
+
+ORDER = ["dataset", "preprocess", "train", "evaluate", "export"]
+
+STEPS: dict[str, StepSpec] = {
+    "dataset": StepSpec("dataset", cfgs.DatasetConfig, "cpu", "data_processing"),
+    "preprocess": StepSpec("preprocess", cfgs.PreprocessConfig, "cpu", "data_processing",
+                           {"raw_dataset_id": ("dataset", "dataset_id")}),
+    "train": StepSpec("train", cfgs.TrainConfig, "gpu", "training",
+                      {"dataset_id": ("preprocess", "dataset_id")}),
+    "evaluate": StepSpec("evaluate", cfgs.EvaluateConfig, "gpu", "testing",
+                         {"model_id": ("train", "model_id"), "dataset_id": ("preprocess", "dataset_id")}),
+    # After evaluate: a model under the threshold is never exported.
+    "export": StepSpec("export", cfgs.ExportConfig, "gpu", "custom",
+                       {"model_id": ("train", "model_id"), "dataset_id": ("preprocess", "dataset_id")},
+                       after=("evaluate",)),
+}
+
+# Pipeline parameter -> (step, the step's config key it overrides).
+PARAMETERS: dict[str, tuple[str, str]] = {
+    "source": ("dataset", "source"),
+    "source_path": ("dataset", "path"),
+    "count": ("dataset", "synthetic.count"),
+    "epochs": ("train", "trainer.max_epochs"),
+    "lr": ("train", "optim.lr"),
+    "backbone": ("train", "model.backbone"),
+    "threshold": ("evaluate", "threshold"),
+}
+
+
+def split_overrides(overrides: list[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """`train.optim.lr=1e-3` goes to step train as `optim.lr=1e-3`; anything else to the pipeline config."""
+    pipeline: list[str] = []
+    steps: dict[str, list[str]] = {s: [] for s in STEPS}
+    for o in overrides:
+        head, _, rest = o.partition(".")
+        if head in STEPS and rest:
+            steps[head].append(rest)
+        else:
+            pipeline.append(o)
+    return pipeline, steps
+
+
+def _yaml_value(v: Any) -> str:
+    import yaml
+
+    return "null" if v is None else yaml.safe_dump(v, default_flow_style=True).strip().removesuffix("...").strip()
+
+
+def step_configs(pcfg: cfgs.PipelineConfig, step_overrides: dict[str, list[str]]) -> dict[str, Any]:
+    """Each step's validated config: its YAML, then the pipeline parameters, then the step's own overrides."""
+    params = cfgs.to_dict(pcfg.parameters)
+    out = {}
+    for name, spec in STEPS.items():
+        from_params = [f"{key}={_yaml_value(params[p])}" for p, (step, key) in PARAMETERS.items()
+                       if step == name and not (p == "source_path" and params[p] is None)]
+        path = Path(pcfg.configs[name])
+        path = path if path.is_absolute() or path.is_file() else REPO / path
+        out[name] = cfgs.load(spec.schema, path, from_params + step_overrides.get(name, []))
+    return out
+
+
+def load_pipeline(path: str | Path | None, overrides: list[str]) -> tuple[cfgs.PipelineConfig, dict[str, Any]]:
+    """The pipeline config and every step's config from `configs/pipeline.yaml` and mixed overrides."""
+    pipeline_overrides, per_step = split_overrides(overrides)
+    pcfg = cfgs.load(cfgs.PipelineConfig, path or REPO / "configs" / "pipeline.yaml", pipeline_overrides)
+    missing = set(STEPS) - set(pcfg.configs)
+    if missing:
+        raise ValueError(f"pipeline config `configs` lacks steps {sorted(missing)}")
+    return pcfg, step_configs(pcfg, per_step)

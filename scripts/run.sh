@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Install (if needed) and run the whole pipeline: dataset -> preprocess -> train -> evaluate -> export.
+# With no ClearML server configured it runs here, offline; extra arguments go to pipelines/run.py.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh
+exec .venv/bin/python pipelines/run.py "$@"

@@ -1,0 +1,75 @@
+"""Step `evaluate`: the best checkpoint on the dataset's val and test splits and the real crops when present.
+
+    python steps/evaluate.py --model-id ID --dataset-id ID [--config configs/evaluate.yaml] [threshold=0.95 ...]
+Reports exact match, CER, accuracy per barcode format, a character confusion matrix and a failure gallery;
+writes metrics.json (also an artifact). Fails when exact match on `gate_split` is under `threshold`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script (by an agent): import this checkout's crnn
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from crnn import metrics
+from crnn.config import EvaluateConfig
+from crnn.evaluate import evaluate
+from crnn.inference import TorchReader
+from crnn.preprocess import load_image
+from crnn.tracking import Tracker, step_main
+from crnn.visualize import char_confusion, confusion_image, prediction_gallery
+
+STEP = "evaluate"
+INPUTS = ["model_id", "dataset_id"]
+
+
+class BelowThreshold(ValueError):
+    """Exact match under the configured threshold: the pipeline must stop here."""
+
+
+def run(cfg: EvaluateConfig, tracker: Tracker, work_dir: Path, model_id: str, dataset_id: str) -> dict:
+    reader = TorchReader(tracker.model(model_id), decoder=cfg.decoder)
+    data = tracker.dataset(dataset_id)
+    sets = {split: data / split / "crops.tsv" for split in cfg.splits}
+    if cfg.real_tsv and Path(cfg.real_tsv).is_file():
+        sets["real"] = Path(cfg.real_tsv)
+    if cfg.gate_split not in sets:
+        raise ValueError(f"gate_split {cfg.gate_split!r} is not among the evaluated sets {sorted(sets)}")
+    results = {}
+    for name, tsv in sets.items():
+        ev = evaluate(reader, tsv, batch_size=cfg.batch_size)
+        s = ev.summary
+        results[name] = s
+        tracker.scalars({metrics.EXACT_MATCH: s[metrics.EXACT_MATCH], metrics.CER: s[metrics.CER]}, title=name)
+        for fmt, v in s["per_format"].items():
+            tracker.scalar(f"{name}/per_format_exact_match", fmt, v[metrics.EXACT_MATCH])
+        tracker.table("per format", name, [{"format": f, **v} for f, v in s["per_format"].items()])
+        labels, matrix = char_confusion([r["text"] for r in ev.rows], [r["target"] for r in ev.rows],
+                                        reader.codec.charset)
+        tracker.image("confusion", name, confusion_image(labels, matrix, f"{name}: rows target, columns predicted"))
+        shown = ev.failures[: cfg.failures_shown]
+        if shown:
+            gallery = prediction_gallery([load_image(r["file"]) for r in shown], [r["text"] for r in shown],
+                                         [r["target"] for r in shown], [r["confidence"] for r in shown])
+            tracker.image("failures", name, gallery)
+    out = work_dir / "metrics.json"
+    out.write_text(json.dumps({"model_id": model_id, "dataset_id": dataset_id, "gate_split": cfg.gate_split,
+                               "threshold": cfg.threshold, "sets": results}, indent=1))
+    tracker.artifact("metrics", out)
+    gate = results[cfg.gate_split][metrics.EXACT_MATCH]
+    if gate < cfg.threshold:
+        raise BelowThreshold(f"exact match on {cfg.gate_split} is {gate:.4f}, under the threshold {cfg.threshold} "
+                             f"(metrics in {out})")
+    return {"exact_match": gate, "cer": results[cfg.gate_split][metrics.CER], "metrics_file": str(out),
+            **{f"{k}_exact_match": v[metrics.EXACT_MATCH] for k, v in results.items()}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    return step_main(STEP, EvaluateConfig, "configs/evaluate.yaml", INPUTS, run, "testing", argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

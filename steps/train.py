@@ -1,0 +1,55 @@
+"""Step `train`: Lightning training on a preprocessed dataset, reported to ClearML; checkpoints as models.
+
+    python steps/train.py --dataset-id ID [--resume-model-id ID] [--config configs/train.yaml] [optim.lr=3e-4 ...]
+Scalars: loss, learning rate, exact match and CER per validation set; images: an augmented batch every N
+epochs and captioned val predictions every epoch. Outputs: model_id (best checkpoint), last_model_id (resumable).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script (by an agent): import this checkout's crnn
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lightning.pytorch.loggers import CSVLogger
+
+from crnn import metrics
+from crnn.config import TrainConfig, TrainReportConfig
+from crnn.tracking import Tracker, lightning_reporting, step_main
+from crnn.train import fit
+
+STEP = "train"
+INPUTS = ["dataset_id", "resume_model_id"]
+
+
+def run(cfg: TrainConfig, tracker: Tracker, work_dir: Path, dataset_id: str, resume_model_id: str = "") -> dict:
+    reports = tracker.connect_config(TrainReportConfig(), "train_reports")
+    data = tracker.dataset(dataset_id)
+    cfg = dataclasses.replace(
+        cfg,
+        data=dataclasses.replace(cfg.data, train_tsv=str(data / "train" / "crops.tsv"),
+                                 val_tsv=str(data / "val" / "crops.tsv")),
+        out_dir=str(work_dir),
+        resume=str(tracker.model(resume_model_id)) if resume_model_id else cfg.resume,
+    )
+    clearml_logger, images = lightning_reporting(tracker, reports.batch_grid_every_n_epochs, reports.gallery_size)
+    result = fit(cfg, callbacks=[images], logger=[CSVLogger(str(work_dir), name="logs"), clearml_logger])
+    tracker.artifact("metrics", {"final": result.metrics, "history": result.history, "epochs": result.epochs,
+                                 "seconds": result.seconds})
+    meta = {"dataset_id": dataset_id, "epochs": result.epochs, "backbone": cfg.model.backbone,
+            "charset": cfg.input.charset, metrics.MONITOR: result.metrics.get(metrics.MONITOR, float("nan"))}
+    best = tracker.register_model(result.best_checkpoint, "crnn-barcode-best", "PyTorch", meta, tags=["best"])
+    last = tracker.register_model(result.last_checkpoint, "crnn-barcode-last", "PyTorch", meta, tags=["last"])
+    return {"model_id": best, "last_model_id": last, "epochs": result.epochs,
+            "val_exact_match": result.metrics.get(metrics.MONITOR, float("nan"))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    return step_main(STEP, TrainConfig, "configs/train.yaml", INPUTS, run, "training", argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""Importers on small fixtures built from synthetic data, bad rows included; crops and splits."""
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from crnn import config
+from crnn.codec import Codec
+from crnn.config import DatasetConfig, PreprocessConfig
+from crnn.crops import cut, make_crops, split_samples
+from crnn.importers import ImportRejected, import_dataset, read_raw
+from crnn.labels import read_tsv
+
+
+def _rows(tsv: Path) -> list[dict]:
+    with tsv.open(newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def _write(tsv: Path, header: list[str], rows: list[list]) -> Path:
+    with tsv.open("w", newline="") as f:
+        w = csv.writer(f, delimiter="\t", lineterminator="\n")
+        w.writerow(header)
+        w.writerows(rows)
+    return tsv
+
+
+@pytest.fixture
+def old_tsv(synth_dir, tmp_path) -> Path:
+    """The earlier project's format: 10 good rows, then a missing image, a box outside, foreign characters."""
+    src = _rows(synth_dir / "annotations.tsv")[:10]
+    (tmp_path / "old").mkdir()
+    for r in src:
+        (tmp_path / "old" / r["filename"]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(synth_dir / r["filename"], tmp_path / "old" / r["filename"])
+    good = [[r["filename"], r["code"], r["x_from"], r["y_from"], r["width"], r["height"]] for r in src]
+    bad = [
+        ["images/nope.jpg", "4006381333931", 1, 1, 10, 10],  # line 12: missing image
+        [src[0]["filename"], src[0]["code"], 5, 5, 100000, 10],  # line 13: box outside
+        [src[1]["filename"], "40063813339A1", 1, 1, 10, 10],  # line 14: foreign character
+    ]
+    return _write(tmp_path / "old" / "annotations.tsv", ["filename", "code", "x_from", "y_from", "width", "height"],
+                  good + bad)
+
+
+def _cfg(**kw) -> DatasetConfig:
+    return config.load(DatasetConfig, overrides=[f"{k}={v}" for k, v in kw.items()])
+
+
+def test_tsv_import_skips_bad_rows_with_file_and_line(old_tsv, tmp_path):
+    report = import_dataset(_cfg(source="tsv", path=old_tsv, max_skipped_fraction=0.5), tmp_path / "raw")
+    assert (report.rows, report.imported, report.skipped) == (13, 10, 3)
+    assert report.counts == {"missing_image": 1, "box_outside": 1, "bad_label": 1}
+    where = {i.kind: i.where for i in report.issues}
+    assert where["missing_image"].endswith("annotations.tsv:12")
+    assert where["box_outside"].endswith("annotations.tsv:13")
+    assert where["bad_label"].endswith("annotations.tsv:14")
+    raw = read_raw(tmp_path / "raw")
+    assert len(raw) == 10 and all(s.path.is_file() and s.box is not None for s in raw)
+    assert {s.fmt for s in raw} <= {"EAN-13", "UPC-A", "EAN-8", "UPC-E"}
+
+
+def test_tsv_import_rejects_when_configured(old_tsv, tmp_path):
+    with pytest.raises(ImportRejected, match=r"annotations.tsv:13") as e:
+        import_dataset(_cfg(source="tsv", path=old_tsv, on_error="reject"), tmp_path / "raw")
+    assert e.value.report.skipped == 3
+
+
+def test_too_many_bad_rows_reject_even_when_skipping(old_tsv, tmp_path):
+    with pytest.raises(ImportRejected, match="max_skipped_fraction"):
+        import_dataset(_cfg(source="tsv", path=old_tsv, max_skipped_fraction=0.1), tmp_path / "raw")
+
+
+def test_tsv_without_expected_header_is_an_error(tmp_path):
+    bad = _write(tmp_path / "a.tsv", ["file", "text"], [["x.png", "123"]])
+    with pytest.raises(ValueError, match="line 1 must be a header"):
+        import_dataset(_cfg(source="tsv", path=bad), tmp_path / "raw")
+
+
+def _coco(synth_dir: Path, tmp_path: Path, normalized: bool) -> Path:
+    src = _rows(synth_dir / "annotations.tsv")[:6]
+    images, anns = [], []
+    for i, r in enumerate(src):
+        w, h = Image.open(synth_dir / r["filename"]).size
+        # Azure ML exports a datastore URL as file_name.
+        images.append({"id": i + 1, "file_name": f"AmlDatastore://workspaceblobstore/{r['filename']}",
+                       "width": w, "height": h})
+        box = [int(r["x_from"]), int(r["y_from"]), int(r["width"]), int(r["height"])]
+        if normalized:
+            box = [box[0] / w, box[1] / h, box[2] / w, box[3] / h]
+        anns.append({"id": 100 + i, "image_id": i + 1, "category_id": 1, "bbox": box,
+                     "attributes": {"text": r["code"]}})
+    anns.append({"id": 200, "image_id": 1, "bbox": [1, 1, 99999, 5], "attributes": {"text": src[0]["code"]}})
+    anns.append({"id": 201, "image_id": 2, "bbox": [1, 1, 5, 5], "attributes": {"text": "12x4"}})
+    anns.append({"id": 202, "image_id": 99, "bbox": [1, 1, 5, 5], "attributes": {"text": "1234"}})
+    anns.append({"id": 203, "image_id": 1, "bbox": [1, 1, 5, 5], "attributes": {}})
+    coco = {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "barcode"}]}
+    path = tmp_path / "coco.json"
+    path.write_text(json.dumps(coco))
+    return path
+
+
+@pytest.mark.parametrize("normalized", [False, True])
+def test_coco_import(synth_dir, tmp_path, normalized):
+    path = _coco(synth_dir, tmp_path, normalized)
+    report = import_dataset(_cfg(source="coco", path=path, images_dir=synth_dir, max_skipped_fraction=0.5),
+                            tmp_path / "raw")
+    assert report.imported == 6 and report.skipped == 4
+    assert report.counts == {"box_outside": 1, "bad_label": 2, "missing_image": 1}
+    assert any("annotations[6] (id 200)" in i.where for i in report.issues)
+    raw = read_raw(tmp_path / "raw")
+    expected = [(int(r["x_from"]), int(r["y_from"]), int(r["width"]), int(r["height"]))
+                for r in _rows(synth_dir / "annotations.tsv")[:6]]
+    for s, box in zip(raw, expected, strict=False):
+        assert all(abs(a - b) <= 1 for a, b in zip(s.box, box, strict=False))
+
+
+def test_crops_import(synth_dir, tmp_path):
+    src = _rows(synth_dir / "crops.tsv")[:8]
+    tsv = _write(tmp_path / "labels.tsv", ["filename", "text"],
+                 [[r["filename"], r["text"]] for r in src] + [["crops/missing.png", "123"]])
+    report = import_dataset(_cfg(source="crops", path=tsv, images_dir=synth_dir, max_skipped_fraction=0.2),
+                            tmp_path / "raw")
+    assert (report.imported, report.counts) == (8, {"missing_image": 1})
+    assert report.issues[0].where.endswith("labels.tsv:10")
+    assert [s.text for s in read_raw(tmp_path / "raw")] == [r["text"] for r in src]
+
+
+@pytest.mark.parametrize("images", ["crops", "scenes"])
+def test_synthetic_import(tmp_path, images):
+    report = import_dataset(_cfg(**{"synthetic.count": 6, "synthetic.workers": 1, "synthetic.images": images}),
+                            tmp_path / "raw")
+    assert report.imported == 6 and not report.issues
+    raw = read_raw(tmp_path / "raw")
+    assert all(s.path.is_file() for s in raw)
+    assert all((s.box is None) == (images == "crops") for s in raw)
+
+
+def test_cut_margin_clip_and_rotation():
+    im = Image.new("RGB", (100, 60), "white")
+    crop, turned = cut(im, (10, 10, 40, 20), margin_x=0.25, margin_y=0.5)
+    assert crop.size == (60, 40) and not turned
+    crop, _ = cut(im, (0, 0, 100, 60), margin_x=0.5, margin_y=0.5)  # clipped to the image
+    assert crop.size == (100, 60)
+    tall = Image.new("RGB", (20, 80), "white")
+    tall.putpixel((0, 0), (255, 0, 0))  # top-left marker
+    crop, turned = cut(tall, None, rotate_vertical=True, direction="ccw")
+    assert turned and crop.size == (80, 20)
+    assert crop.getpixel((0, 19)) == (255, 0, 0)  # counter-clockwise: top-left goes to bottom-left
+    crop, _ = cut(tall, None, rotate_vertical=True, direction="cw")
+    assert crop.getpixel((79, 0)) == (255, 0, 0)
+
+
+def test_split_is_seeded_and_keeps_numbers_together(tmp_path):
+    from crnn.importers import RawSample
+
+    samples = [RawSample(Path(f"{i}.png"), f"{i % 40:08d}", "EAN-8", None, i) for i in range(120)]
+    a = split_samples(samples, {"train": 0.8, "val": 0.1, "test": 0.1}, seed=3)
+    b = split_samples(samples, {"train": 0.8, "val": 0.1, "test": 0.1}, seed=3)
+    assert a == b and sum(len(v) for v in a.values()) == 120
+    assert [len(v) for v in a.values()] == [96, 12, 12]
+    texts = {k: {s.text for s in v} for k, v in a.items()}
+    assert not (texts["train"] & texts["test"]) and not (texts["train"] & texts["val"])
+    assert split_samples(samples, {"train": 0.8, "val": 0.1, "test": 0.1}, seed=4) != a
+
+
+def test_make_crops_writes_readable_splits(old_tsv, tmp_path):
+    import_dataset(_cfg(source="tsv", path=old_tsv, max_skipped_fraction=0.5), tmp_path / "raw")
+    cfg = config.load(PreprocessConfig, overrides=["split.train=0.6", "split.val=0.2", "split.test=0.2"])
+    summary = make_crops(tmp_path / "raw", tmp_path / "crops", cfg)
+    assert sum(summary.sizes.values()) == 10 and all(summary.sizes.values())
+    for split in ("train", "val", "test"):
+        samples = read_tsv(summary.tsv(split), Codec())
+        assert len(samples) == summary.sizes[split]
+        w, h = Image.open(samples[0].path).size
+        assert w >= h

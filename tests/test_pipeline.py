@@ -1,0 +1,150 @@
+"""The pipeline: offline end to end on a tiny config, and the PipelineController's DAG built without a server."""
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crnn.tracking import LocalStore
+
+REPO = Path(__file__).resolve().parents[1]
+
+TINY = [
+    "parameters.count=64", "parameters.epochs=1", "parameters.threshold=0",
+    "dataset.synthetic.workers=1",
+    "train.model.neck_channels=32", "train.model.rnn_hidden=32", "train.model.rnn_layers=1",
+    "train.data.batch_size=16", "train.data.num_workers=0", "train.data.real_tsv=null",
+    "train.trainer.log_every_n_steps=1", "evaluate.real_tsv=null",
+]
+
+
+@pytest.fixture
+def offline(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLEARML_OFFLINE_MODE", "1")
+    monkeypatch.setenv("CLEARML_CACHE_DIR", str(tmp_path / "clearml"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # ClearML keeps a session cache in ~/.clearml
+    monkeypatch.chdir(REPO)
+    return tmp_path
+
+
+def _session(path: str) -> tuple[dict, dict]:
+    with zipfile.ZipFile(path) as z:
+        task = json.loads(z.read("task.json"))
+        events = [e for line in z.read("metrics.jsonl").decode().splitlines() if line.strip()
+                  for e in json.loads(line)]
+    scalars = {f"{e['metric']}/{e['variant']}" for e in events if e.get("type") == "training_stats_scalar"}
+    return task, scalars
+
+
+@pytest.mark.slow
+def test_offline_pipeline_end_to_end(offline, capsys):
+    from pipelines import run
+
+    work = offline / "work"
+    assert run.main([*TINY, f"work_dir={work}"]) == 0
+    out = capsys.readouterr().out
+    assert "exact match (test)" in out and "--import-offline" in out
+    summary = json.loads((work / "summary.json").read_text())
+
+    # Five offline sessions, each with its parameters and scalars, named after its step.
+    assert len(summary["offline_sessions"]) == 5
+    names = {}
+    for z in summary["offline_sessions"]:
+        task, scalars = _session(z)
+        names[task["name"]] = (task["hyperparams"], scalars)
+    assert set(names) == {"dataset", "preprocess", "train", "evaluate", "export"}
+    params, scalars = names["dataset"]
+    assert params["dataset"]["synthetic.count"]["value"] == "64"
+    params, scalars = names["train"]
+    assert params["train"]["trainer.max_epochs"]["value"] == "1"
+    assert params["Inputs"]["dataset_id"]["value"] == summary["steps"]["preprocess"]["outputs"]["dataset_id"]
+    assert {"train/loss", "val/exact_match", "val/cer"} <= scalars
+    params, scalars = names["evaluate"]
+    assert params["Inputs"]["model_id"]["value"] == summary["steps"]["train"]["outputs"]["model_id"]
+    assert {"test/exact_match", "test/cer", "val/exact_match"} <= scalars
+    assert "parity/max_abs_diff" in names["export"][1]
+
+    # Dataset versions with parent links.
+    store = LocalStore(summary["store"])
+    raw = summary["steps"]["dataset"]["outputs"]["dataset_id"]
+    crops = summary["steps"]["preprocess"]["outputs"]["dataset_id"]
+    assert store.lineage(crops) == [crops, raw]
+
+    # An ONNX model that passed parity and reads like the checkpoint.
+    from crnn.inference import OnnxReader, TorchReader
+    from crnn.labels import read_tsv
+    from crnn.preprocess import load_image
+
+    onnx = OnnxReader(summary["onnx_file"])
+    torch_reader = TorchReader(store.model_path(summary["steps"]["train"]["outputs"]["model_id"]))
+    images = [load_image(s.path) for s in read_tsv(store.dataset_path(crops) / "test" / "crops.tsv", onnx.codec)]
+    a, b = onnx.read(images), torch_reader.read(images)
+    assert [r.text for r in a] == [r.text for r in b]
+    assert np.allclose([r.confidence for r in a], [r.confidence for r in b], atol=1e-4)
+    assert summary["steps"]["export"]["outputs"]["parity_max_abs_diff"] < 1e-3
+
+    # A metrics file with values.
+    metrics = json.loads(Path(summary["metrics_file"]).read_text())
+    test = metrics["sets"]["test"]
+    assert test["n"] == summary["steps"]["preprocess"]["outputs"]["test_size"] > 0
+    assert 0.0 <= test["exact_match"] <= 1.0 and test["cer"] >= 0.0 and test["per_format"]
+    assert summary["exact_match"] == test["exact_match"]
+
+    # A re-run reuses every completed step; a changed evaluate config reruns evaluate (and export) only.
+    assert run.main([*TINY, f"work_dir={work}"]) == 0
+    again = json.loads((work / "summary.json").read_text())
+    assert all(s["reused"] for s in again["steps"].values())
+    capsys.readouterr()
+
+    # A failing step stops the run, names the step, exits non-zero.
+    assert run.main([*TINY, f"work_dir={work}", "parameters.threshold=1.01"]) == 1
+    err = capsys.readouterr().err
+    assert "step 'evaluate' failed" in err and "under the threshold" in err
+
+
+def test_controller_dag_built_without_a_server(offline):
+    from clearml import Task
+
+    from pipelines.controller import build_controller
+    from pipelines.wiring import load_pipeline
+
+    pcfg, configs = load_pipeline(None, ["parameters.epochs=3", "train.optim.weight_decay=0.001"])
+    pipe = build_controller(pcfg, configs, {n: f"base-{n}" for n in configs}, gpu_queue="gpu-a100")
+    try:
+        dag = pipe.get_pipeline_dag()
+        assert list(dag) == ["dataset", "preprocess", "train", "evaluate", "export"]
+        assert dag["dataset"].parents == []
+        assert dag["preprocess"].parents == ["dataset"]
+        assert dag["train"].parents == ["preprocess"]
+        assert set(dag["evaluate"].parents) == {"preprocess", "train"}
+        assert set(dag["export"].parents) == {"preprocess", "train", "evaluate"}
+        assert {n: d.queue for n, d in dag.items()} == {
+            "dataset": "cpu", "preprocess": "cpu", "train": "gpu-a100", "evaluate": "gpu-a100", "export": "gpu-a100"}
+        assert all(d.base_task_id == f"base-{n}" and d.cache_executed_step for n, d in dag.items())
+        p = {n: d.parameters for n, d in dag.items()}
+        assert p["preprocess"]["Inputs/raw_dataset_id"] == "${dataset.parameters.Outputs/dataset_id}"
+        assert p["train"]["Inputs/dataset_id"] == "${preprocess.parameters.Outputs/dataset_id}"
+        assert p["evaluate"]["Inputs/model_id"] == "${train.parameters.Outputs/model_id}"
+        assert p["export"]["Inputs/model_id"] == "${train.parameters.Outputs/model_id}"
+        # Pipeline parameters (editable on a clone in the UI) reach the step keys they override.
+        assert p["train"]["train/trainer.max_epochs"] == "${pipeline.epochs}"
+        assert p["dataset"]["dataset/synthetic.count"] == "${pipeline.count}"
+        assert p["evaluate"]["evaluate/threshold"] == "${pipeline.threshold}"
+        assert pipe._pipeline_args["epochs"] == 3  # noqa: SLF001  # no public getter for the defaults
+        # Step-level overrides travel as the step's resolved config.
+        assert p["train"]["train/optim.weight_decay"] == pytest.approx(0.001)
+    finally:
+        Task.current_task().close()
+
+
+def test_configured_but_unreachable_server_is_an_error(tmp_path, monkeypatch, capsys):
+    from pipelines import run
+
+    monkeypatch.setenv("CLEARML_OFFLINE_MODE", "0")
+    monkeypatch.setenv("CLEARML_API_HOST", "http://127.0.0.1:9")
+    assert run.main([f"work_dir={tmp_path}"]) == 2
+    err = capsys.readouterr().err
+    assert "unreachable" in err and "127.0.0.1:9" in err
+    assert not (tmp_path / "summary.json").exists()  # no silent offline fallback

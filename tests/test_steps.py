@@ -1,0 +1,132 @@
+"""Each step script on its own, offline: config + inputs by ID in, outputs by ID and an offline session out."""
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+TINY_TRAIN = ["model.neck_channels=32", "model.rnn_hidden=32", "model.rnn_layers=1", "data.batch_size=16",
+              "data.num_workers=0", "data.real_tsv=null", "trainer.max_epochs=1", "trainer.log_every_n_steps=1"]
+
+
+@pytest.fixture
+def offline(tmp_path, monkeypatch):
+    """ClearML offline, its cache and sessions under tmp_path; the local store there too."""
+    monkeypatch.setenv("CLEARML_OFFLINE_MODE", "1")
+    monkeypatch.setenv("CLEARML_CACHE_DIR", str(tmp_path / "clearml"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # ClearML keeps a session cache in ~/.clearml
+    monkeypatch.setenv("CRNN_STORE", str(tmp_path / "store"))
+    monkeypatch.chdir(REPO)
+    return tmp_path
+
+
+def session(path: str) -> dict:
+    """Hyperparameters and scalar series ({title/series: [values]}) of an offline session zip."""
+    with zipfile.ZipFile(path) as z:
+        task = json.loads(z.read("task.json"))
+        events = [e for line in z.read("metrics.jsonl").decode().splitlines() if line.strip()
+                  for e in json.loads(line)]
+        images = [n for n in z.namelist() if n.endswith((".jpeg", ".png"))]
+    params = {f"{s}/{k}": v["value"] for s, sec in task.get("hyperparams", {}).items() for k, v in sec.items()}
+    scalars: dict[str, list[float]] = {}
+    for e in events:
+        if e.get("type") == "training_stats_scalar":
+            scalars.setdefault(f"{e['metric']}/{e['variant']}", []).append(e["value"])
+    return {"name": task["name"], "params": params, "scalars": scalars, "images": images}
+
+
+def _main(step: str, argv: list[str], capsys) -> dict:
+    import importlib
+
+    module = importlib.import_module(f"steps.{step}")
+    rc = module.main(argv)
+    out = capsys.readouterr().out.strip().splitlines()
+    assert rc == 0, out
+    return json.loads(out[-1])
+
+
+@pytest.mark.slow
+def test_each_step_standalone_offline(offline, capsys):
+    work = ["--work-dir"]
+    ds = _main("dataset", [*work, str(offline / "w1"), "synthetic.count=48", "synthetic.workers=1"], capsys)
+    s = session(ds["offline_session"])
+    assert s["params"]["dataset/synthetic.count"] == "48"
+    assert s["params"]["Outputs/dataset_id"] == ds["outputs"]["dataset_id"]
+    assert s["scalars"]["import/imported"] == [48.0]
+
+    pre = _main("preprocess", [*work, str(offline / "w2"), "--raw-dataset-id", ds["outputs"]["dataset_id"]], capsys)
+    s = session(pre["offline_session"])
+    assert s["params"]["Inputs/raw_dataset_id"] == ds["outputs"]["dataset_id"]
+    assert sum(pre["outputs"][f"{k}_size"] for k in ("train", "val", "test")) == 48 and s["images"]
+    from crnn.tracking import LocalStore
+
+    store = LocalStore(offline / "store")
+    assert store.dataset_info(pre["outputs"]["dataset_id"])["parents"] == [ds["outputs"]["dataset_id"]]
+
+    tr = _main("train", [*work, str(offline / "w3"), "--dataset-id", pre["outputs"]["dataset_id"], *TINY_TRAIN],
+               capsys)
+    s = session(tr["offline_session"])
+    assert s["params"]["train/model.rnn_hidden"] == "32"
+    assert {"train/loss", "val/exact_match", "val/cer"} <= set(s["scalars"])
+    assert any(k.startswith("learning_rate/") for k in s["scalars"])
+    assert any("augmented batch" in n for n in s["images"]) and any("val predictions" in n for n in s["images"])
+    assert store.model_path(tr["outputs"]["model_id"]).suffix == ".ckpt"
+
+    # Resume from the last checkpoint by model ID, one more epoch.
+    tr2 = _main("train", [*work, str(offline / "w3b"), "--dataset-id", pre["outputs"]["dataset_id"],
+                          "--resume-model-id", tr["outputs"]["last_model_id"], *TINY_TRAIN, "trainer.max_epochs=2"],
+                capsys)
+    assert tr2["outputs"]["epochs"] == 2
+
+    ids = ["--model-id", tr["outputs"]["model_id"], "--dataset-id", pre["outputs"]["dataset_id"]]
+    ev = _main("evaluate", [*work, str(offline / "w4"), *ids, "threshold=0", "real_tsv=null"], capsys)
+    metrics = json.loads(Path(ev["outputs"]["metrics_file"]).read_text())
+    assert set(metrics["sets"]) == {"val", "test"}
+    assert 0 <= metrics["sets"]["test"]["exact_match"] <= 1 and metrics["sets"]["test"]["per_format"]
+    s = session(ev["offline_session"])
+    assert "test/exact_match" in s["scalars"] and any("confusion" in n for n in s["images"])
+
+    ex = _main("export", [*work, str(offline / "w5"), *ids], capsys)
+    assert Path(ex["outputs"]["onnx_file"]).is_file() and ex["outputs"]["parity_max_abs_diff"] < 1e-3
+    assert store.model_info(ex["outputs"]["onnx_model_id"])["metadata"]["charset"] == "0123456789"
+
+    # The accuracy gate: under the threshold the step fails with a message, exit status 1.
+    from steps import evaluate
+
+    assert evaluate.main(["--work-dir", str(offline / "w6"), *ids, "threshold=1.01", "real_tsv=null"]) == 1
+    assert "under the threshold" in capsys.readouterr().err
+
+
+def test_step_script_runs_as_a_file(offline):
+    """What an agent does: `python steps/dataset.py ...` from the repository root."""
+    # Task.init in this process (earlier tests) leaves CLEARML_PROC_MASTER_ID / CLEARML_TASK_ID behind, which
+    # would make the child attach to that task as a subprocess of it; an agent starts from a clean environment.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLEARML_PROC_", "CLEARML_TASK_", "TRAINS_"))}
+    r = subprocess.run([sys.executable, "steps/dataset.py", "--work-dir", str(offline / "w"),
+                        "synthetic.count=8", "synthetic.workers=1"], cwd=REPO, env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["outputs"]["dataset_id"].startswith("ds-") and Path(out["offline_session"]).is_file()
+
+
+def test_bad_import_fails_the_step_with_file_and_line(offline, tmp_path, capsys):
+    tsv = tmp_path / "labels.tsv"
+    tsv.write_text("filename\tcode\tx_from\ty_from\twidth\theight\nimages/missing.jpg\t123\t0\t0\t5\t5\n")
+    from steps import dataset
+
+    assert dataset.main(["--work-dir", str(tmp_path / "w"), "source=tsv", f"path={tsv}"]) == 1
+    assert "labels.tsv:2" in capsys.readouterr().err
+
+
+def test_bad_override_is_rejected_before_any_task(offline, capsys):
+    from steps import train
+
+    assert train.main(["--dataset-id", "x", "optim.lrr=1"]) == 1
+    assert "lrr" in capsys.readouterr().err

@@ -1,0 +1,92 @@
+"""ClearML plumbing that needs no server: config <-> hyperparameters, the local store, server detection."""
+
+import numpy as np
+import pytest
+
+from crnn import config, tracking
+from crnn.config import SCHEMAS, TrainConfig
+from crnn.tracking import LocalStore, flatten, unflatten
+from crnn.visualize import DELETED, align, char_confusion, confusion_image, prediction_gallery
+
+
+@pytest.mark.parametrize("schema", sorted(set(SCHEMAS.values()), key=lambda s: s.__name__))
+def test_every_config_round_trips_through_hyperparameters(schema):
+    cfg = config.load(schema)
+    flat, encoded = flatten(cfg)
+    assert all(isinstance(v, (str, int, float, bool)) for v in flat.values())
+    assert unflatten(schema, flat, encoded) == cfg
+
+
+def test_ui_edits_arrive_as_strings_and_are_validated():
+    cfg = config.load(TrainConfig)
+    flat, encoded = flatten(cfg)
+    assert flat["model.out_indices"] == str(cfg.model.out_indices) and flat["resume"] == "null"
+    assert flat["input.charset"] == "0123456789"
+    # What an agent hands back after edits in the web UI: strings for the encoded keys.
+    flat |= {"optim.lr": 3e-4, "model.out_indices": "[1, 2]", "resume": "runs/last.ckpt", "data.real_tsv": "null"}
+    got = unflatten(TrainConfig, flat, encoded)
+    assert got.optim.lr == pytest.approx(3e-4) and got.model.out_indices == [1, 2]
+    assert got.resume == "runs/last.ckpt" and got.data.real_tsv is None
+    assert got.input.charset == "0123456789"  # stays a string, leading zero kept
+    with pytest.raises(ValueError, match="rnn"):
+        unflatten(TrainConfig, flat | {"model.rnn": "transformer"}, encoded)
+
+
+def test_local_store_is_content_addressed_with_parents(tmp_path):
+    store = LocalStore(tmp_path / "store")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.txt").write_text("one")
+    raw = store.add_dataset(tmp_path / "a", "raw")
+    stored = store.dataset_path(raw) / "x.txt"
+    mtime = stored.stat().st_mtime_ns
+    assert store.add_dataset(tmp_path / "a", "raw") == raw  # unchanged: same version, nothing copied
+    assert stored.stat().st_mtime_ns == mtime
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "y.txt").write_text("two")
+    child = store.add_dataset(tmp_path / "b", "crops", parents=[raw])
+    assert store.dataset_info(child)["parents"] == [raw]
+    assert store.lineage(child) == [child, raw]
+    (tmp_path / "a" / "x.txt").write_text("changed")
+    assert store.add_dataset(tmp_path / "a", "raw") != raw
+    with pytest.raises(ValueError, match="not found"):
+        store.add_dataset(tmp_path / "b", "crops", parents=["ds-missing"])
+    (tmp_path / "m.bin").write_bytes(b"weights")
+    mid = store.add_model(tmp_path / "m.bin", "net", {"k": 1})
+    assert store.model_path(mid).read_bytes() == b"weights" and store.model_info(mid)["metadata"] == {"k": 1}
+
+
+def test_server_detection(monkeypatch, tmp_path):
+    monkeypatch.delenv("CLEARML_API_HOST", raising=False)
+    monkeypatch.setenv("CLEARML_CONFIG_FILE", str(tmp_path / "none.conf"))
+    monkeypatch.setenv("CLEARML_OFFLINE_MODE", "0")
+    assert tracking.api_host() is None and not tracking.server_configured()
+    conf = tmp_path / "clearml.conf"
+    conf.write_text('api {\n  api_server: "http://127.0.0.1:9"\n}\n')
+    monkeypatch.setenv("CLEARML_CONFIG_FILE", str(conf))
+    assert tracking.api_host() == "http://127.0.0.1:9" and tracking.server_configured()
+    with pytest.raises(tracking.ServerUnreachable, match="unreachable"):
+        tracking.check_server(timeout=2)
+    monkeypatch.setenv("CLEARML_OFFLINE_MODE", "1")
+    assert not tracking.server_configured()
+
+
+def test_alignment_and_confusion():
+    assert align("1284", "1234") == [("1", "1"), ("2", "2"), ("3", "8"), ("4", "4")]
+    assert align("124", "1234") == [("1", "1"), ("2", "2"), ("3", DELETED), ("4", "4")]
+    labels, m = char_confusion(["1284", "124", "12345"], ["1234", "1234", "1234"], "0123456789")
+    i = labels.index
+    assert m[i("3"), i("8")] == 1 and m[i("3"), i(DELETED)] == 1 and m[i(DELETED), i("5")] == 1
+    assert m[i("1"), i("1")] == 3
+    im = confusion_image(labels, m)
+    assert im.width > 300 and np.asarray(im).std() > 0
+
+
+def test_prediction_gallery_marks_failures_red():
+    from PIL import Image
+
+    crops = [Image.new("RGB", (120, 30), "white")] * 2
+    im = prediction_gallery(crops, ["123", "128"], ["123", "123"], [0.9, 0.4], cols=2)
+    arr = np.asarray(im)
+    red = (arr[..., 0] > 150) & (arr[..., 1] < 80)
+    green = (arr[..., 1] > 100) & (arr[..., 0] < 80)
+    assert red[:, im.width // 2:].any() and not red[:, : im.width // 2].any() and green.any()
