@@ -58,7 +58,7 @@ class Augment:
 def _perspective(im: Image.Image, amount: float, rng: random.Random) -> Image.Image:
     """Move each corner by up to `amount` of the size, then map back onto the same frame."""
     w, h = im.size
-    dx, dy = amount * w, amount * h * 2
+    dx, dy = amount * w, amount * h
     src = [(rng.uniform(-dx, dx) + x, rng.uniform(-dy, dy) + y) for x, y in ((0, 0), (w, 0), (w, h), (0, h))]
     coeffs = _homography([(0, 0), (w, 0), (w, h), (0, h)], src)
     return im.transform(

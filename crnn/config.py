@@ -115,6 +115,8 @@ class TrainerConfig:
     log_every_n_steps: int = 20
     seed: int = 0
     threads: int | None = None
+    # Train with channels-last (NHWC) tensors; exported models are unaffected.
+    channels_last: bool = True
 
 
 @dataclass

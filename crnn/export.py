@@ -12,8 +12,9 @@ import torch
 from PIL import Image
 
 from crnn.codec import Codec, log_softmax
-from crnn.config import to_dict
+from crnn.config import TrainConfig, to_dict
 from crnn.inference import OnnxReader, metadata_for
+from crnn.model import CRNN
 from crnn.preprocess import to_batch
 from crnn.system import input_spec
 from crnn.train import load_checkpoint
@@ -46,6 +47,20 @@ def export_onnx(
     logits within `atol` and identical greedy strings.
     """
     model, cfg = load_checkpoint(checkpoint)
+    return export_model(model, cfg, out, images, opset, atol, seed)
+
+
+def export_model(
+    model: CRNN,
+    cfg: TrainConfig,
+    out: str | Path,
+    images: list[Image.Image] | None = None,
+    opset: int = 17,
+    atol: float = 1e-3,
+    seed: int = 0,
+) -> ParityReport:
+    """Export an in-memory `model` built from `cfg` (see `export_onnx`)."""
+    model = model.eval()
     spec = input_spec(cfg)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import lightning as L
 import numpy as np
 import torch
+from PIL import Image
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
@@ -42,7 +43,14 @@ class CropDataset(Dataset):
             im = load_image(s.path)
         except ValueError as e:
             raise ValueError(f"{e} (line {s.line} of its labels file)") from None
+        if self.spec.channels == 1:
+            im = im.convert("L")  # the same conversion to_array makes, done first so augmenting is cheaper
         if self.augment is not None:
+            # Augmenting at twice the network's height costs a fraction of full resolution and
+            # looks the same once letterboxed; evaluation and inference resize the original directly.
+            if im.height > 2 * self.spec.height:
+                scale = 2 * self.spec.height / im.height
+                im = im.resize((max(8, round(im.width * scale)), 2 * self.spec.height), Image.Resampling.BILINEAR)
             if self._rng is None:
                 # Seeded per worker by Lightning's seed_everything(workers=True) through torch's seed.
                 self._rng = random.Random(torch.initial_seed())
@@ -89,7 +97,14 @@ class CRNNSystem(L.LightningModule):
     def from_config(cls, cfg: TrainConfig, val_names: Sequence[str] = ("val",)) -> CRNNSystem:
         return cls(to_dict(cfg), val_names)
 
+    def setup(self, stage: str) -> None:
+        if self.cfg.trainer.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if self.cfg.trainer.channels_last:
+            # NHWC convolutions are about a quarter faster on CPU (oneDNN) and no slower on GPU.
+            images = images.contiguous(memory_format=torch.channels_last)
         return self.model(images)
 
     def _loss(self, logits: torch.Tensor, batch: dict) -> torch.Tensor:

@@ -1,0 +1,128 @@
+"""Reading speed in onnxruntime: the default model versus the earlier project's architecture.
+
+    python benchmarks/read_speed.py [--model runs/train/model.onnx] [--real ../shared/data/real-dev/crops.tsv]
+
+Both networks are built with the same code (`crnn.model.CRNN`) and exported with the same exporter; the earlier
+design is timm resnet18 to layer 2 (output stride 8), a 1x1 conv to 48 channels, a 2-layer BiGRU of hidden size 64
+and a 96 x 352 RGB input. Speed does not depend on the weights, so untrained copies are timed unless `--model`
+names a trained default model (then its accuracy on the real crops is printed too). Crops are the real crops,
+preprocessing included in the end-to-end figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from crnn import config
+from crnn.codec import Codec
+from crnn.config import InputConfig, ModelConfig, TrainConfig
+from crnn.inference import OnnxReader
+from crnn.labels import read_tsv
+from crnn.preprocess import load_image, to_batch
+
+EARLIER = TrainConfig(
+    model=ModelConfig(
+        backbone="resnet18",
+        out_indices=[2],
+        output_stride=8,
+        in_chans=3,
+        neck_channels=48,
+        rnn="gru",
+        rnn_hidden=64,
+        rnn_layers=2,
+    ),
+    input=InputConfig(height=96, width=352),
+)
+
+
+def build_onnx(cfg: TrainConfig, out: Path) -> Path:
+    import torch
+
+    from crnn.export import export_model
+    from crnn.model import CRNN
+
+    torch.manual_seed(0)
+    export_model(CRNN(cfg.model, cfg.input), cfg, out)
+    return out
+
+
+def throughput(reader: OnnxReader, batch: np.ndarray, seconds: float = 3.0) -> float:
+    """Network crops/s on a preprocessed batch (repeated for `seconds`)."""
+    reader.logits(batch)
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        reader.logits(batch)
+        n += len(batch)
+    return n / (time.perf_counter() - start)
+
+
+def latency_ms(reader: OnnxReader, images: list, repeats: int = 200) -> tuple[float, float]:
+    """Median and p95 of reading one crop end to end (preprocess + network + decode)."""
+    times = []
+    for i in range(repeats):
+        t = time.perf_counter()
+        reader.read([images[i % len(images)]])
+        times.append((time.perf_counter() - t) * 1000)
+    times.sort()
+    return statistics.median(times), times[int(0.95 * len(times)) - 1]
+
+
+def describe(name: str, path: Path, images: list, seconds: float) -> dict:
+    import onnx
+
+    params = sum(int(np.prod(t.dims)) for t in onnx.load(str(path)).graph.initializer)
+    row: dict = {"model": name, "size_mb": path.stat().st_size / 1e6, "params_m": params / 1e6}
+    for threads in (1, 2):
+        reader = OnnxReader(path, threads=threads)
+        spec = reader.spec
+        for bs in (1, 64):
+            batch = to_batch([images[i % len(images)] for i in range(bs)], spec)
+            row[f"b{bs}_t{threads}"] = throughput(reader, batch, seconds)
+        if threads == 2:
+            row["median_ms"], row["p95_ms"] = latency_ms(reader, images)
+            start = time.perf_counter()
+            for i in range(0, 512, 64):
+                reader.read([images[j % len(images)] for j in range(i, i + 64)], decoder="greedy")
+            row["end_to_end"] = 512 / (time.perf_counter() - start)
+    return row
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", help="trained default ONNX model (default: an untrained copy of configs/train.yaml)")
+    ap.add_argument("--config", default="configs/train.yaml")
+    ap.add_argument("--real", default="../shared/data/real-dev/crops.tsv")
+    ap.add_argument("--seconds", type=float, default=3.0)
+    a = ap.parse_args()
+    images = [load_image(s.path) for s in read_tsv(a.real, Codec())]
+    with tempfile.TemporaryDirectory() as tmp:
+        default = Path(a.model) if a.model else build_onnx(config.load(TrainConfig, a.config), Path(tmp) / "d.onnx")
+        earlier = build_onnx(EARLIER, Path(tmp) / "earlier.onnx")
+        rows = [describe("default", default, images, a.seconds), describe("earlier", earlier, images, a.seconds)]
+    cols = ["b1_t1", "b1_t2", "b64_t1", "b64_t2", "end_to_end", "median_ms", "p95_ms", "size_mb", "params_m"]
+    print(f"{'model':8s} " + " ".join(f"{c:>10s}" for c in cols))
+    for r in rows:
+        print(f"{r['model']:8s} " + " ".join(f"{r[c]:10.1f}" if "ms" not in c else f"{r[c]:10.2f}" for c in cols))
+    print(
+        "(b<batch>_t<threads>: network crops/s; end_to_end: crops/s at batch 64, 2 threads, with preprocessing "
+        "and greedy decoding; latency: one crop end to end, 2 threads)"
+    )
+    d, e = rows
+    print(f"ratio default/earlier at batch 64, 2 threads: {d['b64_t2'] / e['b64_t2']:.1f}x")
+    if a.model:
+        from crnn.evaluate import evaluate
+
+        s = evaluate(OnnxReader(a.model), a.real).summary
+        print(f"default model on the real crops: exact match {s['exact_match']:.3f} ({s['decoder']} decoder)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
