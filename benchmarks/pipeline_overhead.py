@@ -20,10 +20,16 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 TINY = [
-    "parameters.count=64", "parameters.epochs=2", "parameters.threshold=0",
+    "parameters.count=64",
+    "parameters.epochs=2",
+    "parameters.threshold=0",
     "dataset.synthetic.workers=1",
-    "train.model.neck_channels=32", "train.model.rnn_hidden=32", "train.model.rnn_layers=1",
-    "train.data.batch_size=16", "train.data.num_workers=0", "train.data.real_tsv=null",
+    "train.model.neck_channels=32",
+    "train.model.rnn_hidden=32",
+    "train.model.rnn_layers=1",
+    "train.data.batch_size=16",
+    "train.data.num_workers=0",
+    "train.data.real_tsv=null",
     "evaluate.real_tsv=null",
 ]
 
@@ -45,8 +51,13 @@ def library(work: Path, overrides: list[str]) -> None:
     import_dataset(c["dataset"], work / "raw")
     make_crops(work / "raw", work / "crops", c["preprocess"])
     t = c["train"]
-    t = dataclasses.replace(t, out_dir=str(work / "train"), data=dataclasses.replace(
-        t.data, train_tsv=str(work / "crops/train/crops.tsv"), val_tsv=str(work / "crops/val/crops.tsv")))
+    t = dataclasses.replace(
+        t,
+        out_dir=str(work / "train"),
+        data=dataclasses.replace(
+            t.data, train_tsv=str(work / "crops/train/crops.tsv"), val_tsv=str(work / "crops/val/crops.tsv")
+        ),
+    )
     result = fit(t)
     for split in c["evaluate"].splits:
         evaluate(result.best_checkpoint, work / "crops" / split / "crops.tsv")
@@ -66,8 +77,13 @@ def _timed(mode: str, overrides: list[str]) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "CLEARML_OFFLINE_MODE": "1", "CLEARML_CACHE_DIR": str(Path(tmp) / "clearml")}
         start = time.perf_counter()
-        subprocess.run([sys.executable, __file__, "--child", mode, "--work", str(Path(tmp) / "work"), *overrides],
-                       env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, __file__, "--child", mode, "--work", str(Path(tmp) / "work"), *overrides],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         return time.perf_counter() - start
 
 

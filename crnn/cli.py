@@ -62,16 +62,30 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
 
 
 def _cmd_export(a: argparse.Namespace) -> int:
-    from crnn.codec import Codec
     from crnn.export import export_onnx
     from crnn.labels import read_tsv
     from crnn.preprocess import load_image
 
     images = None
     if a.check_data:
-        samples = read_tsv(a.check_data, Codec(), check_files=True)[: a.check_count]
+        samples = read_tsv(a.check_data, None)[: a.check_count]
         images = [load_image(s.path) for s in samples]
     report = export_onnx(a.checkpoint, a.out, images=images, opset=a.opset)
+    if a.int8:
+        from crnn.export import quantize_int8
+
+        if not a.check_data:
+            raise ValueError("--int8 needs --check-data: crops to calibrate on (synthetic ones, not the test set)")
+        q = quantize_int8(a.out, Path(a.out).with_suffix(".int8.onnx"), images or [], a.int8_check or a.check_data)
+        print(
+            json.dumps(
+                {
+                    "int8": str(q.path) if q.written else None,
+                    "float_exact_match": q.float_exact_match,
+                    "int8_exact_match": q.int8_exact_match,
+                }
+            )
+        )
     print(json.dumps({"onnx": a.out, "parity_inputs": report.n, "max_abs_diff": report.max_abs_diff}))
     return 0
 
@@ -164,6 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--opset", type=int, default=17)
     x.add_argument("--check-data", help="labels TSV whose images are also used for the parity check")
     x.add_argument("--check-count", type=int, default=64)
+    x.add_argument(
+        "--int8",
+        action="store_true",
+        help="also write <out>.int8.onnx (static quantization calibrated on --check-data), kept only if its "
+        "exact match on --int8-check is within 0.5 points of the float model's",
+    )
+    x.add_argument("--int8-check", help="labelled crops comparing int8 with float (default: --check-data)")
     x.set_defaults(func=_cmd_export)
 
     r = sub.add_parser("read", help="read crops with an ONNX model (onnxruntime only)")

@@ -142,9 +142,9 @@ class Codec:
                         add(prefix + (int(k),), _NEG, pb + lp)  # repeat after a blank
                     else:
                         add(prefix + (int(k),), _NEG, total + lp)
-            ranked = sorted(nxt.items(), key=lambda kv: -np.logaddexp(*kv[1]))[:beam_width]
+            ranked = sorted(nxt.items(), key=lambda kv: -np.logaddexp(kv[1][0], kv[1][1]))[:beam_width]
             beams = {p: (v[0], v[1]) for p, v in ranked}
-        best = max(beams.items(), key=lambda kv: np.logaddexp(*kv[1]))[0]
+        best = max(beams.items(), key=lambda kv: np.logaddexp(kv[1][0], kv[1][1]))[0]
         return self._with_confidences(logp, list(best))
 
     # Check-digit constrained ------------------------------------------------------------------
@@ -250,11 +250,11 @@ def _viterbi_constrained(logp: np.ndarray, c: Constraint, digit_class: list[int]
         bpc = np.zeros_like(bp_C[t])
         kk = ks[:, None, None]
         dd = np.arange(10)[None, :, None]
-        s_prev = src  # (L, 10, 10) for k = 1..L
-        from_b = B[kk - 1, s_prev]
-        other_is_d = arg1[kk - 1, s_prev] == dd
-        from_c = np.where(other_is_d, top2[kk - 1, s_prev], top1[kk - 1, s_prev])
-        from_c_arg = np.where(other_is_d, arg2[kk - 1, s_prev], arg1[kk - 1, s_prev])
+        # src: (L, 10, 10) for k = 1..L, the sum before each (digit, sum after) pair.
+        from_b = B[kk - 1, src]
+        other_is_d = arg1[kk - 1, src] == dd
+        from_c = np.where(other_is_d, top2[kk - 1, src], top1[kk - 1, src])
+        from_c_arg = np.where(other_is_d, arg2[kk - 1, src], arg1[kk - 1, src])
         cont = C[1:]
         stacked = np.stack([cont, from_b, from_c])
         choice = stacked.argmax(0)

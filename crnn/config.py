@@ -299,10 +299,15 @@ class PipelineConfig:
     version: str = "1.0.0"
     parameters: PipelineParameters = field(default_factory=PipelineParameters)
     # One YAML per step (paths relative to the repository root).
-    configs: dict[str, str] = field(default_factory=lambda: {
-        "dataset": "configs/dataset.yaml", "preprocess": "configs/preprocess.yaml", "train": "configs/train.yaml",
-        "evaluate": "configs/evaluate.yaml", "export": "configs/export.yaml",
-    })
+    configs: dict[str, str] = field(
+        default_factory=lambda: {
+            "dataset": "configs/dataset.yaml",
+            "preprocess": "configs/preprocess.yaml",
+            "train": "configs/train.yaml",
+            "evaluate": "configs/evaluate.yaml",
+            "export": "configs/export.yaml",
+        }
+    )
     queues: PipelineQueuesConfig = field(default_factory=PipelineQueuesConfig)
     docker: PipelineDockerConfig = field(default_factory=PipelineDockerConfig)
     # Git remote and commit the steps run from on agents; None: this checkout's remote and HEAD.
@@ -312,13 +317,15 @@ class PipelineConfig:
     work_dir: str = "runs/pipeline"
 
 
-SCHEMAS.update({
-    "dataset.yaml": DatasetConfig,
-    "preprocess.yaml": PreprocessConfig,
-    "evaluate.yaml": EvaluateConfig,
-    "export.yaml": ExportConfig,
-    "pipeline.yaml": PipelineConfig,
-})
+SCHEMAS.update(
+    {
+        "dataset.yaml": DatasetConfig,
+        "preprocess.yaml": PreprocessConfig,
+        "evaluate.yaml": EvaluateConfig,
+        "export.yaml": ExportConfig,
+        "pipeline.yaml": PipelineConfig,
+    }
+)
 
 
 @dataclass

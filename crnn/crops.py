@@ -39,8 +39,14 @@ class PreprocessSummary:
         return {"sizes": self.sizes, "rotated": self.rotated, "per_format": self.per_format}
 
 
-def cut(image: Image.Image, box: Box | None, margin_x: float = 0.0, margin_y: float = 0.0,
-        rotate_vertical: bool = True, direction: str = "ccw") -> tuple[Image.Image, bool]:
+def cut(
+    image: Image.Image,
+    box: Box | None,
+    margin_x: float = 0.0,
+    margin_y: float = 0.0,
+    rotate_vertical: bool = True,
+    direction: str = "ccw",
+) -> tuple[Image.Image, bool]:
     """The crop of `box` (x, y, w, h) grown by a margin (fractions of w and h) and clipped to the image.
 
     A crop taller than wide is rotated by 90 degrees (`direction`) so the digits run along the width.
@@ -105,8 +111,9 @@ def make_crops(raw_dir: str | Path, out_dir: str | Path, cfg: PreprocessConfig) 
         (out / split / "crops").mkdir(parents=True, exist_ok=True)
         for i, s in enumerate(items):
             try:
-                crop, turned = cut(load_image(s.path), s.box, cfg.margin_x, cfg.margin_y, cfg.rotate_vertical,
-                                   cfg.rotate_direction)
+                crop, turned = cut(
+                    load_image(s.path), s.box, cfg.margin_x, cfg.margin_y, cfg.rotate_vertical, cfg.rotate_direction
+                )
             except ValueError as e:
                 raise ValueError(f"{e} (line {s.line} of {Path(raw_dir) / 'labels.tsv'})") from None
             rotated += turned

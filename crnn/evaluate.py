@@ -40,7 +40,7 @@ def evaluate(
         }
         for s, r in zip(samples, readings)
     ]
-    preds, targets = [r["text"] for r in rows], [r["target"] for r in rows]
+    preds, targets = [r.text for r in readings], [s.text for s in samples]
     fmts = [s.fmt for s in samples] if all(s.fmt for s in samples) else None
     summary = metrics.summary(preds, targets, fmts)
     summary["decoder"] = decoder or reader.decoder

@@ -109,3 +109,74 @@ def export_model(
     report = ParityReport(n, worst, same)
     log.info("exported %s: parity on %d inputs, max |diff| %.2e", out, n, worst)
     return report
+
+
+@dataclass(frozen=True)
+class QuantReport:
+    written: bool
+    float_exact_match: float
+    int8_exact_match: float
+    path: Path
+
+
+def quantize_int8(
+    onnx_path: str | Path,
+    out: str | Path,
+    calibration: list[Image.Image],
+    check_tsv: str | Path,
+    max_drop: float = 0.005,
+    batch_size: int = 16,
+) -> QuantReport:
+    """Static int8 quantization (onnxruntime, QDQ, per-channel weights) of an exported model.
+
+    Calibrates on `calibration` crops, then reads `check_tsv` with both models; the int8 file is kept only
+    when its exact match is at most `max_drop` below the float model's, otherwise it is deleted.
+    """
+    import tempfile
+
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from crnn.evaluate import evaluate
+
+    if not calibration:
+        raise ValueError("int8 quantization needs calibration images")
+    float_reader = OnnxReader(onnx_path)
+    batches = [
+        to_batch(calibration[i : i + batch_size], float_reader.spec) for i in range(0, len(calibration), batch_size)
+    ]
+
+    class _Batches(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._it = iter(batches)
+
+        def get_next(self) -> dict | None:
+            b = next(self._it, None)
+            return None if b is None else {float_reader.input_name: b}
+
+    out = Path(out)
+    with tempfile.TemporaryDirectory() as tmp:
+        pre = Path(tmp) / "pre.onnx"
+        quant_pre_process(str(onnx_path), str(pre))
+        quantize_static(
+            str(pre),
+            str(out),
+            _Batches(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+            activation_type=QuantType.QUInt8,
+        )
+    proto = onnx.load(str(out))
+    del proto.metadata_props[:]
+    for k, v in float_reader.metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = k, v
+    onnx.save(proto, str(out))
+    f = evaluate(float_reader, check_tsv).summary["exact_match"]
+    q = evaluate(OnnxReader(out), check_tsv).summary["exact_match"]
+    keep = q >= f - max_drop
+    if not keep:
+        out.unlink()
+        log.warning("int8 model dropped: exact match %.3f vs float %.3f (allowed drop %.3f)", q, f, max_drop)
+    return QuantReport(keep, f, q, out)

@@ -71,8 +71,15 @@ class ImportReport:
         return dict(Counter(i.kind for i in self.issues))
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "rows": self.rows, "imported": self.imported, "images": self.images,
-                "skipped": self.skipped, "skipped_by_kind": self.counts, "issues": [str(i) for i in self.issues]}
+        return {
+            "source": self.source,
+            "rows": self.rows,
+            "imported": self.imported,
+            "images": self.images,
+            "skipped": self.skipped,
+            "skipped_by_kind": self.counts,
+            "issues": [str(i) for i in self.issues],
+        }
 
 
 class ImportRejected(ValueError):
@@ -106,7 +113,7 @@ class RawSample:
     line: int
 
 
-def import_dataset(cfg: DatasetConfig, out_dir: str | Path, progress: bool = False) -> ImportReport:
+def import_dataset(cfg: DatasetConfig, out_dir: str | Path, progress: bool = True) -> ImportReport:
     """Import `cfg.source` into `out_dir` (raw layout); raise ImportRejected as `cfg.on_error` says."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -122,7 +129,10 @@ def import_dataset(cfg: DatasetConfig, out_dir: str | Path, progress: bool = Fal
             raise ValueError(f"dataset source file not found: {path}")
         images_dir = Path(cfg.images_dir) if cfg.images_dir else path.parent
         readers: dict[str, Callable[[Path, Path, DatasetConfig], Iterator[_Row | Issue]]] = {
-            "tsv": _tsv_rows, "coco": _coco_rows, "crops": _crops_rows}
+            "tsv": _tsv_rows,
+            "coco": _coco_rows,
+            "crops": _crops_rows,
+        }
         rows = readers[cfg.source](path, images_dir, cfg)
         copy = True
     report = _write(rows, out, codec, copy, ImportReport(cfg.source))
@@ -131,20 +141,32 @@ def import_dataset(cfg: DatasetConfig, out_dir: str | Path, progress: bool = Fal
     if report.issues and cfg.on_error == "reject":
         raise ImportRejected(_summary(report, "rejected (on_error=reject)"), report)
     if report.rows and report.skipped / report.rows > cfg.max_skipped_fraction:
-        raise ImportRejected(_summary(report, f"rejected: more than max_skipped_fraction="
-                                              f"{cfg.max_skipped_fraction} of the rows are bad"), report)
+        raise ImportRejected(
+            _summary(
+                report, f"rejected: more than max_skipped_fraction={cfg.max_skipped_fraction} of the rows are bad"
+            ),
+            report,
+        )
     if not report.imported:
         raise ImportRejected(_summary(report, "rejected: no valid rows"), report)
-    log.info("imported %d of %d rows from %s (%s skipped: %s)", report.imported, report.rows, cfg.source,
-             report.skipped, report.counts)
+    log.info(
+        "imported %d of %d rows from %s (%s skipped: %s)",
+        report.imported,
+        report.rows,
+        cfg.source,
+        report.skipped,
+        report.counts,
+    )
     return report
 
 
 def _summary(report: ImportReport, verdict: str) -> str:
     shown = "\n  ".join(str(i) for i in report.issues[:20])
     more = f"\n  ... and {len(report.issues) - 20} more" if len(report.issues) > 20 else ""
-    return (f"import of {report.source} {verdict}: {report.skipped} bad of {report.rows} rows "
-            f"{report.counts}\n  {shown}{more}")
+    return (
+        f"import of {report.source} {verdict}: {report.skipped} bad of {report.rows} rows "
+        f"{report.counts}\n  {shown}{more}"
+    )
 
 
 def read_raw(raw_dir: str | Path) -> list[RawSample]:
@@ -188,8 +210,11 @@ def _check(row: _Row, codec: Codec, sizes: dict[Path, tuple[int, int] | str]) ->
     if row.box is not None:
         x, y, w, h = row.box
         if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > size[0] or y + h > size[1]:
-            return Issue(row.where, "box_outside",
-                         f"box (x={x}, y={y}, w={w}, h={h}) is outside the {size[0]}x{size[1]} image {row.image}")
+            return Issue(
+                row.where,
+                "box_outside",
+                f"box (x={x}, y={y}, w={w}, h={h}) is outside the {size[0]}x{size[1]} image {row.image}",
+            )
     return None
 
 
@@ -261,8 +286,14 @@ def _synthetic_rows(cfg: DatasetConfig, out: Path, progress: bool) -> Iterator[_
         shutil.rmtree(out / "images", ignore_errors=True)
         (out / "annotations.tsv").unlink()
         for line, row in _tsv_dicts(out / "crops.tsv", ("filename", "text")):
-            yield _Row(f"{out / 'crops.tsv'}:{line}", out / row["filename"], row["filename"], row["text"], None,
-                       row.get("format"))
+            yield _Row(
+                f"{out / 'crops.tsv'}:{line}",
+                out / row["filename"],
+                row["filename"],
+                row["text"],
+                None,
+                row.get("format"),
+            )
     else:
         shutil.rmtree(out / "crops", ignore_errors=True)
         (out / "crops.tsv").unlink()

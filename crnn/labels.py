@@ -21,8 +21,11 @@ class Sample:
     fmt: str | None = None
 
 
-def read_tsv(tsv: str | Path, codec: Codec, check_files: bool = True) -> list[Sample]:
-    """Samples of a labels TSV; raise ValueError naming file and line for any bad row."""
+def read_tsv(tsv: str | Path, codec: Codec | None, check_files: bool = True) -> list[Sample]:
+    """Samples of a labels TSV; raise ValueError naming file and line for any bad row.
+
+    `codec` checks each label against its charset; None skips that (when only the images are wanted).
+    """
     tsv = Path(tsv)
     if not tsv.is_file():
         raise ValueError(f"labels file not found: {tsv}")
@@ -42,7 +45,8 @@ def read_tsv(tsv: str | Path, codec: Codec, check_files: bool = True) -> list[Sa
                 raise ValueError(f"{tsv}: line {line} has {len(row)} columns, expected {len(header)}")
             name, text = row[i_file].strip(), row[i_text].strip()
             try:
-                codec.check(text)
+                if codec is not None:
+                    codec.check(text)
             except ValueError as e:
                 raise ValueError(f"{e} (line {line} of {tsv})") from None
             path = (root / name).resolve()

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import lightning as L
 import numpy as np
 import torch
-from PIL import Image
 import torch.nn.functional as F
+from PIL import Image
 from torch.utils.data import Dataset
 
 from crnn import metrics

@@ -207,8 +207,14 @@ class LocalStore:
         tmp = target.with_name(ds_id + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.copytree(folder, tmp / "files")
-        info = {"id": ds_id, "name": name, "project": project, "parents": parents, "files": manifest,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        info = {
+            "id": ds_id,
+            "name": name,
+            "project": project,
+            "parents": parents,
+            "files": manifest,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
         (tmp / "manifest.json").write_text(json.dumps(info, indent=1))
         tmp.rename(target)
         return ds_id
@@ -241,8 +247,13 @@ class LocalStore:
         if not (target / "model.json").is_file():
             target.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target / path.name)
-            info = {"id": model_id, "name": name, "file": path.name, "metadata": metadata or {},
-                    "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            info = {
+                "id": model_id,
+                "name": name,
+                "file": path.name,
+                "metadata": metadata or {},
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            }
             (target / "model.json").write_text(json.dumps(info, indent=1, default=str))
         return model_id
 
@@ -362,13 +373,21 @@ class Tracker:
 
     # ---- models
 
-    def register_model(self, path: str | Path, name: str, framework: str, metadata: dict[str, Any],
-                       tags: Iterable[str] = ()) -> str:
+    def register_model(
+        self, path: str | Path, name: str, framework: str, metadata: dict[str, Any], tags: Iterable[str] = ()
+    ) -> str:
         """Store a weights file as a model (an OutputModel of this task on a server); return its ID."""
         if self.store is not None:
             model_id = self.store.add_model(path, name, {**metadata, "framework": framework, "tags": list(tags)})
-            self.artifact(f"model-{name}", {"id": model_id, "file": str(self.store.model_path(model_id)),
-                                            "framework": framework, "metadata": metadata})
+            self.artifact(
+                f"model-{name}",
+                {
+                    "id": model_id,
+                    "file": str(self.store.model_path(model_id)),
+                    "framework": framework,
+                    "metadata": metadata,
+                },
+            )
             return model_id
         from clearml import OutputModel
 
@@ -405,8 +424,9 @@ class Tracker:
         return zipped if zipped.is_file() else None
 
 
-def start_step(step: str, project: str, store_dir: str | Path, task_type: str = "data_processing",
-               tags: Iterable[str] = ()) -> Tracker:
+def start_step(
+    step: str, project: str, store_dir: str | Path, task_type: str = "data_processing", tags: Iterable[str] = ()
+) -> Tracker:
     """Start (or, on an agent, attach to) the ClearML task of a pipeline step."""
     from clearml import Task
 
@@ -417,8 +437,11 @@ def start_step(step: str, project: str, store_dir: str | Path, task_type: str = 
         # equivalent to sdk.development.report_use_subprocess=false in clearml.conf.
         Task._report_subprocess_enabled = False  # type: ignore[assignment]  # no public switch but clearml.conf
     task: Any = Task.init(
-        project_name=project, task_name=step, task_type=getattr(Task.TaskTypes, task_type),
-        tags=list(tags) or None, reuse_last_task_id=False,
+        project_name=project,
+        task_name=step,
+        task_type=getattr(Task.TaskTypes, task_type),
+        tags=list(tags) or None,
+        reuse_last_task_id=False,
         auto_connect_frameworks=False,  # models are registered explicitly, with metadata
         auto_connect_arg_parser=False,  # hyperparameters come from connect_config, not argv
         auto_resource_monitoring=not offline,
@@ -436,8 +459,7 @@ def _clearml_dataset(folder: Path, name: str, project: str, parents: list[str]) 
     if found:
         log.info("dataset %s unchanged: reusing %s", name, found[0]["id"])
         return str(found[0]["id"])
-    ds = Dataset.create(dataset_name=name, dataset_project=project, parent_datasets=parents or None,
-                        dataset_tags=[tag])
+    ds = Dataset.create(dataset_name=name, dataset_project=project, parent_datasets=parents or None, dataset_tags=[tag])
     ds.add_files(str(folder))
     ds.upload()
     ds.finalize()
@@ -492,8 +514,7 @@ class _ImageReports(Callback):
         from crnn.visualize import batch_grid
 
         cfg = pl_module.cfg.input
-        sheet = batch_grid(batch["images"].float().cpu().numpy(), batch["texts"], cfg.mean, cfg.std,
-                           limit=self.size)
+        sheet = batch_grid(batch["images"].float().cpu().numpy(), batch["texts"], cfg.mean, cfg.std, limit=self.size)
         self.tracker.image("train", "augmented batch", sheet, trainer.current_epoch)
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
@@ -509,8 +530,9 @@ class _ImageReports(Callback):
                 continue
             samples = loaders[i].dataset.samples
             images = [load_image(s.path) for s in samples[: len(preds)]]
-            sheet = prediction_gallery(images, [p.text for p in preds], [p.target for p in preds],
-                                       [p.confidence for p in preds])
+            sheet = prediction_gallery(
+                images, [p.text for p in preds], [p.target for p in preds], [p.confidence for p in preds]
+            )
             self.tracker.image("val predictions", name, sheet, trainer.current_epoch)
 
 
@@ -534,9 +556,18 @@ class StepOutcome:
     seconds: float
 
 
-def run_step(step: str, cfg: Any, inputs: dict[str, str], fn: Callable[..., dict[str, Any]], *, project: str,
-             store_dir: str | Path, work_dir: str | Path, task_type: str = "data_processing",
-             queue: str | None = None) -> StepOutcome:
+def run_step(
+    step: str,
+    cfg: Any,
+    inputs: dict[str, str],
+    fn: Callable[..., dict[str, Any]],
+    *,
+    project: str,
+    store_dir: str | Path,
+    work_dir: str | Path,
+    task_type: str = "data_processing",
+    queue: str | None = None,
+) -> StepOutcome:
     """Run `fn(cfg, tracker, work_dir, **inputs)` as the ClearML task `step`.
 
     The config and input IDs are connected first (so an edit in the UI or a pipeline override applies),
@@ -567,8 +598,15 @@ def run_step(step: str, cfg: Any, inputs: dict[str, str], fn: Callable[..., dict
     return StepOutcome(step, outputs, session, task_id, time.time() - start)
 
 
-def step_main(step: str, schema: type, default_config: str, input_names: list[str],
-              fn: Callable[..., dict[str, Any]], task_type: str, argv: list[str] | None = None) -> int:
+def step_main(
+    step: str,
+    schema: type,
+    default_config: str,
+    input_names: list[str],
+    fn: Callable[..., dict[str, Any]],
+    task_type: str,
+    argv: list[str] | None = None,
+) -> int:
     """The command line of a step script: `python steps/<step>.py [--config F] [--<input>-id ID] [key=value ...]`."""
     import argparse
     import sys
@@ -580,8 +618,11 @@ def step_main(step: str, schema: type, default_config: str, input_names: list[st
     for name in input_names:
         p.add_argument(f"--{name.replace('_', '-')}", dest=name, default="", help=f"input {name}")
     p.add_argument("--project", default="barcode-ocr", help="ClearML project")
-    p.add_argument("--store", default=os.environ.get("CRNN_STORE", "runs/pipeline/store"),
-                   help="offline: the local dataset/model store (env CRNN_STORE)")
+    p.add_argument(
+        "--store",
+        default=os.environ.get("CRNN_STORE", "runs/pipeline/store"),
+        help="offline: the local dataset/model store (env CRNN_STORE)",
+    )
     p.add_argument("--work-dir", default=f"runs/steps/{step}", help="where the step writes its files")
     p.add_argument("--queue", default=None, help="server: enqueue this step on QUEUE instead of running it here")
     p.add_argument("overrides", nargs="*", help="config overrides, e.g. optim.lr=3e-4")
@@ -589,14 +630,32 @@ def step_main(step: str, schema: type, default_config: str, input_names: list[st
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         cfg: Any = config_mod.load(schema, a.config, a.overrides)
-        outcome = run_step(step, cfg, {n: getattr(a, n) for n in input_names}, fn, project=a.project,
-                           store_dir=a.store, work_dir=a.work_dir, task_type=task_type, queue=a.queue)
+        outcome = run_step(
+            step,
+            cfg,
+            {n: getattr(a, n) for n in input_names},
+            fn,
+            project=a.project,
+            store_dir=a.store,
+            work_dir=a.work_dir,
+            task_type=task_type,
+            queue=a.queue,
+        )
     except (StepFailed, ValueError) as e:
         cause = e.cause if isinstance(e, StepFailed) else e
         if not isinstance(cause, ValueError):  # a bug rather than bad input: keep the traceback
             log.error("step %s crashed", step, exc_info=cause)
         print(f"error: {e}", file=sys.stderr)
         return 1
-    print(json.dumps({"step": step, "task_id": outcome.task_id, "outputs": outcome.outputs,
-                      "offline_session": str(outcome.session) if outcome.session else None}, default=str))
+    print(
+        json.dumps(
+            {
+                "step": step,
+                "task_id": outcome.task_id,
+                "outputs": outcome.outputs,
+                "offline_session": str(outcome.session) if outcome.session else None,
+            },
+            default=str,
+        )
+    )
     return 0

@@ -22,9 +22,14 @@ def font(size: int = 14) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(OCRB_FONT), size)
 
 
-def grid(images: Sequence[Image.Image], captions: Sequence[str] | None = None,
-         colours: Sequence[tuple[int, int, int]] | None = None, cols: int = 4,
-         cell: tuple[int, int] = (224, 48), caption_size: int = 14) -> Image.Image:
+def grid(
+    images: Sequence[Image.Image],
+    captions: Sequence[str] | None = None,
+    colours: Sequence[tuple[int, int, int]] | None = None,
+    cols: int = 4,
+    cell: tuple[int, int] = (224, 48),
+    caption_size: int = 14,
+) -> Image.Image:
     """Tile images (letterboxed into `cell`) with an optional caption line under each."""
     if not images:
         raise ValueError("no images to draw")
@@ -47,8 +52,9 @@ def grid(images: Sequence[Image.Image], captions: Sequence[str] | None = None,
     return sheet
 
 
-def batch_grid(images: np.ndarray, texts: Sequence[str], mean: float, std: float, cols: int = 4,
-               limit: int = 16) -> Image.Image:
+def batch_grid(
+    images: np.ndarray, texts: Sequence[str], mean: float, std: float, cols: int = 4, limit: int = 16
+) -> Image.Image:
     """A training batch as the network sees it: `images (N, C, H, W)` normalised float, labels as captions."""
     n = min(limit, len(images))
     arr = np.clip((images[:n] * std + mean) * 255.0, 0, 255).astype(np.uint8)
@@ -57,8 +63,13 @@ def batch_grid(images: np.ndarray, texts: Sequence[str], mean: float, std: float
     return grid(tiles, list(texts[:n]), cols=cols, cell=(w, h))
 
 
-def prediction_gallery(images: Sequence[Image.Image], texts: Sequence[str], targets: Sequence[str],
-                       confidences: Sequence[float] | None = None, cols: int = 4) -> Image.Image:
+def prediction_gallery(
+    images: Sequence[Image.Image],
+    texts: Sequence[str],
+    targets: Sequence[str],
+    confidences: Sequence[float] | None = None,
+    cols: int = 4,
+) -> Image.Image:
     """Crops captioned `prediction (confidence)`, green when right and red with the target when wrong."""
     captions, colours = [], []
     for i, (p, t) in enumerate(zip(texts, targets, strict=False)):

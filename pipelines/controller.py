@@ -32,11 +32,14 @@ def git_source(pcfg: PipelineConfig) -> tuple[str, str]:
         repo = pcfg.repo or git("remote", "get-url", "origin")
         commit = pcfg.commit or git("rev-parse", "HEAD")
     except (subprocess.CalledProcessError, FileNotFoundError) as e:
-        raise ValueError("steps run on agents from a git remote: push this repository and set `repo` (and "
-                         f"optionally `commit`) in configs/pipeline.yaml ({e})") from e
+        raise ValueError(
+            "steps run on agents from a git remote: push this repository and set `repo` (and "
+            f"optionally `commit`) in configs/pipeline.yaml ({e})"
+        ) from e
     if not pcfg.commit and git("status", "--porcelain", "--untracked-files=no", "--", "crnn", "steps", "configs"):
-        log.warning("uncommitted changes in crnn/, steps/ or configs/ are not seen by agents (they run %s)",
-                    commit[:12])
+        log.warning(
+            "uncommitted changes in crnn/, steps/ or configs/ are not seen by agents (they run %s)", commit[:12]
+        )
     return repo, commit
 
 
@@ -72,8 +75,14 @@ def register_base_tasks(pcfg: PipelineConfig, configs: dict[str, Any]) -> dict[s
             ids[name] = found[0].id
             continue
         task = Task.create(
-            project_name=project, task_name=task_name, task_type=spec.task_type, repo=repo, commit=commit,
-            script=spec.script, working_directory=".", packages=step_packages(),
+            project_name=project,
+            task_name=task_name,
+            task_type=spec.task_type,
+            repo=repo,
+            commit=commit,
+            script=spec.script,
+            working_directory=".",
+            packages=step_packages(),
             docker=pcfg.docker.gpu if spec.queue == "gpu" else pcfg.docker.cpu,
             add_task_init_call=False,  # the scripts call Task.init themselves (crnn.tracking.start_step)
         )
@@ -96,18 +105,29 @@ def node_overrides(name: str, cfg: Any) -> dict[str, Any]:
     return params
 
 
-def build_controller(pcfg: PipelineConfig, configs: dict[str, Any], base_task_ids: dict[str, str],
-                     gpu_queue: str | None = None, cpu_queue: str | None = None,
-                     repo: str | None = None, commit: str | None = None) -> Any:
+def build_controller(
+    pcfg: PipelineConfig,
+    configs: dict[str, Any],
+    base_task_ids: dict[str, str],
+    gpu_queue: str | None = None,
+    cpu_queue: str | None = None,
+    repo: str | None = None,
+    commit: str | None = None,
+) -> Any:
     """The PipelineController (not started): five nodes, their parents, queues and parameter overrides."""
     from clearml import PipelineController
 
     gpu_queue = gpu_queue or pcfg.queues.gpu
     cpu_queue = cpu_queue or pcfg.queues.cpu
     pipe = PipelineController(
-        name=pcfg.name, project=pcfg.project, version=pcfg.version, add_pipeline_tags=True,
+        name=pcfg.name,
+        project=pcfg.project,
+        version=pcfg.version,
+        add_pipeline_tags=True,
         abort_on_failure=True,  # a failing step (e.g. accuracy under the threshold) stops the pipeline
-        docker=pcfg.docker.cpu, repo=repo, repo_commit=commit,
+        docker=pcfg.docker.cpu,
+        repo=repo,
+        repo_commit=commit,
     )
     pipe.set_default_execution_queue(cpu_queue)
     defaults = to_dict(pcfg.parameters)

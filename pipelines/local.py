@@ -47,12 +47,18 @@ class LocalRun:
     def summary(self) -> dict:
         ev, ex = self.steps["evaluate"].outputs, self.steps["export"].outputs
         return {
-            "exact_match": ev.get("exact_match"), "cer": ev.get("cer"), "metrics_file": ev.get("metrics_file"),
-            "onnx_file": ex.get("onnx_file"), "onnx_model_id": ex.get("onnx_model_id"),
-            "store": str(self.work_dir / "store"), "offline_sessions": self.sessions,
+            "exact_match": ev.get("exact_match"),
+            "cer": ev.get("cer"),
+            "metrics_file": ev.get("metrics_file"),
+            "onnx_file": ex.get("onnx_file"),
+            "onnx_model_id": ex.get("onnx_model_id"),
+            "store": str(self.work_dir / "store"),
+            "offline_sessions": self.sessions,
             "import_command": f"python pipelines/run.py --import-offline {self.work_dir / 'summary.json'}",
-            "steps": {k: {"seconds": round(r.seconds, 1), "reused": r.reused, "task_id": r.task_id,
-                          "outputs": r.outputs} for k, r in self.steps.items()},
+            "steps": {
+                k: {"seconds": round(r.seconds, 1), "reused": r.reused, "task_id": r.task_id, "outputs": r.outputs}
+                for k, r in self.steps.items()
+            },
             "seconds": round(self.seconds, 1),
         }
 
@@ -68,8 +74,9 @@ def code_fingerprint() -> str:
 
 
 def _step_key(step: str, cfg: Any, inputs: dict[str, str], code: str) -> str:
-    blob = json.dumps({"step": step, "config": to_dict(cfg), "inputs": inputs, "code": code}, sort_keys=True,
-                      default=str)
+    blob = json.dumps(
+        {"step": step, "config": to_dict(cfg), "inputs": inputs, "code": code}, sort_keys=True, default=str
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -109,10 +116,24 @@ def run_offline(pcfg: PipelineConfig, configs: dict[str, Any], reuse: bool = Tru
                 log.info("step %s: unchanged since %s, reusing its outputs", name, rec.task_id)
                 continue
         log.info("step %s: running", name)
-        outcome = run_step(name, configs[name], inputs, module.run, project=pcfg.project, store_dir=store.root,
-                           work_dir=work / "steps" / f"{name}-{key}", task_type=spec.task_type)
-        rec = StepRecord(name, key, outcome.outputs, str(outcome.session) if outcome.session else None,
-                         outcome.task_id, outcome.seconds)
+        outcome = run_step(
+            name,
+            configs[name],
+            inputs,
+            module.run,
+            project=pcfg.project,
+            store_dir=store.root,
+            work_dir=work / "steps" / f"{name}-{key}",
+            task_type=spec.task_type,
+        )
+        rec = StepRecord(
+            name,
+            key,
+            outcome.outputs,
+            str(outcome.session) if outcome.session else None,
+            outcome.task_id,
+            outcome.seconds,
+        )
         if rec.session is None:
             raise StepFailed(name, RuntimeError("no ClearML offline session was written"))
         record_file.write_text(json.dumps(rec.__dict__, indent=1, default=str))

@@ -31,14 +31,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=None, help="pipeline YAML (default configs/pipeline.yaml)")
     p.add_argument("--queue", default=None, help="server: queue for train/evaluate/export (default: queues.gpu)")
     p.add_argument("--cpu-queue", default=None, help="server: queue for dataset/preprocess (default: queues.cpu)")
-    p.add_argument("--remote-controller", action="store_true",
-                   help="server: run the controller on the services queue instead of here")
-    p.add_argument("--local-steps", action="store_true",
-                   help="server: run the steps here as well (start_locally(run_pipeline_steps_locally=True))")
+    p.add_argument(
+        "--remote-controller",
+        action="store_true",
+        help="server: run the controller on the services queue instead of here",
+    )
+    p.add_argument(
+        "--local-steps",
+        action="store_true",
+        help="server: run the steps here as well (start_locally(run_pipeline_steps_locally=True))",
+    )
     p.add_argument("--offline", action="store_true", help="run offline even when a server is configured")
     p.add_argument("--no-reuse", action="store_true", help="offline: redo steps even when unchanged")
-    p.add_argument("--import-offline", metavar="SUMMARY_JSON", default=None,
-                   help="import the offline sessions listed in a run's summary.json into the configured server")
+    p.add_argument(
+        "--import-offline",
+        metavar="SUMMARY_JSON",
+        default=None,
+        help="import the offline sessions listed in a run's summary.json into the configured server",
+    )
     p.add_argument("overrides", nargs="*", help="dotlist overrides: parameters.epochs=4, train.optim.lr=1e-3")
     return p
 
@@ -53,8 +63,12 @@ def run_with_server(a: argparse.Namespace, pcfg, configs) -> int:  # type: ignor
         for q in dict.fromkeys(queues):
             n = tracking.queue_workers(q)
             if n == 0:
-                log.warning("no agent serves queue %r: its steps will wait until one does "
-                            "(clearml-agent daemon --queue %s; see docker/README.md)", q, q)
+                log.warning(
+                    "no agent serves queue %r: its steps will wait until one does "
+                    "(clearml-agent daemon --queue %s; see docker/README.md)",
+                    q,
+                    q,
+                )
     repo, commit = git_source(pcfg)
     base = register_base_tasks(pcfg, configs)
     pipe = build_controller(pcfg, configs, base, gpu_queue=gpu, cpu_queue=cpu, repo=repo, commit=commit)

@@ -39,16 +39,26 @@ ORDER = ["dataset", "preprocess", "train", "evaluate", "export"]
 
 STEPS: dict[str, StepSpec] = {
     "dataset": StepSpec("dataset", cfgs.DatasetConfig, "cpu", "data_processing"),
-    "preprocess": StepSpec("preprocess", cfgs.PreprocessConfig, "cpu", "data_processing",
-                           {"raw_dataset_id": ("dataset", "dataset_id")}),
-    "train": StepSpec("train", cfgs.TrainConfig, "gpu", "training",
-                      {"dataset_id": ("preprocess", "dataset_id")}),
-    "evaluate": StepSpec("evaluate", cfgs.EvaluateConfig, "gpu", "testing",
-                         {"model_id": ("train", "model_id"), "dataset_id": ("preprocess", "dataset_id")}),
+    "preprocess": StepSpec(
+        "preprocess", cfgs.PreprocessConfig, "cpu", "data_processing", {"raw_dataset_id": ("dataset", "dataset_id")}
+    ),
+    "train": StepSpec("train", cfgs.TrainConfig, "gpu", "training", {"dataset_id": ("preprocess", "dataset_id")}),
+    "evaluate": StepSpec(
+        "evaluate",
+        cfgs.EvaluateConfig,
+        "gpu",
+        "testing",
+        {"model_id": ("train", "model_id"), "dataset_id": ("preprocess", "dataset_id")},
+    ),
     # After evaluate: a model under the threshold is never exported.
-    "export": StepSpec("export", cfgs.ExportConfig, "gpu", "custom",
-                       {"model_id": ("train", "model_id"), "dataset_id": ("preprocess", "dataset_id")},
-                       after=("evaluate",)),
+    "export": StepSpec(
+        "export",
+        cfgs.ExportConfig,
+        "gpu",
+        "custom",
+        {"model_id": ("train", "model_id"), "dataset_id": ("preprocess", "dataset_id")},
+        after=("evaluate",),
+    ),
 }
 
 # Pipeline parameter -> (step, the step's config key it overrides).
@@ -87,8 +97,11 @@ def step_configs(pcfg: cfgs.PipelineConfig, step_overrides: dict[str, list[str]]
     params = cfgs.to_dict(pcfg.parameters)
     out = {}
     for name, spec in STEPS.items():
-        from_params = [f"{key}={_yaml_value(params[p])}" for p, (step, key) in PARAMETERS.items()
-                       if step == name and not (p == "source_path" and params[p] is None)]
+        from_params = [
+            f"{key}={_yaml_value(params[p])}"
+            for p, (step, key) in PARAMETERS.items()
+            if step == name and not (p == "source_path" and params[p] is None)
+        ]
         path = Path(pcfg.configs[name])
         path = path if path.is_absolute() or path.is_file() else REPO / path
         out[name] = cfgs.load(spec.schema, path, from_params + step_overrides.get(name, []))

@@ -30,8 +30,15 @@ def run(cfg: DatasetConfig, tracker: Tracker, work_dir: Path) -> dict:
         tracker.artifact("import_report", e.report.to_dict())
         raise
     tracker.artifact("import_report", report.to_dict())
-    tracker.scalars({"rows": report.rows, "imported": report.imported, "skipped": report.skipped,
-                     **{f"skipped_{k}": v for k, v in report.counts.items()}}, title="import")
+    tracker.scalars(
+        {
+            "rows": report.rows,
+            "imported": report.imported,
+            "skipped": report.skipped,
+            **{f"skipped_{k}": v for k, v in report.counts.items()},
+        },
+        title="import",
+    )
     if report.issues:
         tracker.text("skipped rows:\n" + "\n".join(str(i) for i in report.issues))
     ds_id = tracker.create_dataset(raw, cfg.name, cfg.project)

@@ -47,24 +47,44 @@ def run(cfg: EvaluateConfig, tracker: Tracker, work_dir: Path, model_id: str, da
         for fmt, v in s["per_format"].items():
             tracker.scalar(f"{name}/per_format_exact_match", fmt, v[metrics.EXACT_MATCH])
         tracker.table("per format", name, [{"format": f, **v} for f, v in s["per_format"].items()])
-        labels, matrix = char_confusion([r["text"] for r in ev.rows], [r["target"] for r in ev.rows],
-                                        reader.codec.charset)
+        labels, matrix = char_confusion(
+            [r["text"] for r in ev.rows], [r["target"] for r in ev.rows], reader.codec.charset
+        )
         tracker.image("confusion", name, confusion_image(labels, matrix, f"{name}: rows target, columns predicted"))
         shown = ev.failures[: cfg.failures_shown]
         if shown:
-            gallery = prediction_gallery([load_image(r["file"]) for r in shown], [r["text"] for r in shown],
-                                         [r["target"] for r in shown], [r["confidence"] for r in shown])
+            gallery = prediction_gallery(
+                [load_image(r["file"]) for r in shown],
+                [r["text"] for r in shown],
+                [r["target"] for r in shown],
+                [r["confidence"] for r in shown],
+            )
             tracker.image("failures", name, gallery)
     out = work_dir / "metrics.json"
-    out.write_text(json.dumps({"model_id": model_id, "dataset_id": dataset_id, "gate_split": cfg.gate_split,
-                               "threshold": cfg.threshold, "sets": results}, indent=1))
+    out.write_text(
+        json.dumps(
+            {
+                "model_id": model_id,
+                "dataset_id": dataset_id,
+                "gate_split": cfg.gate_split,
+                "threshold": cfg.threshold,
+                "sets": results,
+            },
+            indent=1,
+        )
+    )
     tracker.artifact("metrics", out)
     gate = results[cfg.gate_split][metrics.EXACT_MATCH]
     if gate < cfg.threshold:
-        raise BelowThreshold(f"exact match on {cfg.gate_split} is {gate:.4f}, under the threshold {cfg.threshold} "
-                             f"(metrics in {out})")
-    return {"exact_match": gate, "cer": results[cfg.gate_split][metrics.CER], "metrics_file": str(out),
-            **{f"{k}_exact_match": v[metrics.EXACT_MATCH] for k, v in results.items()}}
+        raise BelowThreshold(
+            f"exact match on {cfg.gate_split} is {gate:.4f}, under the threshold {cfg.threshold} (metrics in {out})"
+        )
+    return {
+        "exact_match": gate,
+        "cer": results[cfg.gate_split][metrics.CER],
+        "metrics_file": str(out),
+        **{f"{k}_exact_match": v[metrics.EXACT_MATCH] for k, v in results.items()},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,21 +30,33 @@ def run(cfg: TrainConfig, tracker: Tracker, work_dir: Path, dataset_id: str, res
     data = tracker.dataset(dataset_id)
     cfg = dataclasses.replace(
         cfg,
-        data=dataclasses.replace(cfg.data, train_tsv=str(data / "train" / "crops.tsv"),
-                                 val_tsv=str(data / "val" / "crops.tsv")),
+        data=dataclasses.replace(
+            cfg.data, train_tsv=str(data / "train" / "crops.tsv"), val_tsv=str(data / "val" / "crops.tsv")
+        ),
         out_dir=str(work_dir),
         resume=str(tracker.model(resume_model_id)) if resume_model_id else cfg.resume,
     )
     clearml_logger, images = lightning_reporting(tracker, reports.batch_grid_every_n_epochs, reports.gallery_size)
     result = fit(cfg, callbacks=[images], logger=[CSVLogger(str(work_dir), name="logs"), clearml_logger])
-    tracker.artifact("metrics", {"final": result.metrics, "history": result.history, "epochs": result.epochs,
-                                 "seconds": result.seconds})
-    meta = {"dataset_id": dataset_id, "epochs": result.epochs, "backbone": cfg.model.backbone,
-            "charset": cfg.input.charset, metrics.MONITOR: result.metrics.get(metrics.MONITOR, float("nan"))}
+    tracker.artifact(
+        "metrics",
+        {"final": result.metrics, "history": result.history, "epochs": result.epochs, "seconds": result.seconds},
+    )
+    meta = {
+        "dataset_id": dataset_id,
+        "epochs": result.epochs,
+        "backbone": cfg.model.backbone,
+        "charset": cfg.input.charset,
+        metrics.MONITOR: result.metrics.get(metrics.MONITOR, float("nan")),
+    }
     best = tracker.register_model(result.best_checkpoint, "crnn-barcode-best", "PyTorch", meta, tags=["best"])
     last = tracker.register_model(result.last_checkpoint, "crnn-barcode-last", "PyTorch", meta, tags=["last"])
-    return {"model_id": best, "last_model_id": last, "epochs": result.epochs,
-            "val_exact_match": result.metrics.get(metrics.MONITOR, float("nan"))}
+    return {
+        "model_id": best,
+        "last_model_id": last,
+        "epochs": result.epochs,
+        "val_exact_match": result.metrics.get(metrics.MONITOR, float("nan")),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,8 +43,9 @@ def old_tsv(synth_dir, tmp_path) -> Path:
         [src[0]["filename"], src[0]["code"], 5, 5, 100000, 10],  # line 13: box outside
         [src[1]["filename"], "40063813339A1", 1, 1, 10, 10],  # line 14: foreign character
     ]
-    return _write(tmp_path / "old" / "annotations.tsv", ["filename", "code", "x_from", "y_from", "width", "height"],
-                  good + bad)
+    return _write(
+        tmp_path / "old" / "annotations.tsv", ["filename", "code", "x_from", "y_from", "width", "height"], good + bad
+    )
 
 
 def _cfg(**kw) -> DatasetConfig:
@@ -87,13 +88,15 @@ def _coco(synth_dir: Path, tmp_path: Path, normalized: bool) -> Path:
     for i, r in enumerate(src):
         w, h = Image.open(synth_dir / r["filename"]).size
         # Azure ML exports a datastore URL as file_name.
-        images.append({"id": i + 1, "file_name": f"AmlDatastore://workspaceblobstore/{r['filename']}",
-                       "width": w, "height": h})
+        images.append(
+            {"id": i + 1, "file_name": f"AmlDatastore://workspaceblobstore/{r['filename']}", "width": w, "height": h}
+        )
         box = [int(r["x_from"]), int(r["y_from"]), int(r["width"]), int(r["height"])]
         if normalized:
             box = [box[0] / w, box[1] / h, box[2] / w, box[3] / h]
-        anns.append({"id": 100 + i, "image_id": i + 1, "category_id": 1, "bbox": box,
-                     "attributes": {"text": r["code"]}})
+        anns.append(
+            {"id": 100 + i, "image_id": i + 1, "category_id": 1, "bbox": box, "attributes": {"text": r["code"]}}
+        )
     anns.append({"id": 200, "image_id": 1, "bbox": [1, 1, 99999, 5], "attributes": {"text": src[0]["code"]}})
     anns.append({"id": 201, "image_id": 2, "bbox": [1, 1, 5, 5], "attributes": {"text": "12x4"}})
     anns.append({"id": 202, "image_id": 99, "bbox": [1, 1, 5, 5], "attributes": {"text": "1234"}})
@@ -107,24 +110,31 @@ def _coco(synth_dir: Path, tmp_path: Path, normalized: bool) -> Path:
 @pytest.mark.parametrize("normalized", [False, True])
 def test_coco_import(synth_dir, tmp_path, normalized):
     path = _coco(synth_dir, tmp_path, normalized)
-    report = import_dataset(_cfg(source="coco", path=path, images_dir=synth_dir, max_skipped_fraction=0.5),
-                            tmp_path / "raw")
+    report = import_dataset(
+        _cfg(source="coco", path=path, images_dir=synth_dir, max_skipped_fraction=0.5), tmp_path / "raw"
+    )
     assert report.imported == 6 and report.skipped == 4
     assert report.counts == {"box_outside": 1, "bad_label": 2, "missing_image": 1}
     assert any("annotations[6] (id 200)" in i.where for i in report.issues)
     raw = read_raw(tmp_path / "raw")
-    expected = [(int(r["x_from"]), int(r["y_from"]), int(r["width"]), int(r["height"]))
-                for r in _rows(synth_dir / "annotations.tsv")[:6]]
+    expected = [
+        (int(r["x_from"]), int(r["y_from"]), int(r["width"]), int(r["height"]))
+        for r in _rows(synth_dir / "annotations.tsv")[:6]
+    ]
     for s, box in zip(raw, expected, strict=False):
         assert all(abs(a - b) <= 1 for a, b in zip(s.box, box, strict=False))
 
 
 def test_crops_import(synth_dir, tmp_path):
     src = _rows(synth_dir / "crops.tsv")[:8]
-    tsv = _write(tmp_path / "labels.tsv", ["filename", "text"],
-                 [[r["filename"], r["text"]] for r in src] + [["crops/missing.png", "123"]])
-    report = import_dataset(_cfg(source="crops", path=tsv, images_dir=synth_dir, max_skipped_fraction=0.2),
-                            tmp_path / "raw")
+    tsv = _write(
+        tmp_path / "labels.tsv",
+        ["filename", "text"],
+        [[r["filename"], r["text"]] for r in src] + [["crops/missing.png", "123"]],
+    )
+    report = import_dataset(
+        _cfg(source="crops", path=tsv, images_dir=synth_dir, max_skipped_fraction=0.2), tmp_path / "raw"
+    )
     assert (report.imported, report.counts) == (8, {"missing_image": 1})
     assert report.issues[0].where.endswith("labels.tsv:10")
     assert [s.text for s in read_raw(tmp_path / "raw")] == [r["text"] for r in src]
@@ -132,8 +142,9 @@ def test_crops_import(synth_dir, tmp_path):
 
 @pytest.mark.parametrize("images", ["crops", "scenes"])
 def test_synthetic_import(tmp_path, images):
-    report = import_dataset(_cfg(**{"synthetic.count": 6, "synthetic.workers": 1, "synthetic.images": images}),
-                            tmp_path / "raw")
+    report = import_dataset(
+        _cfg(**{"synthetic.count": 6, "synthetic.workers": 1, "synthetic.images": images}), tmp_path / "raw"
+    )
     assert report.imported == 6 and not report.issues
     raw = read_raw(tmp_path / "raw")
     assert all(s.path.is_file() for s in raw)

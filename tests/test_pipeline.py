@@ -12,11 +12,18 @@ from crnn.tracking import LocalStore
 REPO = Path(__file__).resolve().parents[1]
 
 TINY = [
-    "parameters.count=64", "parameters.epochs=1", "parameters.threshold=0",
+    "parameters.count=64",
+    "parameters.epochs=1",
+    "parameters.threshold=0",
     "dataset.synthetic.workers=1",
-    "train.model.neck_channels=32", "train.model.rnn_hidden=32", "train.model.rnn_layers=1",
-    "train.data.batch_size=16", "train.data.num_workers=0", "train.data.real_tsv=null",
-    "train.trainer.log_every_n_steps=1", "evaluate.real_tsv=null",
+    "train.model.neck_channels=32",
+    "train.model.rnn_hidden=32",
+    "train.model.rnn_layers=1",
+    "train.data.batch_size=16",
+    "train.data.num_workers=0",
+    "train.data.real_tsv=null",
+    "train.trainer.log_every_n_steps=1",
+    "evaluate.real_tsv=null",
 ]
 
 
@@ -32,8 +39,7 @@ def offline(tmp_path, monkeypatch):
 def _session(path: str) -> tuple[dict, dict]:
     with zipfile.ZipFile(path) as z:
         task = json.loads(z.read("task.json"))
-        events = [e for line in z.read("metrics.jsonl").decode().splitlines() if line.strip()
-                  for e in json.loads(line)]
+        events = [e for line in z.read("metrics.jsonl").decode().splitlines() if line.strip() for e in json.loads(line)]
     scalars = {f"{e['metric']}/{e['variant']}" for e in events if e.get("type") == "training_stats_scalar"}
     return task, scalars
 
@@ -121,7 +127,12 @@ def test_controller_dag_built_without_a_server(offline):
         assert set(dag["evaluate"].parents) == {"preprocess", "train"}
         assert set(dag["export"].parents) == {"preprocess", "train", "evaluate"}
         assert {n: d.queue for n, d in dag.items()} == {
-            "dataset": "cpu", "preprocess": "cpu", "train": "gpu-a100", "evaluate": "gpu-a100", "export": "gpu-a100"}
+            "dataset": "cpu",
+            "preprocess": "cpu",
+            "train": "gpu-a100",
+            "evaluate": "gpu-a100",
+            "export": "gpu-a100",
+        }
         assert all(d.base_task_id == f"base-{n}" and d.cache_executed_step for n, d in dag.items())
         p = {n: d.parameters for n, d in dag.items()}
         assert p["preprocess"]["Inputs/raw_dataset_id"] == "${dataset.parameters.Outputs/dataset_id}"

@@ -11,8 +11,16 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
-TINY_TRAIN = ["model.neck_channels=32", "model.rnn_hidden=32", "model.rnn_layers=1", "data.batch_size=16",
-              "data.num_workers=0", "data.real_tsv=null", "trainer.max_epochs=1", "trainer.log_every_n_steps=1"]
+TINY_TRAIN = [
+    "model.neck_channels=32",
+    "model.rnn_hidden=32",
+    "model.rnn_layers=1",
+    "data.batch_size=16",
+    "data.num_workers=0",
+    "data.real_tsv=null",
+    "trainer.max_epochs=1",
+    "trainer.log_every_n_steps=1",
+]
 
 
 @pytest.fixture
@@ -30,8 +38,7 @@ def session(path: str) -> dict:
     """Hyperparameters and scalar series ({title/series: [values]}) of an offline session zip."""
     with zipfile.ZipFile(path) as z:
         task = json.loads(z.read("task.json"))
-        events = [e for line in z.read("metrics.jsonl").decode().splitlines() if line.strip()
-                  for e in json.loads(line)]
+        events = [e for line in z.read("metrics.jsonl").decode().splitlines() if line.strip() for e in json.loads(line)]
         images = [n for n in z.namelist() if n.endswith((".jpeg", ".png"))]
     params = {f"{s}/{k}": v["value"] for s, sec in task.get("hyperparams", {}).items() for k, v in sec.items()}
     scalars: dict[str, list[float]] = {}
@@ -69,8 +76,7 @@ def test_each_step_standalone_offline(offline, capsys):
     store = LocalStore(offline / "store")
     assert store.dataset_info(pre["outputs"]["dataset_id"])["parents"] == [ds["outputs"]["dataset_id"]]
 
-    tr = _main("train", [*work, str(offline / "w3"), "--dataset-id", pre["outputs"]["dataset_id"], *TINY_TRAIN],
-               capsys)
+    tr = _main("train", [*work, str(offline / "w3"), "--dataset-id", pre["outputs"]["dataset_id"], *TINY_TRAIN], capsys)
     s = session(tr["offline_session"])
     assert s["params"]["train/model.rnn_hidden"] == "32"
     assert {"train/loss", "val/exact_match", "val/cer"} <= set(s["scalars"])
@@ -79,9 +85,20 @@ def test_each_step_standalone_offline(offline, capsys):
     assert store.model_path(tr["outputs"]["model_id"]).suffix == ".ckpt"
 
     # Resume from the last checkpoint by model ID, one more epoch.
-    tr2 = _main("train", [*work, str(offline / "w3b"), "--dataset-id", pre["outputs"]["dataset_id"],
-                          "--resume-model-id", tr["outputs"]["last_model_id"], *TINY_TRAIN, "trainer.max_epochs=2"],
-                capsys)
+    tr2 = _main(
+        "train",
+        [
+            *work,
+            str(offline / "w3b"),
+            "--dataset-id",
+            pre["outputs"]["dataset_id"],
+            "--resume-model-id",
+            tr["outputs"]["last_model_id"],
+            *TINY_TRAIN,
+            "trainer.max_epochs=2",
+        ],
+        capsys,
+    )
     assert tr2["outputs"]["epochs"] == 2
 
     ids = ["--model-id", tr["outputs"]["model_id"], "--dataset-id", pre["outputs"]["dataset_id"]]
@@ -108,9 +125,21 @@ def test_step_script_runs_as_a_file(offline):
     # Task.init in this process (earlier tests) leaves CLEARML_PROC_MASTER_ID / CLEARML_TASK_ID behind, which
     # would make the child attach to that task as a subprocess of it; an agent starts from a clean environment.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CLEARML_PROC_", "CLEARML_TASK_", "TRAINS_"))}
-    r = subprocess.run([sys.executable, "steps/dataset.py", "--work-dir", str(offline / "w"),
-                        "synthetic.count=8", "synthetic.workers=1"], cwd=REPO, env=env, capture_output=True,
-                       text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "steps/dataset.py",
+            "--work-dir",
+            str(offline / "w"),
+            "synthetic.count=8",
+            "synthetic.workers=1",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["outputs"]["dataset_id"].startswith("ds-") and Path(out["offline_session"]).is_file()

@@ -89,4 +89,4 @@ def test_prediction_gallery_marks_failures_red():
     arr = np.asarray(im)
     red = (arr[..., 0] > 150) & (arr[..., 1] < 80)
     green = (arr[..., 1] > 100) & (arr[..., 0] < 80)
-    assert red[:, im.width // 2:].any() and not red[:, : im.width // 2].any() and green.any()
+    assert red[:, im.width // 2 :].any() and not red[:, : im.width // 2].any() and green.any()

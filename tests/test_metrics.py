@@ -1,0 +1,29 @@
+import pytest
+
+from crnn import metrics
+
+
+def test_exact_match_and_cer():
+    assert metrics.exact_match(["123", "456"], ["123", "457"]) == 0.5
+    # one substitution in 3 chars + one deletion in 4 chars = 2 edits over 7 characters
+    assert metrics.cer(["124", "456"], ["123", "4567"]) == pytest.approx(2 / 7)
+
+
+def test_length_mismatch_is_an_error():
+    with pytest.raises(ValueError, match="2 predictions for 1 targets"):
+        metrics.exact_match(["1", "2"], ["1"])
+
+
+def test_summary_splits_failures_by_check_digit():
+    targets = ["5901234123457", "036000291452", "96385074"]
+    preds = ["5901234123457", "036000291453", "96385081"]  # second: bad check digit; third: valid EAN-8
+    s = metrics.summary(preds, targets)
+    assert s["n"] == 3 and s["exact_match"] == pytest.approx(1 / 3)
+    assert s["failures"] == {"n": 2, "checksum_caught": 1, "wrong_but_valid": 1}
+    assert s["per_format"]["EAN-13"]["exact_match"] == 1.0
+    assert s["per_format"]["UPC-A"]["exact_match"] == 0.0
+
+
+def test_metric_keys_are_shared():
+    assert metrics.MONITOR == "val/exact_match"
+    assert metrics.key("val_real", metrics.CER) == "val_real/cer"
