@@ -100,6 +100,10 @@ def run_offline(a: argparse.Namespace, pcfg, configs) -> int:  # type: ignore[no
     reused = [k for k, v in s["steps"].items() if v["reused"]]
     print(f"\nfinished in {s['seconds']}s" + (f" (reused: {', '.join(reused)})" if reused else ""))
     print(f"exact match ({configs['evaluate'].gate_split}): {s['exact_match']:.4f}   CER: {s['cer']:.4f}")
+    ev = s["steps"]["evaluate"]["outputs"]
+    for split in (k.removesuffix("_exact_match") for k in ev if k.endswith("_exact_match")):
+        if split != configs["evaluate"].gate_split:
+            print(f"exact match ({split}): {ev[f'{split}_exact_match']:.4f}")
     print(f"ONNX model: {s['onnx_file']}")
     print(f"ClearML offline sessions ({len(s['offline_sessions'])}):")
     for z in s["offline_sessions"]:

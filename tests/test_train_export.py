@@ -104,3 +104,25 @@ def test_read_reports_unreadable_files(tmp_path, capsys):
     # A model is needed before any file is read; a missing model is a clear error too.
     assert cli.main(["read", "--model", str(tmp_path / "none.onnx"), str(bad)]) == 2
     assert "model not found" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_int8_export_is_quantized_and_self_describing(trained, synth_dir, tmp_path):
+    import onnx
+
+    from crnn.export import quantize_int8
+
+    result, cfg = trained
+    samples = read_tsv(synth_dir / "crops.tsv", None)[:32]
+    images = [load_image(s.path) for s in samples]
+    fp32 = tmp_path / "m.onnx"
+    export_onnx(result.best_checkpoint, fp32, images=images[:4])
+    report = quantize_int8(fp32, tmp_path / "m.int8.onnx", images, synth_dir / "crops.tsv", max_drop=1.0)
+    assert report.written and report.path.is_file()
+    ops = {n.op_type for n in onnx.load(str(report.path)).graph.node}
+    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
+    q = OnnxReader(report.path)
+    assert q.spec == OnnxReader(fp32).spec and q.codec.charset == "0123456789"
+    # An impossible accuracy bar: the int8 file is refused and removed.
+    refused = quantize_int8(fp32, tmp_path / "r.int8.onnx", images, synth_dir / "crops.tsv", max_drop=-1.0)
+    assert not refused.written and not refused.path.exists()
