@@ -164,9 +164,12 @@ class Codec:
         missing = [d for d in digits if d not in self._index]
         if missing:
             raise ValueError(f"constrained decoding needs the digits in the charset, missing {missing}")
-        best: tuple[float, list[int]] | None = None
+        groups: dict[int, list[Constraint]] = {}
         for c in symbology.constraints(tuple(formats)):
-            found = _viterbi_constrained(logp, c, [self._index[d] for d in digits])
+            groups.setdefault(len(c.weights), []).append(c)
+        best: tuple[float, list[int]] | None = None
+        for group in groups.values():
+            found = _viterbi_constrained(logp, group, [self._index[d] for d in digits])
             if found is not None and (best is None or found[0] > best[0]):
                 best = found
         if best is None:
@@ -214,79 +217,81 @@ def _force_align(logp: np.ndarray, labels: list[int]) -> list[list[int]]:
     return frames
 
 
-def _viterbi_constrained(logp: np.ndarray, c: Constraint, digit_class: list[int]) -> tuple[float, list[int]] | None:
-    """Best alignment emitting a string that satisfies `c`; (log prob, class labels) or None."""
-    T, L = logp.shape[0], len(c.weights)
+def _viterbi_constrained(
+    logp: np.ndarray, group: Sequence[Constraint], digit_class: list[int]
+) -> tuple[float, list[int]] | None:
+    """Best alignment emitting a string that satisfies one of `group` (constraints of one length).
+
+    The constraints of a group are searched together (a leading axis G), which costs about as much as
+    searching one. Returns (log prob of the path, class labels), or None when no path fits.
+    """
+    T, L, G = logp.shape[0], len(group[0].weights), len(group)
+    if any(len(c.weights) != L for c in group):
+        raise ValueError("a constraint group must share one length")
     if T < L:
         return None
-    # allowed[k, d]: digit d may stand at position k.
-    allowed = np.array([[str(d) in c.allowed[k] for d in range(10)] for k in range(L)])
+    # allowed[g, k, d]: digit d may stand at position k under constraint g.
+    allowed = np.array([[[str(d) in c.allowed[k] for d in range(10)] for k in range(L)] for c in group])
     lp_digit = logp[:, digit_class]  # (T, 10)
     lp_blank = logp[:, 0]
-    # src[k, d, s]: the sum before digit d at position k, given the sum s after it.
+    # src[g, k, d, s]: the sum before digit d at position k, given the sum s after it.
     s_after = np.arange(10)
-    src = np.array([[(s_after - c.weights[k] * d) % 10 for d in range(10)] for k in range(L)])
-    # B[k, s]: k digits emitted, sum s, current frame blank. C[k, d, s]: in the run of digit d (k-th).
-    B = np.full((L + 1, 10), _NEG)
-    C = np.full((L + 1, 10, 10), _NEG)
-    B[0, 0] = 0.0
-    bp_B = np.zeros((T, L + 1, 10), dtype=np.int8)  # 0: from B, 1 + d: from C of digit d
-    bp_C = np.zeros((T, L + 1, 10, 10), dtype=np.int8)  # 0: continue, 1: from B, 2 + d': from C of d'
-    ks = np.arange(1, L + 1)
+    src = np.array([[[(s_after - c.weights[k] * d) % 10 for d in range(10)] for k in range(L)] for c in group])
+    # B[g, k, s]: k digits emitted, sum s, current frame blank. C[g, k, d, s]: in the run of digit d (k-th).
+    B = np.full((G, L + 1, 10), _NEG)
+    C = np.full((G, L + 1, 10, 10), _NEG)
+    B[:, 0, 0] = 0.0
+    bp_B = np.zeros((T, G, L + 1, 10), dtype=np.int8)  # 0: from B, 1 + d: from C of digit d
+    bp_C = np.zeros((T, G, L + 1, 10, 10), dtype=np.int8)  # 0: continue, 1: from B, 2 + d': from C of d'
+    gg = np.arange(G)[:, None, None, None]
+    km1 = np.arange(L)[None, :, None, None]  # position k - 1 for k = 1..L
+    dd = np.arange(10)[None, None, :, None]
     for t in range(T):
         # Into blank.
-        c_best = C.max(1)
-        c_arg = C.argmax(1)
-        use_c = c_best > B
-        newB = np.where(use_c, c_best, B) + lp_blank[t]
-        bp_B[t] = np.where(use_c, 1 + c_arg, 0)
-        # Into digit d at position k: continue its run, or start it after a blank or another digit.
-        order = np.argsort(-C, axis=1)  # best digits per (k, s)
-        top1 = np.take_along_axis(C, order[:, :1], 1)[:, 0]
-        top2 = np.take_along_axis(C, order[:, 1:2], 1)[:, 0]
-        arg1 = order[:, 0]
-        arg2 = order[:, 1]
-        newC = np.full_like(C, _NEG)
-        bpc = np.zeros_like(bp_C[t])
-        kk = ks[:, None, None]
-        dd = np.arange(10)[None, :, None]
-        # src: (L, 10, 10) for k = 1..L, the sum before each (digit, sum after) pair.
-        from_b = B[kk - 1, src]
-        other_is_d = arg1[kk - 1, src] == dd
-        from_c = np.where(other_is_d, top2[kk - 1, src], top1[kk - 1, src])
-        from_c_arg = np.where(other_is_d, arg2[kk - 1, src], arg1[kk - 1, src])
-        cont = C[1:]
-        stacked = np.stack([cont, from_b, from_c])
+        arg1 = C.argmax(2)  # best digit per (g, k, s), and its score
+        top1 = np.take_along_axis(C, arg1[:, :, None], 2)[:, :, 0]
+        use_c = top1 > B
+        bp_B[t] = np.where(use_c, 1 + arg1, 0)
+        newB = np.where(use_c, top1, B) + lp_blank[t]
+        # Into digit d at position k: continue its run, or start it after a blank or another digit
+        # (the best other digit: the runner-up where the best is d itself).
+        rest = C.copy()
+        np.put_along_axis(rest, arg1[:, :, None], _NEG, 2)
+        arg2 = rest.argmax(2)
+        top2 = np.take_along_axis(rest, arg2[:, :, None], 2)[:, :, 0]
+        from_b = B[gg, km1, src]
+        other_is_d = arg1[gg, km1, src] == dd
+        from_c = np.where(other_is_d, top2[gg, km1, src], top1[gg, km1, src])
+        from_c_arg = np.where(other_is_d, arg2[gg, km1, src], arg1[gg, km1, src])
+        stacked = np.stack([C[:, 1:], from_b, from_c])
         choice = stacked.argmax(0)
-        val = stacked.max(0) + lp_digit[t][None, :, None]
-        val = np.where(allowed[:, :, None], val, _NEG)
-        newC[1:] = val
-        bpc[1:] = np.where(choice == 2, 2 + from_c_arg, choice)
-        bp_C[t] = bpc
+        val = stacked.max(0) + lp_digit[t][None, None, :, None]
+        newC = np.full_like(C, _NEG)
+        newC[:, 1:] = np.where(allowed[..., None], val, _NEG)
+        bp_C[t, :, 1:] = np.where(choice == 2, 2 + from_c_arg, choice)
         B, C = newB, newC
-    end_b = B[L, 0]
-    end_c = C[L, :, 0]
-    if max(end_b, end_c.max()) <= _NEG / 2:
+    end_b = B[:, L, 0]  # (G,)
+    end_c = C[:, L, :, 0]  # (G, 10)
+    scores = np.maximum(end_b, end_c.max(1))
+    g = int(scores.argmax())
+    if scores[g] <= _NEG / 2:
         return None
-    # Backtrack from the best final state.
-    if end_b >= end_c.max():
+    # Backtrack from the best final state of the best constraint.
+    if end_b[g] >= end_c[g].max():
         state: tuple[str, int, int, int] = ("B", L, -1, 0)
-        score = float(end_b)
     else:
-        state = ("C", L, int(end_c.argmax()), 0)
-        score = float(end_c.max())
+        state = ("C", L, int(end_c[g].argmax()), 0)
     digits_rev: list[int] = []
     for t in range(T - 1, -1, -1):
         kind, k, d, s = state
         if kind == "B":
-            code = int(bp_B[t, k, s])
+            code = int(bp_B[t, g, k, s])
             state = ("B", k, -1, s) if code == 0 else ("C", k, code - 1, s)
         else:
-            code = int(bp_C[t, k, d, s])
+            code = int(bp_C[t, g, k, d, s])
             if code == 0:
                 continue
             digits_rev.append(d)
-            s_prev = int(src[k - 1, d, s])
+            s_prev = int(src[g, k - 1, d, s])
             state = ("B", k - 1, -1, s_prev) if code == 1 else ("C", k - 1, code - 2, s_prev)
-    labels = [digit_class[d] for d in reversed(digits_rev)]
-    return score, labels
+    return float(scores[g]), [digit_class[d] for d in reversed(digits_rev)]
