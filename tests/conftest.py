@@ -47,3 +47,14 @@ def tiny_train_cfg(synth_dir: Path, tmp_path: Path):
             f"out_dir={tmp_path / 'run'}",
         ],
     )
+
+
+@pytest.fixture
+def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """ClearML offline with its cache, sessions and ~/.clearml under tmp_path; the local store there too."""
+    monkeypatch.setenv("CLEARML_OFFLINE_MODE", "1")
+    monkeypatch.setenv("CLEARML_CACHE_DIR", str(tmp_path / "clearml"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # ClearML keeps a session cache in ~/.clearml
+    monkeypatch.setenv("CRNN_STORE", str(tmp_path / "store"))
+    monkeypatch.chdir(REPO)
+    return tmp_path

@@ -27,15 +27,6 @@ TINY = [
 ]
 
 
-@pytest.fixture
-def offline(tmp_path, monkeypatch):
-    monkeypatch.setenv("CLEARML_OFFLINE_MODE", "1")
-    monkeypatch.setenv("CLEARML_CACHE_DIR", str(tmp_path / "clearml"))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # ClearML keeps a session cache in ~/.clearml
-    monkeypatch.chdir(REPO)
-    return tmp_path
-
-
 def _session(path: str) -> tuple[dict, dict]:
     with zipfile.ZipFile(path) as z:
         task = json.loads(z.read("task.json"))

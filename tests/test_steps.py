@@ -23,17 +23,6 @@ TINY_TRAIN = [
 ]
 
 
-@pytest.fixture
-def offline(tmp_path, monkeypatch):
-    """ClearML offline, its cache and sessions under tmp_path; the local store there too."""
-    monkeypatch.setenv("CLEARML_OFFLINE_MODE", "1")
-    monkeypatch.setenv("CLEARML_CACHE_DIR", str(tmp_path / "clearml"))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # ClearML keeps a session cache in ~/.clearml
-    monkeypatch.setenv("CRNN_STORE", str(tmp_path / "store"))
-    monkeypatch.chdir(REPO)
-    return tmp_path
-
-
 def session(path: str) -> dict:
     """Hyperparameters and scalar series ({title/series: [values]}) of an offline session zip."""
     with zipfile.ZipFile(path) as z:
