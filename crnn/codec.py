@@ -90,6 +90,8 @@ class Codec:
         """Decode `logp: (N, T, C)`."""
         if decoder == "greedy":
             return self.decode_greedy_batch(logp)
+        if decoder == "constrained":
+            return self.decode_constrained_batch(logp, **kw)  # type: ignore[arg-type]  # kw typed per decoder
         return [self.decode(x, decoder, **kw) for x in logp]  # type: ignore[arg-type]  # kw typed per decoder
 
     # Greedy -----------------------------------------------------------------------------------
@@ -156,10 +158,17 @@ class Codec:
         result always has a format's length and a valid check digit (when the frames allow one).
         Falls back to greedy when no frame sequence can hold any of the formats.
         """
-        greedy = self.decode_greedy(logp)
-        if any(symbology.is_valid(greedy.text, f) for f in formats):
-            # The best path overall satisfies the constraint, so it is also the best constrained path.
-            return greedy
+        return self.decode_constrained_batch(logp[None], formats)[0]
+
+    def decode_constrained_batch(
+        self, logp: np.ndarray, formats: Sequence[Format] = symbology.FORMATS
+    ) -> list[Decoded]:
+        """`decode_constrained` for `logp: (N, T, C)`; the images that need the search share one."""
+        out = self.decode_greedy_batch(logp)
+        # Where the best path overall satisfies a constraint it is also the best constrained path.
+        todo = [i for i, d in enumerate(out) if not any(symbology.is_valid(d.text, f) for f in formats)]
+        if not todo:
+            return out
         digits = "0123456789"
         missing = [d for d in digits if d not in self._index]
         if missing:
@@ -167,14 +176,16 @@ class Codec:
         groups: dict[int, list[Constraint]] = {}
         for c in symbology.constraints(tuple(formats)):
             groups.setdefault(len(c.weights), []).append(c)
-        best: tuple[float, list[int]] | None = None
+        best: list[tuple[float, list[int]] | None] = [None] * len(todo)
         for group in groups.values():
-            found = _viterbi_constrained(logp, group, [self._index[d] for d in digits])
-            if found is not None and (best is None or found[0] > best[0]):
-                best = found
-        if best is None:
-            return greedy
-        return self._with_confidences(logp, best[1])
+            found = _viterbi_constrained(logp[todo], group, [self._index[d] for d in digits])
+            for j, f in enumerate(found):
+                if f is not None and (best[j] is None or f[0] > best[j][0]):  # type: ignore[index]  # checked
+                    best[j] = f
+        for i, b in zip(todo, best):
+            if b is not None:
+                out[i] = self._with_confidences(logp[i], b[1])
+        return out
 
     def _with_confidences(self, logp: np.ndarray, labels: list[int]) -> Decoded:
         """Decoded text for class `labels`, with per-character confidences from a forced alignment."""
@@ -219,79 +230,86 @@ def _force_align(logp: np.ndarray, labels: list[int]) -> list[list[int]]:
 
 def _viterbi_constrained(
     logp: np.ndarray, group: Sequence[Constraint], digit_class: list[int]
-) -> tuple[float, list[int]] | None:
-    """Best alignment emitting a string that satisfies one of `group` (constraints of one length).
+) -> list[tuple[float, list[int]] | None]:
+    """Per image of `logp: (N, T, C)`, the best alignment emitting a string that satisfies one of `group`.
 
-    The constraints of a group are searched together (a leading axis G), which costs about as much as
-    searching one. Returns (log prob of the path, class labels), or None when no path fits.
+    `group` holds constraints of one length; images (axis N) and constraints (axis G) are searched together,
+    which costs about as much as one of each in numpy. Each result is (log prob of the path, class labels),
+    or None when no path fits.
     """
-    T, L, G = logp.shape[0], len(group[0].weights), len(group)
+    N, T = logp.shape[:2]
+    L, G = len(group[0].weights), len(group)
     if any(len(c.weights) != L for c in group):
         raise ValueError("a constraint group must share one length")
     if T < L:
-        return None
+        return [None] * N
     # allowed[g, k, d]: digit d may stand at position k under constraint g.
     allowed = np.array([[[str(d) in c.allowed[k] for d in range(10)] for k in range(L)] for c in group])
-    lp_digit = logp[:, digit_class]  # (T, 10)
-    lp_blank = logp[:, 0]
+    lp_digit = logp[:, :, digit_class]  # (N, T, 10)
+    lp_blank = logp[:, :, 0]  # (N, T)
     # src[g, k, d, s]: the sum before digit d at position k, given the sum s after it.
     s_after = np.arange(10)
     src = np.array([[[(s_after - c.weights[k] * d) % 10 for d in range(10)] for k in range(L)] for c in group])
-    # B[g, k, s]: k digits emitted, sum s, current frame blank. C[g, k, d, s]: in the run of digit d (k-th).
-    B = np.full((G, L + 1, 10), _NEG)
-    C = np.full((G, L + 1, 10, 10), _NEG)
-    B[:, 0, 0] = 0.0
-    bp_B = np.zeros((T, G, L + 1, 10), dtype=np.int8)  # 0: from B, 1 + d: from C of digit d
-    bp_C = np.zeros((T, G, L + 1, 10, 10), dtype=np.int8)  # 0: continue, 1: from B, 2 + d': from C of d'
-    gg = np.arange(G)[:, None, None, None]
-    km1 = np.arange(L)[None, :, None, None]  # position k - 1 for k = 1..L
-    dd = np.arange(10)[None, None, :, None]
+    # B[n, g, k, s]: k digits emitted, sum s, current frame blank. C[n, g, k, d, s]: in the run of digit d (k-th).
+    B = np.full((N, G, L + 1, 10), _NEG)
+    C = np.full((N, G, L + 1, 10, 10), _NEG)
+    B[:, :, 0, 0] = 0.0
+    bp_B = np.zeros((T, N, G, L + 1, 10), dtype=np.int8)  # 0: from B, 1 + d: from C of digit d
+    bp_C = np.zeros((T, N, G, L + 1, 10, 10), dtype=np.int8)  # 0: continue, 1: from B, 2 + d': from C of d'
+    nn = np.arange(N)[:, None, None, None, None]
+    gg = np.arange(G)[None, :, None, None, None]
+    km1 = np.arange(L)[None, None, :, None, None]  # position k - 1 for k = 1..L
+    dd = np.arange(10)[None, None, None, :, None]
+    sidx = src[None]  # (1, G, L, 10, 10)
     for t in range(T):
-        # Into blank.
-        arg1 = C.argmax(2)  # best digit per (g, k, s), and its score
-        top1 = np.take_along_axis(C, arg1[:, :, None], 2)[:, :, 0]
+        arg1 = C.argmax(3)  # best digit per (n, g, k, s), and its score
+        top1 = np.take_along_axis(C, arg1[:, :, :, None], 3)[:, :, :, 0]
         use_c = top1 > B
         bp_B[t] = np.where(use_c, 1 + arg1, 0)
-        newB = np.where(use_c, top1, B) + lp_blank[t]
+        newB = np.where(use_c, top1, B) + lp_blank[:, t, None, None, None]
         # Into digit d at position k: continue its run, or start it after a blank or another digit
         # (the best other digit: the runner-up where the best is d itself).
         rest = C.copy()
-        np.put_along_axis(rest, arg1[:, :, None], _NEG, 2)
-        arg2 = rest.argmax(2)
-        top2 = np.take_along_axis(rest, arg2[:, :, None], 2)[:, :, 0]
-        from_b = B[gg, km1, src]
-        other_is_d = arg1[gg, km1, src] == dd
-        from_c = np.where(other_is_d, top2[gg, km1, src], top1[gg, km1, src])
-        from_c_arg = np.where(other_is_d, arg2[gg, km1, src], arg1[gg, km1, src])
-        stacked = np.stack([C[:, 1:], from_b, from_c])
+        np.put_along_axis(rest, arg1[:, :, :, None], _NEG, 3)
+        arg2 = rest.argmax(3)
+        top2 = np.take_along_axis(rest, arg2[:, :, :, None], 3)[:, :, :, 0]
+        from_b = B[nn, gg, km1, sidx]
+        other_is_d = arg1[nn, gg, km1, sidx] == dd
+        from_c = np.where(other_is_d, top2[nn, gg, km1, sidx], top1[nn, gg, km1, sidx])
+        from_c_arg = np.where(other_is_d, arg2[nn, gg, km1, sidx], arg1[nn, gg, km1, sidx])
+        stacked = np.stack([C[:, :, 1:], from_b, from_c])
         choice = stacked.argmax(0)
-        val = stacked.max(0) + lp_digit[t][None, None, :, None]
+        val = stacked.max(0) + lp_digit[:, t, None, None, :, None]
         newC = np.full_like(C, _NEG)
-        newC[:, 1:] = np.where(allowed[..., None], val, _NEG)
-        bp_C[t, :, 1:] = np.where(choice == 2, 2 + from_c_arg, choice)
+        newC[:, :, 1:] = np.where(allowed[None, ..., None], val, _NEG)
+        bp_C[t, :, :, 1:] = np.where(choice == 2, 2 + from_c_arg, choice)
         B, C = newB, newC
-    end_b = B[:, L, 0]  # (G,)
-    end_c = C[:, L, :, 0]  # (G, 10)
-    scores = np.maximum(end_b, end_c.max(1))
-    g = int(scores.argmax())
-    if scores[g] <= _NEG / 2:
-        return None
-    # Backtrack from the best final state of the best constraint.
-    if end_b[g] >= end_c[g].max():
-        state: tuple[str, int, int, int] = ("B", L, -1, 0)
-    else:
-        state = ("C", L, int(end_c[g].argmax()), 0)
-    digits_rev: list[int] = []
-    for t in range(T - 1, -1, -1):
-        kind, k, d, s = state
-        if kind == "B":
-            code = int(bp_B[t, g, k, s])
-            state = ("B", k, -1, s) if code == 0 else ("C", k, code - 1, s)
+    end_b = B[:, :, L, 0]  # (N, G)
+    end_c = C[:, :, L, :, 0]  # (N, G, 10)
+    scores = np.maximum(end_b, end_c.max(2))
+    results: list[tuple[float, list[int]] | None] = []
+    for n in range(N):
+        g = int(scores[n].argmax())
+        if scores[n, g] <= _NEG / 2:
+            results.append(None)
+            continue
+        # Backtrack from the best final state of the best constraint.
+        if end_b[n, g] >= end_c[n, g].max():
+            state: tuple[str, int, int, int] = ("B", L, -1, 0)
         else:
-            code = int(bp_C[t, g, k, d, s])
-            if code == 0:
-                continue
-            digits_rev.append(d)
-            s_prev = int(src[g, k - 1, d, s])
-            state = ("B", k - 1, -1, s_prev) if code == 1 else ("C", k - 1, code - 2, s_prev)
-    return float(scores[g]), [digit_class[d] for d in reversed(digits_rev)]
+            state = ("C", L, int(end_c[n, g].argmax()), 0)
+        digits_rev: list[int] = []
+        for t in range(T - 1, -1, -1):
+            kind, k, d, s = state
+            if kind == "B":
+                code = int(bp_B[t, n, g, k, s])
+                state = ("B", k, -1, s) if code == 0 else ("C", k, code - 1, s)
+            else:
+                code = int(bp_C[t, n, g, k, d, s])
+                if code == 0:
+                    continue
+                digits_rev.append(d)
+                s_prev = int(src[g, k - 1, d, s])
+                state = ("B", k - 1, -1, s_prev) if code == 1 else ("C", k - 1, code - 2, s_prev)
+        results.append((float(scores[n, g]), [digit_class[d] for d in reversed(digits_rev)]))
+    return results
