@@ -176,9 +176,10 @@ class Codec:
         groups: dict[int, list[Constraint]] = {}
         for c in symbology.constraints(tuple(formats)):
             groups.setdefault(len(c.weights), []).append(c)
+        digit_class = [self._index[d] for d in digits]
         best: list[tuple[float, list[int]] | None] = [None] * len(todo)
         for group in groups.values():
-            found = _viterbi_constrained(logp[todo], group, [self._index[d] for d in digits])
+            found = _viterbi_constrained(logp[todo], group, digit_class)
             for j, f in enumerate(found):
                 if f is not None and (best[j] is None or f[0] > best[j][0]):  # type: ignore[index]  # checked
                     best[j] = f
@@ -209,12 +210,11 @@ def _force_align(logp: np.ndarray, labels: list[int]) -> list[list[int]]:
     if S > 1:
         score[1] = logp[0, ext[1]]
     back = np.zeros((T, S), dtype=np.int64)
+    # Skipping a blank is allowed only between different characters.
+    can_skip = np.array([s >= 2 and ext[s] != 0 and ext[s] != ext[s - 2] for s in range(S)])
     for t in range(1, T):
         prev1 = np.r_[_NEG, score[:-1]]
-        prev2 = np.r_[_NEG, _NEG, score[:-2]]
-        # Skipping a blank is allowed only between different characters.
-        can_skip = np.array([s >= 2 and ext[s] != 0 and ext[s] != ext[s - 2] for s in range(S)])
-        prev2 = np.where(can_skip, prev2, _NEG)
+        prev2 = np.where(can_skip, np.r_[_NEG, _NEG, score[:-2]], _NEG)
         stacked = np.stack([score, prev1, prev2])
         choice = stacked.argmax(0)
         back[t] = np.arange(S) - choice

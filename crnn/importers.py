@@ -31,6 +31,7 @@ from PIL import Image, UnidentifiedImageError
 from crnn import symbology
 from crnn.codec import Codec
 from crnn.config import DatasetConfig
+from crnn.labels import write_tsv
 
 log = logging.getLogger(__name__)
 
@@ -243,10 +244,7 @@ def _write(rows: Iterable[_Row | Issue], out: Path, codec: Codec, copy: bool, re
         lines.append([name, row.text, fmt, *box])
         report.imported += 1
     report.images = len({line[0] for line in lines})
-    with (out / LABELS).open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE)
-        w.writerow(LABELS_HEADER)
-        w.writerows(lines)
+    write_tsv(out / LABELS, lines, header=LABELS_HEADER)
     return report
 
 

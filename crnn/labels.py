@@ -7,6 +7,7 @@ Filenames resolve relative to the TSV's folder, or to the folder named after the
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def read_tsv(tsv: str | Path, codec: Codec | None, check_files: bool = True) -> 
 
 def write_tsv(
     tsv: str | Path,
-    rows: list[tuple[str, str]] | list[tuple[str, str, str]],
+    rows: Sequence[Sequence[str]],
     header: tuple[str, ...] = ("filename", "text"),
 ) -> None:
     """Write a labels TSV (tab separated, header first)."""

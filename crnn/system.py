@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 from crnn import metrics
 from crnn.augment import Augment
 from crnn.codec import Codec
-from crnn.config import TrainConfig, to_dict
+from crnn.config import TrainConfig, from_dict, to_dict
 from crnn.labels import Sample
 from crnn.model import CRNN
 from crnn.preprocess import InputSpec, load_image, to_array
@@ -83,8 +83,6 @@ class CRNNSystem(L.LightningModule):
         super().__init__()
         # Stored as a plain dict so checkpoints load with torch.load(weights_only=True).
         self.save_hyperparameters({"cfg": cfg, "val_names": list(val_names)})
-        from crnn.config import from_dict
-
         self.cfg: TrainConfig = from_dict(TrainConfig, cfg)
         self.codec = Codec(self.cfg.input.charset)
         self.model = CRNN(self.cfg.model, self.cfg.input)
