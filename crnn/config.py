@@ -100,6 +100,9 @@ class OptimConfig:
     scheduler: Literal["cosine", "none"] = "cosine"
     warmup_frac: float = 0.1
     grad_clip: float = 5.0
+    # Exponential moving average of the weights (0 disables): validated, checkpointed and exported
+    # in place of the raw weights; the raw ones stay in the checkpoint for resuming.
+    ema_decay: float = 0.0
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, EMAWeightAveraging, LearningRateMonitor, ModelCheckpoint
 from torch.utils.data import DataLoader
 
 from crnn import metrics
@@ -37,14 +37,31 @@ class TrainResult:
 
 
 def ensure_synthetic(cfg: TrainConfig) -> None:
-    """Generate the synthetic train/val sets named in `cfg.data` when their TSVs do not exist yet."""
+    """Generate the synthetic train/val sets named in `cfg.data` unless they are there and current.
+
+    A folder the generator made carries its stamp (version, count, seed); one made by another
+    generator version or with other counts is made again. TSVs without a stamp are someone's own
+    data and are used as they are.
+    """
+    from crnn import synth
+
     s = cfg.data.synth
     for tsv, count, seed in ((cfg.data.train_tsv, s.train_count, s.seed), (cfg.data.val_tsv, s.val_count, s.seed + 1)):
-        if not Path(tsv).is_file():
-            from crnn import synth
-
-            log.info("generating %d synthetic crops into %s", count, Path(tsv).parent)
-            synth.generate(Path(tsv).parent, count=count, seed=seed, workers=s.workers)
+        folder = Path(tsv).parent
+        if Path(tsv).is_file():
+            stamp_path = folder / synth.STAMP
+            if not stamp_path.is_file():
+                continue
+            try:
+                stamp = json.loads(stamp_path.read_text())
+            except (OSError, ValueError):
+                stamp = {}
+            want = {"generator_version": synth.GENERATOR_VERSION, "count": count, "seed": seed}
+            if isinstance(stamp, dict) and all(stamp.get(k) == v for k, v in want.items()):
+                continue
+            log.info("synthetic data in %s is stale (%s); making it again", folder, want)
+        log.info("generating %d synthetic crops into %s", count, folder)
+        synth.generate(folder, count=count, seed=seed, workers=s.workers)
 
 
 class _History(Callback):
@@ -63,6 +80,8 @@ class _History(Callback):
 def fit(cfg: TrainConfig, callbacks: list[Callback] | None = None, logger: Any = None) -> TrainResult:
     """Train a CRNN as `cfg` says; return the best checkpoint (by val exact match) and final metrics."""
     start = time.time()
+    if not 0.0 <= cfg.optim.ema_decay < 1.0:
+        raise ValueError(f"optim.ema_decay must be in [0, 1), got {cfg.optim.ema_decay}")
     L.seed_everything(cfg.trainer.seed, workers=True)
     if cfg.trainer.threads:
         torch.set_num_threads(cfg.trainer.threads)
@@ -102,6 +121,9 @@ def fit(cfg: TrainConfig, callbacks: list[Callback] | None = None, logger: Any =
         dirpath=out / "checkpoints", filename="last", monitor=None, save_top_k=1, enable_version_counter=False
     )
     history = _History()
+    extra: list[Callback] = []
+    if cfg.optim.ema_decay > 0:
+        extra.append(EMAWeightAveraging(decay=cfg.optim.ema_decay))
     trainer = L.Trainer(
         max_epochs=cfg.trainer.max_epochs,
         max_time=timedelta(minutes=cfg.trainer.max_minutes) if cfg.trainer.max_minutes else None,
@@ -113,7 +135,7 @@ def fit(cfg: TrainConfig, callbacks: list[Callback] | None = None, logger: Any =
         limit_val_batches=cfg.trainer.limit_val_batches,
         log_every_n_steps=cfg.trainer.log_every_n_steps,
         default_root_dir=str(out),
-        callbacks=[ckpt, last, history, LearningRateMonitor("step"), *(callbacks or [])],
+        callbacks=[*extra, ckpt, last, history, LearningRateMonitor("step"), *(callbacks or [])],
         logger=logger if logger is not None else L.pytorch.loggers.CSVLogger(str(out), name="logs"),
         num_sanity_val_steps=0,
         enable_model_summary=False,

@@ -95,3 +95,57 @@ def test_format_weights_are_respected() -> None:
 def test_bad_config_fails_loudly(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown formats"):
         generate(tmp_path, 1, config=SynthConfig(format_weights={"QR": 1.0}), progress=False)
+    with pytest.raises(ValueError, match="outside_gap"):
+        generate(tmp_path, 1, config=SynthConfig(outside_gap=(3.0, 1.0)), progress=False)
+
+
+def test_upc_outer_digits_follow_the_real_layout() -> None:
+    """Real UPC-A outer digits are 0.8-0.9 of the normal height, 4-6 modules off the guard bars."""
+    from crnn.render import BarcodeStyle, render_mask
+    from crnn.synth import _sample_style
+
+    rng = np.random.default_rng(0)
+    styles = [_sample_style(rng, SynthConfig(), "UPC-A", "036000291452", ()) for _ in range(300)]
+    gaps = np.array([s.outside_gap for s in styles])
+    scales = np.array([s.small_digit_scale for s in styles])
+    assert gaps.min() < 1.0 and gaps.max() > 4.5 and (gaps > 3.0).mean() > 0.3
+    assert (scales >= 0.8).mean() > 0.3 and scales.max() <= 0.95
+
+    m = 4
+    g = render_mask("036000291452", "UPC-A", BarcodeStyle(outside_gap=4.0, small_digit_scale=0.9), m).geometry
+    ink_gap = (g.bars[0] - g.digit_boxes[0][2]) / m  # outer digit's ink to the start guard, modules
+    assert 4.0 < ink_gap < 7.0
+    heights = [b[3] - b[1] for b in g.digit_boxes]
+    assert 0.8 < heights[0] / heights[1] < 1.0
+    # Such a wide symbol still gives crops with bars above the digits and every digit whole.
+    cfg = SynthConfig(format_weights={"UPC-A": 1.0}, outside_gap=(4.5, 5.0), small_digit_scale=(0.9, 0.95))
+    for i in range(4):
+        _, _, crop, text, _ = make_sample(i, seed=1, config=cfg)
+        top = np.asarray(crop.convert("L"))[: crop.height // 5]
+        assert top.max() - top.min() > 40 and len(text) == 12
+
+
+def test_ensure_synthetic_makes_stale_folders_again(tmp_path: Path) -> None:
+    from crnn import config
+    from crnn.train import ensure_synthetic
+
+    cfg = config.load(
+        config.TrainConfig,
+        overrides=[
+            f"data.train_tsv={tmp_path / 'train' / 'crops.tsv'}",
+            f"data.val_tsv={tmp_path / 'val' / 'crops.tsv'}",
+            "data.synth.train_count=6",
+            "data.synth.val_count=3",
+            "data.synth.workers=1",
+        ],
+    )
+    ensure_synthetic(cfg)
+    assert len(_read_tsv(tmp_path / "train" / "crops.tsv")) == 6
+    assert len(_read_tsv(tmp_path / "val" / "crops.tsv")) == 3
+    cfg.data.synth.train_count = 4  # another count: made again
+    ensure_synthetic(cfg)
+    assert len(_read_tsv(tmp_path / "train" / "crops.tsv")) == 4
+    (tmp_path / "val" / "synth.json").unlink()  # no stamp: someone's own data, left alone
+    cfg.data.synth.val_count = 5
+    ensure_synthetic(cfg)
+    assert len(_read_tsv(tmp_path / "val" / "crops.tsv")) == 3

@@ -126,3 +126,25 @@ def test_int8_export_is_quantized_and_self_describing(trained, synth_dir, tmp_pa
     # An impossible accuracy bar: the int8 file is refused and removed.
     refused = quantize_int8(fp32, tmp_path / "r.int8.onnx", images, synth_dir / "crops.tsv", max_drop=-1.0)
     assert not refused.written and not refused.path.exists()
+
+
+@pytest.mark.slow
+def test_ema_weights_are_checkpointed_exported_and_resumable(tiny_train_cfg, tmp_path):
+    cfg = tiny_train_cfg
+    cfg.optim.ema_decay = 0.9
+    result = fit(cfg)
+    ck = torch.load(result.last_checkpoint, weights_only=True)
+    # The average is what gets evaluated and exported; the raw weights stay for resuming.
+    assert "current_model_state" in ck and "averaging_state" in ck
+    name = "model.head.weight"
+    assert not torch.equal(ck["state_dict"][name], ck["current_model_state"][name])
+    model, _ = load_checkpoint(result.last_checkpoint)
+    assert torch.equal(model.state_dict()["head.weight"], ck["state_dict"][name])
+
+    cfg.resume = str(result.last_checkpoint)
+    cfg.trainer.max_epochs = 3
+    assert fit(cfg).epochs == 3
+
+    cfg.optim.ema_decay = 1.0
+    with pytest.raises(ValueError, match="ema_decay"):
+        fit(cfg)
