@@ -30,7 +30,7 @@ class Augment:
             im = im.resize((max(8, round(im.width * s)), im.height), Image.Resampling.BILINEAR)
         if rng.random() < c.color_p:
             im = ImageEnhance.Brightness(im).enhance(1 + rng.uniform(-c.brightness, c.brightness))
-            im = ImageEnhance.Contrast(im).enhance(max(0.2, 1 + rng.uniform(-c.contrast, c.contrast * 0.5)))
+            im = ImageEnhance.Contrast(im).enhance(max(0.2, 1 + rng.uniform(-c.contrast, c.contrast)))
         if rng.random() < c.downscale_p:
             f = rng.uniform(c.downscale_min, 1.0)
             w, h = im.size

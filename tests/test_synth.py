@@ -149,3 +149,19 @@ def test_ensure_synthetic_makes_stale_folders_again(tmp_path: Path) -> None:
     cfg.data.synth.val_count = 5
     ensure_synthetic(cfg)
     assert len(_read_tsv(tmp_path / "val" / "crops.tsv")) == 3
+
+
+def test_photometric_knobs_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="blur_skew"):
+        generate(tmp_path, 1, config=SynthConfig(blur_skew=0.0), progress=False)
+    with pytest.raises(ValueError, match="max_black_level"):
+        generate(tmp_path, 1, config=SynthConfig(max_black_level=200.0), progress=False)
+
+
+def test_crops_are_dark_inked_and_mostly_sharp() -> None:
+    """Real crops measure near-black ink and crisp edges; the generator must cover that, not only grey mush."""
+    from benchmarks.domain_gap import stats
+
+    measured = np.array([stats(make_sample(i, seed=7)[2], 32, 128) for i in range(40)])
+    sharpness, contrast, ink = np.median(measured, axis=0)
+    assert sharpness > 0.45 and contrast > 100 and ink < 60
