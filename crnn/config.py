@@ -43,6 +43,9 @@ class InputConfig:
     mean: float = 0.5
     std: float = 0.5
     charset: str = DEFAULT_CHARSET
+    # Gaussian low-pass (std, in network pixels) after letterboxing, in training and inference alike:
+    # real crops are sharper than any synthetic set we made, and this narrows the gap from both sides.
+    blur: float = 0.0
     # Longest label the model must be able to emit, repeats included: sets the time-step check.
     max_label_length: int = 13
 

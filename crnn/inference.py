@@ -85,6 +85,7 @@ class OnnxReader(Reader):
                 int(meta[META_PREFIX + "channels"]),
                 float(meta[META_PREFIX + "mean"]),
                 float(meta[META_PREFIX + "std"]),
+                float(meta.get(META_PREFIX + "blur", "0")),  # models exported before the low-pass existed
             )
             self.codec = Codec(meta[META_PREFIX + "charset"])
             self.decoder = decoder or meta.get(META_PREFIX + "decoder", "greedy")  # type: ignore[assignment]
@@ -137,6 +138,7 @@ def metadata_for(cfg_dict: dict, spec: InputSpec, charset: str, decoder: str, ti
         META_PREFIX + "channels": str(spec.channels),
         META_PREFIX + "mean": str(spec.mean),
         META_PREFIX + "std": str(spec.std),
+        META_PREFIX + "blur": str(spec.blur),
         META_PREFIX + "decoder": decoder,
         META_PREFIX + "time_steps": str(time_steps),
         META_PREFIX + "config": json.dumps(cfg_dict),

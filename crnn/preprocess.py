@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFilter, UnidentifiedImageError
 
 # Refuse decompression bombs instead of trusting a file's header.
 Image.MAX_IMAGE_PIXELS = 64_000_000
@@ -24,6 +24,7 @@ class InputSpec:
     channels: int
     mean: float
     std: float
+    blur: float = 0.0  # Gaussian std in network pixels, applied after letterboxing (0: none)
 
 
 def load_image(path: str | Path) -> Image.Image:
@@ -59,6 +60,8 @@ def to_array(image: Image.Image, spec: InputSpec) -> np.ndarray:
     """Letterbox and normalise one image to a float32 array `(C, H, W)`."""
     im = image.convert("L" if spec.channels == 1 else "RGB")
     im = letterbox(im, spec.height, spec.width)
+    if spec.blur > 0:
+        im = im.filter(ImageFilter.GaussianBlur(spec.blur))
     arr = np.asarray(im, dtype=np.float32) / 255.0
     arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
     return (arr - spec.mean) / spec.std

@@ -24,7 +24,9 @@ from crnn.preprocess import InputSpec, load_image, to_array
 
 
 def input_spec(cfg: TrainConfig) -> InputSpec:
-    return InputSpec(cfg.input.height, cfg.input.width, cfg.model.in_chans, cfg.input.mean, cfg.input.std)
+    return InputSpec(
+        cfg.input.height, cfg.input.width, cfg.model.in_chans, cfg.input.mean, cfg.input.std, cfg.input.blur
+    )
 
 
 class CropDataset(Dataset):

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -63,3 +64,12 @@ def test_letterbox_keeps_aspect_and_pads():
     assert out.size == (224, 48)
     arr = to_array(Image.new("RGB", (100, 50), (255, 255, 255)), InputSpec(48, 224, 1, 0.5, 0.5))
     assert arr.shape == (1, 48, 224) and arr.max() == pytest.approx(1.0)
+
+
+def test_low_pass_softens_edges_only_when_asked():
+    im = Image.new("L", (128, 32), 255)
+    im.paste(0, (60, 0, 64, 32))  # one dark bar
+    sharp = to_array(im, InputSpec(32, 128, 1, 0.5, 0.5))
+    soft = to_array(im, InputSpec(32, 128, 1, 0.5, 0.5, blur=0.5))
+    assert np.abs(np.diff(soft[0, 16])).max() < np.abs(np.diff(sharp[0, 16])).max()
+    assert soft.mean() == pytest.approx(sharp.mean(), abs=0.01)  # blurred, not darkened or shifted

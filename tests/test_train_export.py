@@ -45,7 +45,7 @@ def test_train_export_read(trained, synth_dir, tmp_path, capsys):
     # The ONNX file carries what inference needs; batch axis is dynamic.
     reader = OnnxReader(onnx_path)
     assert reader.codec.charset == "0123456789"
-    assert (reader.spec.height, reader.spec.width) == (cfg.input.height, cfg.input.width)
+    assert (reader.spec.height, reader.spec.width, reader.spec.blur) == (cfg.input.height, cfg.input.width, 0.5)
     batch = np.zeros((5, 1, cfg.input.height, cfg.input.width), np.float32)
     assert reader.logits(batch).shape == (5, int(reader.metadata["crnn.time_steps"]), 11)
 
