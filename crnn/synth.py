@@ -761,7 +761,9 @@ def _validate(cfg: SynthConfig) -> None:
         if not 0 <= lo <= hi:
             raise ValueError(f"{name} must be a range 0 <= low <= high, got {(lo, hi)}")
     if cfg.blur_skew <= 0 or not 0 <= cfg.max_black_level < 128:
-        raise ValueError(f"need blur_skew > 0 and 0 <= max_black_level < 128, got {cfg.blur_skew}, {cfg.max_black_level}")
+        raise ValueError(
+            f"need blur_skew > 0 and 0 <= max_black_level < 128, got {cfg.blur_skew}, {cfg.max_black_level}"
+        )
     if sum(cfg.format_weights.values()) <= 0 or min(cfg.format_weights.values()) < 0:
         raise ValueError(f"format_weights must be >= 0 with a positive sum, got {cfg.format_weights}")
 
