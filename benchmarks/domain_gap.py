@@ -2,11 +2,12 @@
 
     python benchmarks/domain_gap.py [--synth data/synth/val/crops.tsv] [--n 300] [--config configs/train.yaml]
 
-Every crop is letterboxed to the network's input (the preprocessing of training and inference) and
-measured: sharpness (95th percentile of the horizontal gradient over the 5-95% grey range), contrast
-(that range) and ink level (5th percentile grey). Printed as quartiles for the real crops, the synthetic
-crops as generated, and the synthetic crops after training augmentation. Generator and augmentation
-settings were tuned with it so the real crops fall inside the training distribution.
+Every crop is letterboxed to the network's input (the preprocessing of training and inference, before
+the `input.blur` low-pass) and measured: sharpness (95th percentile of the horizontal gradient over the
+5-95% grey range), contrast (that range) and ink level (5th percentile grey). Printed as quartiles for
+the real crops, the synthetic crops as generated, and the synthetic crops after training augmentation.
+Generator and augmentation settings were tuned with it so the real crops fall inside the training
+distribution.
 """
 
 from __future__ import annotations
