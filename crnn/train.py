@@ -39,29 +39,42 @@ class TrainResult:
 def ensure_synthetic(cfg: TrainConfig) -> None:
     """Generate the synthetic train/val sets named in `cfg.data` unless they are there and current.
 
-    A folder the generator made carries its stamp (version, count, seed); one made by another
-    generator version or with other counts is made again. TSVs without a stamp are someone's own
-    data and are used as they are.
+    Only folders this function made itself (marked `"auto": true` in their `synth.json` stamp) are made
+    again, when the generator version, count or seed changed; any other data (your own, or made with
+    `crnn synth`) is used as it is, with a warning when an older generator made it.
     """
     from crnn import synth
 
     s = cfg.data.synth
     for tsv, count, seed in ((cfg.data.train_tsv, s.train_count, s.seed), (cfg.data.val_tsv, s.val_count, s.seed + 1)):
         folder = Path(tsv).parent
+        stamp_path = folder / synth.STAMP
         if Path(tsv).is_file():
-            stamp_path = folder / synth.STAMP
-            if not stamp_path.is_file():
-                continue
-            try:
-                stamp = json.loads(stamp_path.read_text())
-            except (OSError, ValueError):
-                stamp = {}
+            stamp = _read_stamp(stamp_path)
             want = {"generator_version": synth.GENERATOR_VERSION, "count": count, "seed": seed}
-            if isinstance(stamp, dict) and all(stamp.get(k) == v for k, v in want.items()):
+            if all(stamp.get(k) == v for k, v in want.items()):
+                continue
+            if not stamp.get("auto"):
+                if stamp and stamp.get("generator_version") != synth.GENERATOR_VERSION:
+                    log.warning(
+                        "%s was made by synthetic generator v%s (now v%d)",
+                        folder,
+                        stamp.get("generator_version"),
+                        synth.GENERATOR_VERSION,
+                    )
                 continue
             log.info("synthetic data in %s is stale (%s); making it again", folder, want)
         log.info("generating %d synthetic crops into %s", count, folder)
         synth.generate(folder, count=count, seed=seed, workers=s.workers)
+        stamp_path.write_text(json.dumps({**_read_stamp(stamp_path), "auto": True}, indent=1, sort_keys=True) + "\n")
+
+
+def _read_stamp(path: Path) -> dict:
+    try:
+        stamp = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return stamp if isinstance(stamp, dict) else {}
 
 
 class _History(Callback):

@@ -149,6 +149,11 @@ def test_ensure_synthetic_makes_stale_folders_again(tmp_path: Path) -> None:
     cfg.data.synth.val_count = 5
     ensure_synthetic(cfg)
     assert len(_read_tsv(tmp_path / "val" / "crops.tsv")) == 3
+    # Made with `crnn synth` (stamped, not by ensure_synthetic): never overwritten, whatever the counts.
+    generate(tmp_path / "own", 2, seed=9, workers=1, progress=False)
+    cfg.data.train_tsv = str(tmp_path / "own" / "crops.tsv")
+    ensure_synthetic(cfg)
+    assert len(_read_tsv(tmp_path / "own" / "crops.tsv")) == 2
 
 
 def test_photometric_knobs_are_checked(tmp_path: Path) -> None:
