@@ -22,7 +22,7 @@ from PIL import Image
 from crnn import config
 from crnn.augment import Augment
 from crnn.labels import read_tsv
-from crnn.preprocess import letterbox, load_image
+from crnn.preprocess import letterbox, load_image, shrink_for_augment
 
 
 def stats(im: Image.Image, height: int, width: int) -> tuple[float, float, float]:
@@ -57,9 +57,7 @@ def main() -> None:
     augment, rng = Augment(cfg.augment), random.Random(0)
 
     def augmented(im: Image.Image) -> Image.Image:
-        if im.height > 2 * h:  # as the training loader does
-            im = im.resize((max(8, round(im.width * 2 * h / im.height)), 2 * h), Image.Resampling.BILINEAR)
-        return augment(im, rng)
+        return augment(shrink_for_augment(im, h), rng)  # as the training loader does
 
     print(f"quartiles (25% / median / 75%) at the network input {h}x{w}")
     print(f"real crops ({len(real)}):          {quartiles(real)}")

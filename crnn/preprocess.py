@@ -56,6 +56,15 @@ def letterbox(image: Image.Image, height: int, width: int) -> Image.Image:
     return Image.fromarray(np.pad(arr, pad, mode="edge"))
 
 
+def shrink_for_augment(image: Image.Image, height: int) -> Image.Image:
+    """At most twice the network's `height`: augmenting there costs a fraction of full resolution and
+    looks the same once letterboxed (training only; evaluation and inference resize the original)."""
+    if image.height <= 2 * height:
+        return image
+    scale = 2 * height / image.height
+    return image.resize((max(8, round(image.width * scale)), 2 * height), Image.Resampling.BILINEAR)
+
+
 def to_array(image: Image.Image, spec: InputSpec) -> np.ndarray:
     """Letterbox and normalise one image to a float32 array `(C, H, W)`."""
     im = image.convert("L" if spec.channels == 1 else "RGB")

@@ -776,12 +776,14 @@ def generate(
     config: SynthConfig | None = None,
     chunk_size: int = 32,
     progress: bool = True,
+    stamp_extra: dict | None = None,
 ) -> SynthSummary:
     """Write `count` samples under `out_dir`:
 
     images/NNNNNN.jpg  scenes;  annotations.tsv  filename, code, x_from, y_from, width, height
     crops/NNNNNN.png   crops;   crops.tsv        filename, text, format
-    Filenames in the TSVs are relative to `out_dir` (the TSVs' own folder).
+    Filenames in the TSVs are relative to `out_dir` (the TSVs' own folder). `synth.json` records the
+    generator version, count, seed and settings, plus `stamp_extra`.
     """
     cfg = config or SynthConfig()
     _validate(cfg)
@@ -816,6 +818,7 @@ def generate(
             w.writerow([f"crops/{i:0{digits}d}.png", text, fmt])
     # Provenance, and what `crnn.train.ensure_synthetic` compares to know a folder is current.
     stamp = {"generator_version": GENERATOR_VERSION, "count": count, "seed": seed, "config": asdict(cfg)}
+    stamp |= stamp_extra or {}
     (out_dir / STAMP).write_text(json.dumps(stamp, indent=1, sort_keys=True) + "\n")
     per_format = dict(Counter(r[3] for r in rows))
     log.info("wrote %d samples to %s in %.1fs (%s)", count, out_dir, seconds, per_format)

@@ -11,7 +11,6 @@ import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch.utils.data import Dataset
 
 from crnn import metrics
@@ -20,7 +19,7 @@ from crnn.codec import Codec
 from crnn.config import TrainConfig, from_dict, to_dict
 from crnn.labels import Sample
 from crnn.model import CRNN
-from crnn.preprocess import InputSpec, load_image, to_array
+from crnn.preprocess import InputSpec, load_image, shrink_for_augment, to_array
 
 
 def input_spec(cfg: TrainConfig) -> InputSpec:
@@ -48,11 +47,7 @@ class CropDataset(Dataset):
         if self.spec.channels == 1:
             im = im.convert("L")  # the same conversion to_array makes, done first so augmenting is cheaper
         if self.augment is not None:
-            # Augmenting at twice the network's height costs a fraction of full resolution and
-            # looks the same once letterboxed; evaluation and inference resize the original directly.
-            if im.height > 2 * self.spec.height:
-                scale = 2 * self.spec.height / im.height
-                im = im.resize((max(8, round(im.width * scale)), 2 * self.spec.height), Image.Resampling.BILINEAR)
+            im = shrink_for_augment(im, self.spec.height)
             if self._rng is None:
                 # Seeded per worker by Lightning's seed_everything(workers=True) through torch's seed.
                 self._rng = random.Random(torch.initial_seed())

@@ -65,8 +65,7 @@ def ensure_synthetic(cfg: TrainConfig) -> None:
                 continue
             log.info("synthetic data in %s is stale (%s); making it again", folder, want)
         log.info("generating %d synthetic crops into %s", count, folder)
-        synth.generate(folder, count=count, seed=seed, workers=s.workers)
-        stamp_path.write_text(json.dumps({**_read_stamp(stamp_path), "auto": True}, indent=1, sort_keys=True) + "\n")
+        synth.generate(folder, count=count, seed=seed, workers=s.workers, stamp_extra={"auto": True})
 
 
 def _read_stamp(path: Path) -> dict:
