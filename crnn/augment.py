@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
 from crnn.config import AugmentConfig
+from crnn.straighten import perspective_coeffs
 
 
 class Augment:
@@ -60,21 +61,10 @@ def _perspective(im: Image.Image, amount: float, rng: random.Random) -> Image.Im
     w, h = im.size
     dx, dy = amount * w, amount * h
     src = [(rng.uniform(-dx, dx) + x, rng.uniform(-dy, dy) + y) for x, y in ((0, 0), (w, 0), (w, h), (0, h))]
-    coeffs = _homography([(0, 0), (w, 0), (w, h), (0, h)], src)
+    coeffs = perspective_coeffs(np.array([(0, 0), (w, 0), (w, h), (0, h)]), np.array(src))
     return im.transform(
         (w, h), Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR, fillcolor=_border_colour(im)
     )
-
-
-def _homography(dst: list[tuple[float, float]], src: list[tuple[float, float]]) -> list[float]:
-    """PIL perspective coefficients mapping output points `dst` to input points `src`."""
-    a = []
-    b = []
-    for (x, y), (u, v) in zip(dst, src):
-        a.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
-        a.append([0, 0, 0, x, y, 1, -v * x, -v * y])
-        b += [u, v]
-    return list(np.linalg.solve(np.array(a, dtype=np.float64), np.array(b, dtype=np.float64)))
 
 
 def _border_colour(im: Image.Image) -> tuple[int, ...] | int:

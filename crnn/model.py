@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import timm
 import torch
@@ -18,29 +19,33 @@ from crnn.config import InputConfig, ModelConfig
 log = logging.getLogger(__name__)
 
 
+def create_backbone(name: str, pretrained: bool, pretrained_path: str | None, **kwargs: Any) -> nn.Module:
+    """A timm feature extractor (`features_only`); pretrained weights only from a local file."""
+    kwargs = {"features_only": True, **kwargs}
+    if pretrained:
+        if not pretrained_path:
+            raise ValueError("pretrained=true needs a pretrained_path (a local weights file); nothing is downloaded")
+        path = Path(pretrained_path)
+        if not path.is_file():
+            raise ValueError(f"pretrained weights not found: {path}")
+        # timm's documented way to load pretrained weights from a local file instead of the hub.
+        kwargs["pretrained_cfg_overlay"] = {"file": str(path)}
+    try:
+        return timm.create_model(name, pretrained=pretrained, **kwargs)
+    except RuntimeError as e:
+        raise ValueError(f"cannot build backbone {name!r} with {kwargs}: {e}") from e
+
+
 class CRNN(nn.Module):
     """images `(N, C, H, W)` -> logits `(N, T, num_classes)`."""
 
     def __init__(self, model: ModelConfig, inp: InputConfig) -> None:
         super().__init__()
         self.cfg, self.inp = model, inp
-        kwargs: dict = {"features_only": True, "out_indices": tuple(model.out_indices), "in_chans": model.in_chans}
+        kwargs: dict = {"out_indices": tuple(model.out_indices), "in_chans": model.in_chans}
         if model.output_stride is not None:
             kwargs["output_stride"] = model.output_stride
-        if model.pretrained:
-            if not model.pretrained_path:
-                raise ValueError(
-                    "model.pretrained=true needs model.pretrained_path (a local weights file); nothing is downloaded"
-                )
-            path = Path(model.pretrained_path)
-            if not path.is_file():
-                raise ValueError(f"pretrained weights not found: {path}")
-            # timm's documented way to load pretrained weights from a local file instead of the hub.
-            kwargs["pretrained_cfg_overlay"] = {"file": str(path)}
-        try:
-            self.backbone = timm.create_model(model.backbone, pretrained=model.pretrained, **kwargs)
-        except RuntimeError as e:
-            raise ValueError(f"cannot build backbone {model.backbone!r} with {kwargs}: {e}") from e
+        self.backbone = create_backbone(model.backbone, model.pretrained, model.pretrained_path, **kwargs)
         with torch.no_grad():
             self.backbone.eval()
             feat = self.backbone(torch.zeros(1, model.in_chans, inp.height, inp.width))[-1]

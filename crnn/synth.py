@@ -29,11 +29,13 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 from tqdm import tqdm
 
 from crnn.render import OCRB_FONT, BarcodeStyle, Box, isbn_text, render_mask
+from crnn.straighten import apply_h as _apply_h
+from crnn.straighten import homography, rectify
 from crnn.symbology import FORMATS, Format, random_code
 
 log = logging.getLogger(__name__)
 
-ANNOTATION_HEADER = ("filename", "code", "x_from", "y_from", "width", "height")
+ANNOTATION_HEADER = ("filename", "code", "x_from", "y_from", "width", "height", "quad")
 CROP_HEADER = ("filename", "text", "format")
 _FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu")
 _WORDS = (
@@ -97,6 +99,7 @@ class Sample:
     crop: Image.Image
     text: str
     fmt: Format
+    quad: np.ndarray  # (4, 2) symbol corners in the scene: top-left, top-right, bottom-right, bottom-left
 
 
 @dataclass
@@ -133,23 +136,6 @@ def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
 
 
 # ---------------------------------------------------------------- geometry
-
-
-def homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """3x3 H with dst ~ H @ src for four point pairs (arrays of shape (4, 2))."""
-    a = []
-    b = []
-    for (x, y), (u, v) in zip(src, dst, strict=True):
-        a.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
-        a.append([0, 0, 0, x, y, 1, -v * x, -v * y])
-        b += [u, v]
-    h = np.linalg.solve(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
-    return np.append(h, 1.0).reshape(3, 3)
-
-
-def _apply_h(h: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    q = np.column_stack([pts, np.ones(len(pts))]) @ h.T
-    return q[:, :2] / q[:, 2:3]
 
 
 @dataclass
@@ -289,6 +275,11 @@ def _add_text_lines(
         x = rng.uniform(x0, max(x0 + 1, x1 - size * 4))
         y = rng.uniform(y0, max(y0 + 1, y1 - size))
         draw.text((x, y), " ".join(words), fill=colour, font=_font(str(path), size))
+
+
+def background(rng: np.random.Generator, size: tuple[int, int]) -> Image.Image:
+    """A scene with no barcode: the backgrounds samples are drawn on (detector negatives)."""
+    return _background(rng, size, find_fonts())
 
 
 def _background(rng: np.random.Generator, size: tuple[int, int], fonts: tuple[Path, ...]) -> Image.Image:
@@ -542,8 +533,9 @@ def _attempt(index: int, seed: int, attempt: int, cfg: SynthConfig) -> Sample | 
     else:
         scene.save(buf, format="PNG", compress_level=1)
 
-    # Annotation box.
+    # Annotation box, and the symbol's quad (corners in its own order: the detector's target).
     outline = warp.forward(_box_points(sym))
+    symbol_quad = warp.forward(np.array([[sym[0], sym[1]], [sym[2], sym[1]], [sym[2], sym[3]], [sym[0], sym[3]]]))
     bx0, by0 = np.floor(outline.min(axis=0)).astype(int)
     bx1, by1 = np.ceil(outline.max(axis=0)).astype(int)
     bx0, by0 = max(0, int(bx0)), max(0, int(by0))
@@ -559,13 +551,10 @@ def _attempt(index: int, seed: int, attempt: int, cfg: SynthConfig) -> Sample | 
     out_h = int(np.clip(round(out_w * hq / wq), *cfg.crop_height))
     out_w = round(out_h * wq / hq)
     nat_w, nat_h = max(out_w, round(wq)), max(out_h, round(hq))
-    rect = np.array([[0, 0], [nat_w, 0], [nat_w, nat_h], [0, nat_h]], dtype=np.float64)
-    g = homography(rect, quad)
-    coeffs = tuple(float(v) for v in (g / g[2, 2]).ravel()[:8])
-    crop = scene.transform((nat_w, nat_h), Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR)
+    crop = rectify(scene, quad, (nat_w, nat_h))
     if (nat_w, nat_h) != (out_w, out_h):
         crop = crop.resize((out_w, out_h), Image.Resampling.BILINEAR)
-    return Sample(scene, buf.getvalue(), (bx0, by0, bx1 - bx0, by1 - by0), crop, code, fmt)
+    return Sample(scene, buf.getvalue(), (bx0, by0, bx1 - bx0, by1 - by0), crop, code, fmt, symbol_quad)
 
 
 def _photometric(
@@ -736,17 +725,18 @@ def _make(index: int, seed: int, cfg: SynthConfig) -> Sample:
 # ---------------------------------------------------------------- dataset writer
 
 
-def _write_chunk(
-    args: tuple[Path, int, int, int, SynthConfig, int],
-) -> list[tuple[int, str, tuple[int, int, int, int], str]]:
+_Row = tuple[int, str, tuple[int, int, int, int], str, str]
+
+
+def _write_chunk(args: tuple[Path, int, int, int, SynthConfig, int]) -> list[_Row]:
     out_dir, seed, start, stop, cfg, digits = args
-    rows: list[tuple[int, str, tuple[int, int, int, int], str]] = []
+    rows: list[_Row] = []
     for i in range(start, stop):
         s = _make(i, seed, cfg)
         name = f"{i:0{digits}d}"
         (out_dir / "images" / f"{name}.{cfg.scene_format}").write_bytes(s.scene_bytes)
         s.crop.save(out_dir / "crops" / f"{name}.png", compress_level=1)
-        rows.append((i, s.text, s.box, s.fmt))
+        rows.append((i, s.text, s.box, s.fmt, " ".join(f"{v:.1f}" for v in s.quad.ravel())))
     return rows
 
 
@@ -780,7 +770,7 @@ def generate(
 ) -> SynthSummary:
     """Write `count` samples under `out_dir`:
 
-    images/NNNNNN.jpg  scenes;  annotations.tsv  filename, code, x_from, y_from, width, height
+    images/NNNNNN.jpg  scenes;  annotations.tsv  filename, code, x_from, y_from, width, height, quad
     crops/NNNNNN.png   crops;   crops.tsv        filename, text, format
     Filenames in the TSVs are relative to `out_dir` (the TSVs' own folder). `synth.json` records the
     generator version, count, seed and settings, plus `stamp_extra`.
@@ -792,7 +782,7 @@ def generate(
     (out_dir / "crops").mkdir(parents=True, exist_ok=True)
     digits = max(6, len(str(max(count - 1, 0))))
     jobs = [(out_dir, seed, a, min(a + chunk_size, count), cfg, digits) for a in range(0, count, chunk_size)]
-    rows: list[tuple[int, str, tuple[int, int, int, int], str]] = []
+    rows: list[_Row] = []
     t0 = time.perf_counter()
     with tqdm(total=count, desc="synth", unit="sample", disable=not progress) as bar:
         if workers <= 1:
@@ -809,12 +799,12 @@ def generate(
     with open(out_dir / "annotations.tsv", "w", newline="") as f:
         w = csv.writer(f, delimiter="\t", lineterminator="\n")
         w.writerow(ANNOTATION_HEADER)
-        for i, text, box, _ in rows:
-            w.writerow([f"images/{i:0{digits}d}.{cfg.scene_format}", text, *box])
+        for i, text, box, _, quad in rows:
+            w.writerow([f"images/{i:0{digits}d}.{cfg.scene_format}", text, *box, quad])
     with open(out_dir / "crops.tsv", "w", newline="") as f:
         w = csv.writer(f, delimiter="\t", lineterminator="\n")
         w.writerow(CROP_HEADER)
-        for i, text, _, fmt in rows:
+        for i, text, _, fmt, _ in rows:
             w.writerow([f"crops/{i:0{digits}d}.png", text, fmt])
     # Provenance, and what `crnn.train.ensure_synthetic` compares to know a folder is current.
     stamp = {"generator_version": GENERATOR_VERSION, "count": count, "seed": seed, "config": asdict(cfg)}

@@ -6,6 +6,7 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -16,7 +17,7 @@ from torch.utils.data import Dataset
 from crnn import metrics
 from crnn.augment import Augment
 from crnn.codec import Codec
-from crnn.config import TrainConfig, from_dict, to_dict
+from crnn.config import OptimConfig, TrainConfig, from_dict, to_dict
 from crnn.labels import Sample
 from crnn.model import CRNN
 from crnn.preprocess import InputSpec, load_image, shrink_for_augment, to_array
@@ -139,21 +140,24 @@ class CRNNSystem(L.LightningModule):
         self._val = {}
 
     def configure_optimizers(self):  # type: ignore[no-untyped-def]  # Lightning's union return type
-        o = self.cfg.optim
-        opt = torch.optim.AdamW(self.parameters(), lr=o.lr, weight_decay=o.weight_decay)
-        if o.scheduler == "none":
-            return opt
-        warm_frac = o.warmup_frac
-        trainer = self.trainer
+        return adamw_cosine(self, self.cfg.optim)
 
-        def factor(step: int) -> float:
-            # Read the total on every call (LambdaLR keeps no copy in its state), so a run resumed with
-            # more epochs stretches the schedule instead of overrunning it.
-            total = max(1, int(trainer.estimated_stepping_batches))
-            warm = max(1, int(total * warm_frac))
-            if step < warm:
-                return (step + 1) / warm
-            return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
 
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+def adamw_cosine(module: L.LightningModule, o: OptimConfig) -> Any:
+    """AdamW with linear warm-up then cosine decay to 2% of the rate, stepped per batch (both models)."""
+    opt = torch.optim.AdamW(module.parameters(), lr=o.lr, weight_decay=o.weight_decay)
+    if o.scheduler == "none":
+        return opt
+    warm_frac = o.warmup_frac
+
+    def factor(step: int) -> float:
+        # Read the total on every call (LambdaLR keeps no copy in its state), so a run resumed with
+        # more epochs stretches the schedule instead of overrunning it.
+        total = max(1, int(module.trainer.estimated_stepping_batches))
+        warm = max(1, int(total * warm_frac))
+        if step < warm:
+            return (step + 1) / warm
+        return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+    return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 from crnn import metrics
 from crnn.augment import Augment
 from crnn.codec import Codec
-from crnn.config import TrainConfig, from_dict
+from crnn.config import OptimConfig, TrainConfig, TrainerConfig, from_dict
 from crnn.labels import read_tsv
 from crnn.model import CRNN
 from crnn.system import CRNNSystem, CropDataset, collate, input_spec
@@ -89,6 +89,77 @@ class _History(Callback):
         self.rows.append(row)
 
 
+@dataclass
+class TrainerRun:
+    trainer: L.Trainer
+    best: ModelCheckpoint  # by `monitor` (max)
+    last: ModelCheckpoint  # every epoch: what `resume` continues from
+    history: _History
+
+    def result(self, out: Path, start: float) -> TrainResult:
+        """The outcome of `trainer.fit`, also written to `out/metrics.json`."""
+        final = {k: float(v) for k, v in self.trainer.callback_metrics.items()}
+        best = Path(self.best.best_model_path or self.last.best_model_path)
+        seconds = time.time() - start
+        result = TrainResult(
+            best, Path(self.last.best_model_path), final, seconds, self.trainer.current_epoch, self.history.rows
+        )
+        summary = {
+            "best_checkpoint": str(best),
+            "best_score": float(self.best.best_model_score or 0.0),
+            "final": final,
+            "history": self.history.rows,
+            "seconds": seconds,
+        }
+        (out / "metrics.json").write_text(json.dumps(summary, indent=2))
+        return result
+
+
+def make_trainer(
+    tc: TrainerConfig,
+    optim: OptimConfig,
+    out: Path,
+    monitor: str,
+    callbacks: list[Callback],
+    logger: Any = None,
+    before: list[Callback] | None = None,
+) -> TrainerRun:
+    """The Lightning Trainer both models train with: best (by `monitor`) and last checkpoints, history,
+    learning-rate logging, time limit, gradient clipping; a CSV logger under `out` unless given one.
+    `before` run ahead of the checkpoints (weight averaging must swap its weights in first)."""
+    before = before or []
+    best = ModelCheckpoint(
+        dirpath=out / "checkpoints",
+        filename="best",
+        monitor=monitor,
+        mode="max",
+        auto_insert_metric_name=False,
+        enable_version_counter=False,
+    )
+    last = ModelCheckpoint(
+        dirpath=out / "checkpoints", filename="last", monitor=None, save_top_k=1, enable_version_counter=False
+    )
+    history = _History()
+    trainer = L.Trainer(
+        max_epochs=tc.max_epochs,
+        max_time=timedelta(minutes=tc.max_minutes) if tc.max_minutes else None,
+        accelerator=tc.accelerator,
+        devices=tc.devices,
+        precision=tc.precision,  # type: ignore[arg-type]  # validated by Lightning
+        gradient_clip_val=optim.grad_clip or None,
+        limit_train_batches=tc.limit_train_batches,
+        limit_val_batches=tc.limit_val_batches,
+        log_every_n_steps=tc.log_every_n_steps,
+        default_root_dir=str(out),
+        callbacks=[*before, best, last, history, LearningRateMonitor("step"), *callbacks],
+        logger=logger if logger is not None else L.pytorch.loggers.CSVLogger(str(out), name="logs"),
+        num_sanity_val_steps=0,
+        enable_model_summary=False,
+        deterministic=False,
+    )
+    return TrainerRun(trainer, best, last, history)
+
+
 def fit(cfg: TrainConfig, callbacks: list[Callback] | None = None, logger: Any = None) -> TrainResult:
     """Train a CRNN as `cfg` says; return the best checkpoint (by val exact match) and final metrics."""
     start = time.time()
@@ -120,64 +191,18 @@ def fit(cfg: TrainConfig, callbacks: list[Callback] | None = None, logger: Any =
 
     system = CRNNSystem.from_config(cfg, val_names=list(val_sets))
     out = Path(cfg.out_dir)
-    ckpt = ModelCheckpoint(
-        dirpath=out / "checkpoints",
-        filename="best",
-        monitor=metrics.MONITOR,
-        mode="max",
-        auto_insert_metric_name=False,
-        enable_version_counter=False,
-    )
-    # Every epoch, whatever the score: what `resume` continues from.
-    last = ModelCheckpoint(
-        dirpath=out / "checkpoints", filename="last", monitor=None, save_top_k=1, enable_version_counter=False
-    )
-    history = _History()
     extra: list[Callback] = []
     if cfg.optim.ema_decay > 0:
         extra.append(EMAWeightAveraging(decay=cfg.optim.ema_decay))
-    trainer = L.Trainer(
-        max_epochs=cfg.trainer.max_epochs,
-        max_time=timedelta(minutes=cfg.trainer.max_minutes) if cfg.trainer.max_minutes else None,
-        accelerator=cfg.trainer.accelerator,
-        devices=cfg.trainer.devices,
-        precision=cfg.trainer.precision,  # type: ignore[arg-type]  # validated by Lightning
-        gradient_clip_val=cfg.optim.grad_clip or None,
-        limit_train_batches=cfg.trainer.limit_train_batches,
-        limit_val_batches=cfg.trainer.limit_val_batches,
-        log_every_n_steps=cfg.trainer.log_every_n_steps,
-        default_root_dir=str(out),
-        callbacks=[*extra, ckpt, last, history, LearningRateMonitor("step"), *(callbacks or [])],
-        logger=logger if logger is not None else L.pytorch.loggers.CSVLogger(str(out), name="logs"),
-        num_sanity_val_steps=0,
-        enable_model_summary=False,
-        deterministic=False,
-    )
-    trainer.fit(
+    run = make_trainer(cfg.trainer, cfg.optim, out, metrics.MONITOR, callbacks or [], logger, before=extra)
+    run.trainer.fit(
         system,
         train_dataloaders=loader(train_set, True),
         val_dataloaders=[loader(ds, False) for ds in val_sets.values()],
         ckpt_path=cfg.resume,
         weights_only=True,
     )
-    final = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    best = Path(ckpt.best_model_path) if ckpt.best_model_path else Path(last.best_model_path)
-    result = TrainResult(
-        best, Path(last.best_model_path), final, time.time() - start, trainer.current_epoch, history.rows
-    )
-    (out / "metrics.json").write_text(
-        json.dumps(
-            {
-                "best_checkpoint": str(best),
-                "best_score": float(ckpt.best_model_score or 0.0),
-                "final": final,
-                "history": history.rows,
-                "seconds": result.seconds,
-            },
-            indent=2,
-        )
-    )
-    return result
+    return run.result(out, start)
 
 
 def load_checkpoint(path: str | Path, map_location: str = "cpu") -> tuple[CRNN, TrainConfig]:

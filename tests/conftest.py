@@ -58,3 +58,16 @@ def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CRNN_STORE", str(tmp_path / "store"))
     monkeypatch.chdir(REPO)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def onnx_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained recogniser with the default architecture, exported (for plumbing tests, not accuracy)."""
+    from crnn import config
+    from crnn.export import export_model
+    from crnn.model import CRNN
+
+    cfg = config.load(config.TrainConfig, REPO / "configs" / "train.yaml")
+    out = tmp_path_factory.mktemp("onnx") / "model.onnx"
+    export_model(CRNN(cfg.model, cfg.input), cfg, out)
+    return out

@@ -37,7 +37,7 @@ def test_files_and_tsvs(dataset: Path) -> None:
     ann = _read_tsv(dataset / "annotations.tsv")
     crops = _read_tsv(dataset / "crops.tsv")
     assert len(ann) == len(crops) == 24
-    assert list(ann[0]) == ["filename", "code", "x_from", "y_from", "width", "height"]
+    assert list(ann[0]) == ["filename", "code", "x_from", "y_from", "width", "height", "quad"]
     assert list(crops[0]) == ["filename", "text", "format"]
     for a, c in zip(ann, crops, strict=True):
         assert a["code"] == c["text"]
@@ -47,6 +47,9 @@ def test_files_and_tsvs(dataset: Path) -> None:
         x, y, w, h = (int(a[k]) for k in ("x_from", "y_from", "width", "height"))
         assert w > 20 and h > 10
         assert x >= 0 and y >= 0 and x + w <= scene.width and y + h <= scene.height
+        # The symbol's quad: its corners lie on the box's edges (within a few pixels of curvature/clipping).
+        quad = np.array([float(v) for v in a["quad"].split()]).reshape(4, 2)
+        assert quad[:, 0].min() == pytest.approx(x, abs=3) and quad[:, 0].max() == pytest.approx(x + w, abs=3)
         crop = Image.open(dataset / c["filename"])
         assert 32 <= crop.height <= 90
         assert 3.0 < crop.width / crop.height < 4.5

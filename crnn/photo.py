@@ -1,0 +1,284 @@
+"""Photo in, numbers out: detect every barcode, straighten it, read it (onnxruntime, no torch).
+
+The detector (`crnn.detector`) gives per-pixel maps at stride 4: the probability that a pixel belongs to a
+barcode symbol (bars + printed digits) and the direction of the symbol's digit line (cos, sin). A barcode
+is a connected region of the probability map; its oriented box comes from the region's pixels seen along
+the mean direction. The box's digit band is warped upright (`crnn.straighten`) and read by the recogniser.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from crnn.config import DetectorPostConfig
+from crnn.preprocess import letterbox
+from crnn.straighten import straighten
+
+log = logging.getLogger(__name__)
+
+STRIDE = 4  # map cells per input pixel of the detector's output (checked against the model)
+META_PREFIX = "crnn_detector."
+# Photos larger than this (long side, pixels) are scaled down on load: bounded memory, and the detector
+# sees at most `size` anyway; the recogniser's crops keep this much resolution.
+MAX_SIDE = 2048
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One barcode: its symbol quad in image pixels (TL, TR, BR, BL; digits along the bottom) and score."""
+
+    quad: np.ndarray
+    score: float
+
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        """Axis-aligned (x, y, w, h) around the quad."""
+        x0, y0 = np.floor(self.quad.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(self.quad.max(axis=0)).astype(int)
+        return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
+
+    @property
+    def angle(self) -> float:
+        """Direction of the digit line, degrees (0: upright, positive: clockwise in image coordinates)."""
+        d = (self.quad[1] - self.quad[0]) + (self.quad[2] - self.quad[3])
+        return math.degrees(math.atan2(d[1], d[0]))
+
+
+@dataclass
+class BarcodeRead:
+    detection: Detection
+    text: str
+    confidence: float
+    checksum_ok: bool
+    # Bar decoder's cross-check, when asked for: {"text", "format", "agrees"} or None (no decode there).
+    zxing: dict | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "box": list(self.detection.box),
+            "quad": [[round(float(v), 1) for v in p] for p in self.detection.quad],
+            "angle": round(self.detection.angle, 1),
+            "detection_score": round(self.detection.score, 4),
+            "text": self.text,
+            "confidence": round(self.confidence, 4),
+            "checksum_ok": self.checksum_ok,
+            **({"zxing": self.zxing} if self.zxing is not None else {}),
+        }
+
+
+@dataclass
+class PhotoResult:
+    path: str
+    size: tuple[int, int]  # of the file (boxes and quads are in its pixels)
+    barcodes: list[BarcodeRead] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        out: dict = {"file": self.path, "size": list(self.size), "barcodes": [b.to_dict() for b in self.barcodes]}
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+def load_photo(path: str | Path, max_side: int = MAX_SIDE) -> tuple[Image.Image, float]:
+    """An RGB photo scaled so its long side is at most `max_side`, and that scale (<= 1).
+
+    JPEGs are decoded at a reduced size directly (`draft`), so a huge photo never sits in memory at full
+    size; other formats are bounded by Pillow's decompression-bomb limit. ValueError for unreadable files.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"image not found: {p}")
+    try:
+        with Image.open(p) as im:
+            full = im.size
+            if im.format == "JPEG" and max(full) > max_side:
+                im.draft("RGB", (max_side, max_side))
+            im.load()
+            out = im.convert("RGB")
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError) as e:
+        raise ValueError(f"cannot read image {p}: {e}") from e
+    if max(out.size) > max_side:
+        out.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    return out, out.width / full[0]
+
+
+def detector_input(image: Image.Image, size: int, mean: float, std: float) -> tuple[np.ndarray, float, float]:
+    """Letterbox a photo into `(1, size, size)` float32 (grey); return it and the x / y scales applied."""
+    grey = image.convert("L")
+    boxed = letterbox(grey, size, size)
+    scale = min(size / grey.height, size / grey.width)
+    sx = max(1, round(grey.width * scale)) / grey.width
+    sy = max(1, round(grey.height * scale)) / grey.height
+    arr = (np.asarray(boxed, dtype=np.float32)[None] / 255.0 - mean) / std
+    return arr, sx, sy
+
+
+def _components(mask: np.ndarray) -> list[np.ndarray]:
+    """4-connected regions of a boolean map, each as an `(n, 2)` array of (row, col)."""
+    seen = np.zeros_like(mask, dtype=bool)
+    h, w = mask.shape
+    out = []
+    for r0, c0 in zip(*np.nonzero(mask), strict=True):
+        if seen[r0, c0]:
+            continue
+        seen[r0, c0] = True
+        queue, cells = deque([(r0, c0)]), []
+        while queue:
+            r, c = queue.popleft()
+            cells.append((r, c))
+            for rr, cc in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
+                if 0 <= rr < h and 0 <= cc < w and mask[rr, cc] and not seen[rr, cc]:
+                    seen[rr, cc] = True
+                    queue.append((rr, cc))
+        out.append(np.array(cells))
+    return out
+
+
+def boxes_from_maps(maps: np.ndarray, post: DetectorPostConfig, stride: int = STRIDE) -> list[Detection]:
+    """Detections (quads in the detector's input pixels) from maps `(3, h, w)`: probability, cos, sin."""
+    prob, cos, sin = maps[0], maps[1], maps[2]
+    found = []
+    for cells in _components(prob >= post.threshold):
+        if len(cells) < post.min_area:
+            continue
+        rows, cols = cells[:, 0], cells[:, 1]
+        p = prob[rows, cols]
+        score = float(p.mean())
+        if score < post.min_score:
+            continue
+        theta = math.atan2(float((sin[rows, cols] * p).sum()), float((cos[rows, cols] * p).sum()))
+        d = np.array([math.cos(theta), math.sin(theta)])
+        n = np.array([-d[1], d[0]])  # 90 degrees clockwise of d on screen: towards the digits
+        pts = np.column_stack([cols + 0.5, rows + 0.5]) * stride
+        u, v = pts @ d, pts @ n
+        half = stride / 2
+        u0, u1, v0, v1 = u.min() - half, u.max() + half, v.min() - half, v.max() + half
+        quad = np.array([u0 * d + v0 * n, u1 * d + v0 * n, u1 * d + v1 * n, u0 * d + v1 * n])
+        found.append(Detection(quad, score))
+    return sorted(found, key=lambda det: -det.score)
+
+
+class Detector:
+    """An exported detector in onnxruntime; input size and normalisation come from its metadata."""
+
+    def __init__(self, path: str | Path, threads: int | None = None, post: DetectorPostConfig | None = None) -> None:
+        import onnxruntime as ort
+
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"detector model not found: {path}")
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own exception types for bad files
+            raise ValueError(f"cannot load ONNX model {path}: {e}") from e
+        meta = self.session.get_modelmeta().custom_metadata_map
+        try:
+            self.size = int(meta[META_PREFIX + "size"])
+            self.mean = float(meta[META_PREFIX + "mean"])
+            self.std = float(meta[META_PREFIX + "std"])
+            self.stride = int(meta[META_PREFIX + "stride"])
+            default_post = DetectorPostConfig(**json.loads(meta[META_PREFIX + "post"]))
+        except KeyError as e:
+            raise ValueError(f"{path} lacks detector metadata {e}; export it with `crnn export-detector`") from None
+        self.post = post or default_post
+        self.input_name = self.session.get_inputs()[0].name
+
+    def maps(self, image: Image.Image) -> tuple[np.ndarray, float, float]:
+        arr, sx, sy = detector_input(image, self.size, self.mean, self.std)
+        return self.session.run(None, {self.input_name: arr[None]})[0][0], sx, sy
+
+    def detect(self, image: Image.Image) -> list[Detection]:
+        """Every barcode in `image`, quads in the image's pixels, best first."""
+        maps, sx, sy = self.maps(image)
+        scale = np.array([sx, sy])
+        return [Detection(d.quad / scale, d.score) for d in boxes_from_maps(maps, self.post, self.stride)]
+
+
+def zxing_decode(image: Image.Image) -> list[dict]:
+    """EAN/UPC symbols the zxing-cpp bar decoder finds: text as printed (UPC-A 12, UPC-E 8 digits), format,
+    and its position (a quad). Empty when the package is missing or nothing decodes."""
+    try:
+        import zxingcpp
+    except ImportError:
+        log.warning("zxing-cpp is not installed; no cross-check")
+        return []
+    formats = zxingcpp.BarcodeFormat.EAN13 | zxingcpp.BarcodeFormat.EAN8 | zxingcpp.BarcodeFormat.UPCA
+    formats |= zxingcpp.BarcodeFormat.UPCE
+    out = []
+    for r in zxingcpp.read_barcodes(image, formats=formats):
+        pos = r.position
+        quad = [[p.x, p.y] for p in (pos.top_left, pos.top_right, pos.bottom_right, pos.bottom_left)]
+        out.append({"text": r.text, "format": str(r.format).split(".")[-1], "quad": quad})
+    return out
+
+
+def _match_zxing(det: Detection, decodes: list[dict]) -> dict | None:
+    """The decode whose position lies inside the detection's box (grown by a quarter), if any."""
+    x, y, w, h = det.box
+    for z in decodes:
+        cx, cy = np.mean(np.array(z["quad"], dtype=np.float64), axis=0)
+        if x - w / 4 <= cx <= x + 1.25 * w and y - h / 4 <= cy <= y + 1.25 * h:
+            return z
+    return None
+
+
+class PhotoReader:
+    """Detector + recogniser (both ONNX): every barcode in a photo with its number."""
+
+    def __init__(
+        self,
+        detector: str | Path,
+        recogniser: str | Path,
+        threads: int | None = None,
+        decoder: str | None = None,
+        cross_check: bool = False,
+    ) -> None:
+        from crnn.inference import OnnxReader
+
+        self.detector = Detector(detector, threads=threads)
+        self.reader = OnnxReader(recogniser, threads=threads, decoder=decoder)  # type: ignore[arg-type]  # CLI choices
+        self.cross_check = cross_check
+
+    def read_image(self, image: Image.Image) -> list[BarcodeRead]:
+        detections = self.detector.detect(image)
+        crops = []
+        kept = []
+        for d in detections:
+            try:
+                crops.append(straighten(image, d.quad))
+                kept.append(d)
+            except ValueError as e:  # a degenerate quad: report, keep the rest
+                log.debug("skipping detection %s: %s", d.box, e)
+        readings = self.reader.read(crops)
+        out = [BarcodeRead(d, r.text, r.confidence, r.checksum_ok) for d, r in zip(kept, readings, strict=True)]
+        if self.cross_check and out:
+            decodes = zxing_decode(image)
+            for b in out:
+                z = _match_zxing(b.detection, decodes)
+                if z is not None:
+                    b.zxing = {"text": z["text"], "format": z["format"], "agrees": z["text"] == b.text}
+        return out
+
+    def read_file(self, path: str | Path) -> PhotoResult:
+        """One photo; an unreadable file gives a result with `error` set instead of raising."""
+        try:
+            image, scale = load_photo(path)
+        except ValueError as e:
+            return PhotoResult(str(path), (0, 0), error=str(e))
+        reads = self.read_image(image)
+        for b in reads:  # boxes in the file's own pixels, also when it was read scaled down
+            b.detection = Detection(b.detection.quad / scale, b.detection.score)
+        return PhotoResult(str(path), (round(image.width / scale), round(image.height / scale)), reads)
