@@ -1,4 +1,7 @@
-"""`crnn` command line: synth, train, evaluate, export, read. Parses arguments and calls the library."""
+"""`crnn` command line: synth, train, evaluate, export, read, train-detector, export-detector.
+
+Parses arguments and calls the library.
+"""
 
 from __future__ import annotations
 
@@ -51,6 +54,34 @@ def _cmd_train(a: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_detector(a: argparse.Namespace) -> int:
+    from crnn import config
+    from crnn.detector import fit_detector
+
+    cfg = config.load(config.DetectorConfig, a.config, a.overrides)
+    result = fit_detector(cfg)
+    print(
+        json.dumps(
+            {
+                "best_checkpoint": str(result.best_checkpoint),
+                "last_checkpoint": str(result.last_checkpoint),
+                "epochs": result.epochs,
+                "seconds": round(result.seconds, 1),
+                "metrics": {k: round(v, 4) for k, v in result.metrics.items()},
+            }
+        )
+    )
+    return 0
+
+
+def _cmd_export_detector(a: argparse.Namespace) -> int:
+    from crnn.detector import export_detector
+
+    diff = export_detector(a.checkpoint, a.out, opset=a.opset)
+    print(json.dumps({"onnx": a.out, "max_abs_diff": diff}))
+    return 0
+
+
 def _cmd_evaluate(a: argparse.Namespace) -> int:
     from crnn.evaluate import evaluate
 
@@ -99,14 +130,48 @@ def _image_files(inputs: list[str]) -> Iterator[Path]:
             yield p
 
 
+def _read_photos(a: argparse.Namespace, files: list[Path]) -> int:
+    """`crnn read --detector`: every barcode in each photo, one JSON object (or TSV line) a photo."""
+    from tqdm import tqdm
+
+    from crnn.photo import PhotoReader
+
+    reader = PhotoReader(a.detector, a.model, threads=a.threads, decoder=a.decoder, cross_check=a.cross_check)
+    failed = 0
+    for p in tqdm(files, unit="photo", disable=a.quiet or None, file=sys.stderr):
+        result = reader.read_file(p)
+        if result.error:
+            failed += 1
+            print(f"error: {result.error}", file=sys.stderr)
+            continue
+        if a.json:
+            print(json.dumps(result.to_dict()))
+            continue
+        if not result.barcodes:
+            print(f"{p}\t-\tno barcode found")
+        for b in result.barcodes:
+            check = "ok" if b.checksum_ok else "BAD-CHECKSUM"
+            z = (
+                ""
+                if b.zxing is None
+                else f"\tzxing {'agrees' if b.zxing['agrees'] else 'CONFLICT: ' + b.zxing['text']}"
+            )
+            print(f"{p}\t{b.text}\t{b.confidence:.3f}\t{check}\tbox {','.join(map(str, b.detection.box))}{z}")
+    if failed:
+        print(f"{failed} of {len(files)} files could not be read", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def _cmd_read(a: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from crnn.inference import open_reader
     from crnn.preprocess import load_image
 
-    reader = open_reader(a.model, decoder=a.decoder, threads=a.threads)
     files = list(_image_files(a.images))
+    if a.detector:
+        return _read_photos(a, files)
+    reader = open_reader(a.model, decoder=a.decoder, threads=a.threads)
     failed = 0
 
     def load(p: Path) -> tuple[Path, object]:
@@ -187,8 +252,14 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--int8-check", help="labelled crops comparing int8 with float (default: --check-data)")
     x.set_defaults(func=_cmd_export)
 
-    r = sub.add_parser("read", help="read crops with an ONNX model (onnxruntime only)")
-    r.add_argument("--model", required=True)
+    r = sub.add_parser("read", help="read crops with an ONNX model, or whole photos with --detector (onnxruntime only)")
+    r.add_argument("--model", required=True, help="the recogniser (.onnx, or a .ckpt for crops)")
+    r.add_argument("--detector", help="detector .onnx: the images are photos; read every barcode in each")
+    r.add_argument(
+        "--cross-check",
+        action="store_true",
+        help="with --detector: decode the bars with zxing-cpp too and report agreement or conflict",
+    )
     r.add_argument("images", nargs="+", help="image files or folders")
     r.add_argument("--json", action="store_true", help="one JSON object a line")
     r.add_argument("--decoder", choices=["greedy", "beam", "constrained"], default=None)
@@ -196,6 +267,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: all cores)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=_cmd_read)
+
+    td = sub.add_parser("train-detector", help="train the barcode detector (config YAML + key=value overrides)")
+    td.add_argument("--config", default="configs/detector.yaml")
+    td.add_argument("overrides", nargs="*", help="dotlist overrides, e.g. trainer.max_epochs=3")
+    td.set_defaults(func=_cmd_train_detector)
+
+    xd = sub.add_parser("export-detector", help="export a detector checkpoint to ONNX, checked against PyTorch")
+    xd.add_argument("--checkpoint", required=True)
+    xd.add_argument("--out", required=True)
+    xd.add_argument("--opset", type=int, default=17)
+    xd.set_defaults(func=_cmd_export_detector)
     return p
 
 

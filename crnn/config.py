@@ -335,8 +335,32 @@ class ExportConfig:
 
 
 @dataclass
+class DetectorExportConfig:
+    """Step `detector_export`: the detector as ONNX with its metadata, checked against PyTorch."""
+
+    opset: int = 17
+    atol: float = 1e-3
+    model_name: str = "barcode-detector-onnx"
+
+
+@dataclass
+class PhotoEvaluateConfig:
+    """Step `photo_evaluate`: detector + recogniser (both ONNX) on labelled whole photos."""
+
+    # filename<TAB>text[<TAB>group]; one labelled barcode a photo. Absent file (or None): nothing evaluated.
+    photos_tsv: str | None = "../shared/data/real-dev/photos.tsv"
+    # Also decode the bars with zxing-cpp, for the `zxing` and `either` figures.
+    zxing: bool = True
+    # The step fails when the share of photos read exactly is under this (0: no gate).
+    threshold: float = 0.0
+    # Failed photos listed in the step's failures table (all of them go into the artifact).
+    failures_shown: int = 32
+
+
+@dataclass
 class PipelineQueuesConfig:
-    gpu: str = "gpu"  # train, evaluate, export (`--queue`)
+    # train, evaluate, export, detector_train, detector_export, photo_evaluate (`--queue`)
+    gpu: str = "gpu"
     cpu: str = "cpu"  # dataset, preprocess
     controller: str = "services"  # where the controller runs with `--remote-controller`
 
@@ -361,11 +385,12 @@ class PipelineParameters:
     lr: float = 2e-3
     backbone: str = "resnet18"
     threshold: float = 0.9
+    detector_epochs: int = 6
 
 
 @dataclass
 class PipelineConfig:
-    """The five-step pipeline: where its parts are configured, and how it runs."""
+    """The pipeline (recogniser, detector, photo evaluation): where its steps are configured, how it runs."""
 
     project: str = "barcode-ocr"
     name: str = "barcode-ocr pipeline"
@@ -379,6 +404,9 @@ class PipelineConfig:
             "train": "configs/train.yaml",
             "evaluate": "configs/evaluate.yaml",
             "export": "configs/export.yaml",
+            "detector_train": "configs/detector.yaml",
+            "detector_export": "configs/detector_export.yaml",
+            "photo_evaluate": "configs/photo_evaluate.yaml",
         }
     )
     queues: PipelineQueuesConfig = field(default_factory=PipelineQueuesConfig)
@@ -396,6 +424,8 @@ SCHEMAS.update(
         "preprocess.yaml": PreprocessConfig,
         "evaluate.yaml": EvaluateConfig,
         "export.yaml": ExportConfig,
+        "detector_export.yaml": DetectorExportConfig,
+        "photo_evaluate.yaml": PhotoEvaluateConfig,
         "pipeline.yaml": PipelineConfig,
     }
 )

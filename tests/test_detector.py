@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from crnn import config
+from crnn import cli, config
 from crnn.config import DetectorPostConfig
 from crnn.detector import (
     SceneDataset,
@@ -134,7 +134,9 @@ def test_detection_box_and_angle() -> None:
 
 
 @pytest.mark.slow
-def test_train_resume_export_and_read_photo(scenes: Path, tmp_path: Path, onnx_model: Path) -> None:
+def test_train_resume_export_and_read_photo(
+    scenes: Path, tmp_path: Path, onnx_model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A tiny detector trains (overlays, predictions JSON, resumable checkpoints), exports with parity,
     and `PhotoReader` returns a list for photos, an empty list for a blank one, an error for a bad file."""
     overrides = [
@@ -156,8 +158,8 @@ def test_train_resume_export_and_read_photo(scenes: Path, tmp_path: Path, onnx_m
     assert Image.open(run / "overlays" / "epoch_000.png").width > 100
     assert {"val/recall", "val/precision", "val/f1"} <= set(result.metrics)
     # Resume: the last checkpoint carries optimizer and scheduler state and continues to epoch 2.
-    resumed = fit_detector(config.load(config.DetectorConfig, None, [*overrides[:-3], "trainer.max_epochs=2",
-                                                                      f"out_dir={run}", f"resume={result.last_checkpoint}"]))  # fmt: skip
+    more = [*overrides[:-3], "trainer.max_epochs=2", f"out_dir={run}", f"resume={result.last_checkpoint}"]
+    resumed = fit_detector(config.load(config.DetectorConfig, None, more))
     assert resumed.epochs == 2
     net, loaded = load_detector(resumed.last_checkpoint)
     assert loaded.input.size == 160
@@ -177,3 +179,12 @@ def test_train_resume_export_and_read_photo(scenes: Path, tmp_path: Path, onnx_m
     assert isinstance(out["barcodes"], list)
     for b in out["barcodes"]:
         assert set(b) >= {"box", "quad", "text", "confidence", "checksum_ok"}
+    # The command line: one JSON object a photo; a bad file is reported and makes the exit status 1.
+    capsys.readouterr()
+    args = ["read", "--model", str(onnx_model), "--detector", str(onnx_path), "--json", "--quiet", "--cross-check"]
+    assert cli.main([*args, str(blank), str(read_scenes(scenes)[1].path)]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [Path(x["file"]).name for x in lines] == ["blank.png", read_scenes(scenes)[1].path.name]
+    assert lines[0]["barcodes"] == [] and lines[0]["size"] == [300, 200]
+    assert cli.main([*args, str(tmp_path / "bad.png")]) == 1
+    assert "cannot read image" in capsys.readouterr().err

@@ -107,22 +107,40 @@ def test_controller_dag_built_without_a_server(offline):
     from pipelines.controller import build_controller
     from pipelines.wiring import load_pipeline
 
-    pcfg, configs = load_pipeline(None, ["parameters.epochs=3", "train.optim.weight_decay=0.001"])
+    pcfg, configs = load_pipeline(
+        None, ["parameters.epochs=3", "parameters.detector_epochs=2", "train.optim.weight_decay=0.001"]
+    )
     pipe = build_controller(pcfg, configs, {n: f"base-{n}" for n in configs}, gpu_queue="gpu-a100")
     try:
         dag = pipe.get_pipeline_dag()
-        assert list(dag) == ["dataset", "preprocess", "train", "evaluate", "export"]
+        assert list(dag) == [
+            "dataset",
+            "preprocess",
+            "train",
+            "evaluate",
+            "export",
+            "detector_train",
+            "detector_export",
+            "photo_evaluate",
+        ]
         assert dag["dataset"].parents == []
         assert dag["preprocess"].parents == ["dataset"]
         assert dag["train"].parents == ["preprocess"]
         assert set(dag["evaluate"].parents) == {"preprocess", "train"}
         assert set(dag["export"].parents) == {"preprocess", "train", "evaluate"}
+        # The detector branch needs only the raw dataset; photo evaluation needs both ONNX models.
+        assert dag["detector_train"].parents == ["dataset"]
+        assert dag["detector_export"].parents == ["detector_train"]
+        assert set(dag["photo_evaluate"].parents) == {"export", "detector_export"}
         assert {n: d.queue for n, d in dag.items()} == {
             "dataset": "cpu",
             "preprocess": "cpu",
             "train": "gpu-a100",
             "evaluate": "gpu-a100",
             "export": "gpu-a100",
+            "detector_train": "gpu-a100",
+            "detector_export": "gpu-a100",
+            "photo_evaluate": "gpu-a100",
         }
         assert all(d.base_task_id == f"base-{n}" and d.cache_executed_step for n, d in dag.items())
         p = {n: d.parameters for n, d in dag.items()}
@@ -130,11 +148,23 @@ def test_controller_dag_built_without_a_server(offline):
         assert p["train"]["Inputs/dataset_id"] == "${preprocess.parameters.Outputs/dataset_id}"
         assert p["evaluate"]["Inputs/model_id"] == "${train.parameters.Outputs/model_id}"
         assert p["export"]["Inputs/model_id"] == "${train.parameters.Outputs/model_id}"
+        assert p["detector_train"]["Inputs/raw_dataset_id"] == "${dataset.parameters.Outputs/dataset_id}"
+        assert p["detector_export"]["Inputs/model_id"] == "${detector_train.parameters.Outputs/model_id}"
+        assert p["photo_evaluate"]["Inputs/detector_model_id"] == "${detector_export.parameters.Outputs/model_id}"
+        assert p["photo_evaluate"]["Inputs/recogniser_model_id"] == "${export.parameters.Outputs/onnx_model_id}"
+        # Unwired inputs stay out of the overrides (the base task holds them, empty).
+        assert "Inputs/resume_model_id" not in p["detector_train"]
         # Pipeline parameters (editable on a clone in the UI) reach the step keys they override.
         assert p["train"]["train/trainer.max_epochs"] == "${pipeline.epochs}"
         assert p["dataset"]["dataset/synthetic.count"] == "${pipeline.count}"
         assert p["evaluate"]["evaluate/threshold"] == "${pipeline.threshold}"
+        assert p["detector_train"]["detector_train/trainer.max_epochs"] == "${pipeline.detector_epochs}"
         assert pipe._pipeline_args["epochs"] == 3  # noqa: SLF001  # no public getter for the defaults
+        assert pipe._pipeline_args["detector_epochs"] == 2  # noqa: SLF001
+        # The new steps' configs travel whole, under their own sections.
+        assert p["detector_export"]["detector_export/model_name"] == "barcode-detector-onnx"
+        assert p["photo_evaluate"]["photo_evaluate/zxing"] is True
+        assert p["detector_train"]["detector_train/data.train_dirs"] == "[data/synth_scenes/train]"
         # Step-level overrides travel as the step's resolved config.
         assert p["train"]["train/optim.weight_decay"] == pytest.approx(0.001)
     finally:

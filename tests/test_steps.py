@@ -1,6 +1,7 @@
 """Each step script on its own, offline: config + inputs by ID in, outputs by ID and an offline session out."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -22,6 +23,18 @@ TINY_TRAIN = [
     "trainer.log_every_n_steps=1",
 ]
 
+TINY_DETECTOR = [
+    "data.synth.train_count=16",
+    "data.synth.val_count=4",
+    "data.synth.workers=1",
+    "data.batch_size=8",
+    "data.num_workers=0",
+    "input.size=160",
+    "trainer.max_epochs=1",
+    "trainer.log_every_n_steps=1",
+    "overlays=2",
+]
+
 
 def session(path: str) -> dict:
     """Hyperparameters and scalar series ({title/series: [values]}) of an offline session zip."""
@@ -29,12 +42,13 @@ def session(path: str) -> dict:
         task = json.loads(z.read("task.json"))
         events = [e for line in z.read("metrics.jsonl").decode().splitlines() if line.strip() for e in json.loads(line)]
         images = [n for n in z.namelist() if n.endswith((".jpeg", ".png"))]
+    artifacts = [a["key"] for a in task.get("execution", {}).get("artifacts") or []]
     params = {f"{s}/{k}": v["value"] for s, sec in task.get("hyperparams", {}).items() for k, v in sec.items()}
     scalars: dict[str, list[float]] = {}
     for e in events:
         if e.get("type") == "training_stats_scalar":
             scalars.setdefault(f"{e['metric']}/{e['variant']}", []).append(e["value"])
-    return {"name": task["name"], "params": params, "scalars": scalars, "images": images}
+    return {"name": task["name"], "params": params, "scalars": scalars, "images": images, "artifacts": artifacts}
 
 
 def _main(step: str, argv: list[str], capsys) -> dict:
@@ -148,3 +162,87 @@ def test_bad_override_is_rejected_before_any_task(offline, capsys):
 
     assert train.main(["--dataset-id", "x", "optim.lrr=1"]) == 1
     assert "lrr" in capsys.readouterr().err
+
+
+def photos_tsv(folder: Path, count: int = 2) -> Path:
+    """`count` generator scenes as labelled photos (filename, text, group), one group a photo."""
+    import csv
+
+    from crnn.synth import generate
+
+    generate(folder, count, seed=7, workers=1, progress=False)
+    with open(folder / "annotations.tsv", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    lines = ["filename\ttext\tgroup"] + [f"{r['filename']}\t{r['code']}\tg{i}" for i, r in enumerate(rows)]
+    (folder / "photos.tsv").write_text("\n".join(lines) + "\n")
+    return folder / "photos.tsv"
+
+
+@pytest.mark.slow
+def test_detector_steps_and_photo_evaluation_standalone_offline(offline, capsys, caplog, onnx_model):
+    import logging
+
+    from crnn.detector import read_scenes
+    from crnn.tracking import LocalStore
+
+    caplog.set_level(logging.INFO)
+    store = LocalStore(offline / "store")
+    # A raw dataset of whole scenes with boxes: they join the (generated) synthetic scenes.
+    raw = ["synthetic.count=8", "synthetic.workers=1", "synthetic.images=scenes"]
+    ds = _main("dataset", ["--work-dir", str(offline / "w1"), *raw], capsys)
+    ds_id = ds["outputs"]["dataset_id"]
+    scenes = offline / "scenes"
+    dirs = [f"data.train_dirs=[{scenes / 'train'}]", f"data.val_dir={scenes / 'val'}"]
+    tr = _main(
+        "detector_train", ["--work-dir", str(offline / "w2"), "--raw-dataset-id", ds_id, *TINY_DETECTOR, *dirs], capsys
+    )
+    assert f"raw dataset {ds_id}: 8 boxes join the synthetic scenes" in caplog.text
+    assert len(read_scenes(scenes / "train")) == 16 and len(read_scenes(scenes / "val")) == 4
+    s = session(tr["offline_session"])
+    assert s["params"]["Inputs/raw_dataset_id"] == ds_id
+    assert s["params"]["detector_train/input.size"] == "160"
+    assert {"train/loss", "val/recall", "val/precision", "val/f1"} <= set(s["scalars"])
+    assert any("detector overlays" in n for n in s["images"])
+    assert {"predictions_epoch_000", "metrics"} <= set(s["artifacts"])
+    best = store.model_info(tr["outputs"]["model_id"])
+    assert best["name"] == "barcode-detector-best" and best["file"].endswith(".ckpt")
+    assert best["metadata"]["raw_boxes"] == 8 and best["metadata"]["input_size"] == 160
+    assert 0.0 <= tr["outputs"]["val_f1"] <= 1.0 and tr["outputs"]["val_f1"] == max(s["scalars"]["val/f1"])
+    assert store.model_info(tr["outputs"]["last_model_id"])["name"] == "barcode-detector-last"
+
+    ex = _main("detector_export", ["--work-dir", str(offline / "w3"), "--model-id", tr["outputs"]["model_id"]], capsys)
+    assert ex["outputs"]["parity_max_abs_diff"] < 1e-3
+    onnx = store.model_info(ex["outputs"]["model_id"])
+    assert onnx["name"] == "barcode-detector-onnx" and onnx["file"] == "detector.onnx"
+    assert onnx["metadata"]["source_model_id"] == tr["outputs"]["model_id"] and onnx["metadata"]["input_size"] == 160
+    assert "parity/max_abs_diff" in session(ex["offline_session"])["scalars"]
+
+    # The recogniser as the export step would register it; two labelled photos in two groups.
+    rec_id = store.add_model(onnx_model, "crnn-barcode-onnx")
+    ids = ["--detector-model-id", ex["outputs"]["model_id"], "--recogniser-model-id", rec_id]
+    tsv = photos_tsv(offline / "photos")
+    ph = _main("photo_evaluate", ["--work-dir", str(offline / "w4"), *ids, f"photos_tsv={tsv}"], capsys)
+    out = ph["outputs"]
+    assert out["n"] == 2 and all(0.0 <= out[k] <= 1.0 for k in ("read", "found", "zxing", "either"))
+    assert out["either"] >= max(out["read"], out["zxing"]) and out["seconds_per_photo"] > 0
+    assert out["failures"] == round(2 * (1 - out["read"]))
+    metrics = json.loads(Path(out["metrics_file"]).read_text())
+    assert metrics["n"] == 2 and set(metrics["per_group"]) == {"g0", "g1"}
+    assert all(g["n"] == 1 for g in metrics["per_group"].values())
+    s = session(ph["offline_session"])
+    assert s["params"]["Inputs/detector_model_id"] == ex["outputs"]["model_id"]
+    assert s["scalars"]["photos/read"] == [pytest.approx(out["read"])] and "photos/seconds_per_photo" in s["scalars"]
+    assert {"failures", "photo_metrics"} <= set(s["artifacts"])
+
+    # No photos TSV where the step runs: n = 0, and the step passes.
+    missing = offline / "missing.tsv"
+    ph0 = _main("photo_evaluate", ["--work-dir", str(offline / "w5"), *ids, f"photos_tsv={missing}"], capsys)
+    assert ph0["outputs"]["n"] == 0 and math.isnan(ph0["outputs"]["read"])
+    assert f"{missing} does not exist" in caplog.text
+
+    # The gate: a share read under the threshold fails the step with a message.
+    from steps import photo_evaluate
+
+    argv = ["--work-dir", str(offline / "w6"), *ids, f"photos_tsv={tsv}", "threshold=1.01", "zxing=false"]
+    assert photo_evaluate.main(argv) == 1
+    assert "under the threshold 1.01" in capsys.readouterr().err
