@@ -184,6 +184,14 @@ class DetectorDataConfig:
     # Random scale-down of a scene before letterboxing (smaller barcodes than the generator draws).
     shrink_p: float = 0.3
     shrink_min: float = 0.5
+    # Random zoom-in on a barcode: a window where it spans `zoom_fill` of the width, edges may cut it
+    # (close-up phone photos, barcodes half out of frame).
+    zoom_p: float = 0.3
+    zoom_fill: tuple[float, float] = (0.6, 1.3)
+    # Add-on symbols (books' price, magazines' issue) right of the bars are not part of the barcode: the
+    # generator draws more of them for the detector than for the recogniser's crops.
+    addon_p_book: float = 0.6
+    addon_p: float = 0.2
 
 
 @dataclass

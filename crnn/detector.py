@@ -205,7 +205,9 @@ class SceneDataset(Dataset):
             image, quads, oriented = _mosaic(self._load(i), self._load(rng.randrange(len(self.scenes))), rng)
         else:
             image, quads, oriented = self._load(i)
-        if rng.random() < d.shrink_p:
+        if quads and rng.random() < d.zoom_p:
+            image, quads = _zoom(image, quads, rng.uniform(*d.zoom_fill), rng)
+        elif rng.random() < d.shrink_p:
             image, quads = _shrink(image, quads, rng.uniform(d.shrink_min, 1.0), rng)
         return image, quads, oriented
 
@@ -257,6 +259,23 @@ def _shrink(
     off = np.array([rng.randint(0, w - size[0]), rng.randint(0, h - size[1])])
     canvas.paste(small, (int(off[0]), int(off[1])))
     return canvas, [q * np.array(size) / (w, h) + off for q in quads]
+
+
+def _zoom(
+    image: Image.Image, quads: list[np.ndarray], fill: float, rng: random.Random
+) -> tuple[Image.Image, list[np.ndarray]]:
+    """A window of the scene, same aspect, in which the first barcode spans `fill` of the width; the window
+    stays inside the image and holds the barcode's centre, so edges may cut the barcode."""
+    w, h = image.size
+    q = quads[0]
+    span = float(np.ptp(q[:, 0]))
+    ww = min(float(w), max(16.0, span / fill))
+    wh = ww * h / w
+    cx, cy = q.mean(axis=0)
+    x0 = float(np.clip(cx - rng.uniform(0.2, 0.8) * ww, 0, w - ww))
+    y0 = float(np.clip(cy - rng.uniform(0.2, 0.8) * wh, 0, h - wh))
+    crop = image.crop((round(x0), round(y0), round(x0 + ww), round(y0 + wh)))
+    return crop, [p - (round(x0), round(y0)) for p in quads]
 
 
 def collate(batch: list) -> dict:
@@ -461,7 +480,8 @@ def ensure_scenes(cfg: DetectorConfig) -> None:
         if f.exists():
             continue
         log.info("%s does not exist: generating %d synthetic scenes into it", f, count)
-        synth.generate(f, count=count, seed=seed, workers=s.workers, stamp_extra={"auto": True})
+        gen = synth.SynthConfig(p_addon_book=cfg.data.addon_p_book, p_addon=cfg.data.addon_p)
+        synth.generate(f, count=count, seed=seed, workers=s.workers, config=gen, stamp_extra={"auto": True})
 
 
 def fit_detector(

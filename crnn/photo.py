@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from crnn.config import DetectorPostConfig
+from crnn.inference import Reading
 from crnn.preprocess import letterbox
-from crnn.straighten import straighten
+from crnn.straighten import SYMBOL_VARIANTS, straighten, sub_quad
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +114,10 @@ def load_photo(path: str | Path, max_side: int = MAX_SIDE) -> tuple[Image.Image,
 
 
 def detector_input(image: Image.Image, size: int, mean: float, std: float) -> tuple[np.ndarray, float, float]:
-    """Letterbox a photo into `(1, size, size)` float32 (grey); return it and the x / y scales applied."""
-    grey = image.convert("L")
+    """Letterbox a photo into `(1, size, size)` float32 (grey, levels stretched); return it and the x / y
+    scales applied. The one preprocessing path of detector training, export checks and reading."""
+    # Levels stretched to the full range: pale bars on white (faded print, glare) look like any other.
+    grey = ImageOps.autocontrast(image.convert("L"), cutoff=1)
     boxed = letterbox(grey, size, size)
     scale = min(size / grey.height, size / grey.width)
     sx = max(1, round(grey.width * scale)) / grey.width
@@ -251,25 +254,33 @@ class PhotoReader:
         threads: int | None = None,
         decoder: str | None = None,
         cross_check: bool = False,
+        variants: int = 1,
     ) -> None:
         from crnn.inference import OnnxReader
 
         self.detector = Detector(detector, threads=threads)
         self.reader = OnnxReader(recogniser, threads=threads, decoder=decoder)  # type: ignore[arg-type]  # CLI choices
         self.cross_check = cross_check
+        self.variants = variants
 
     def read_image(self, image: Image.Image) -> list[BarcodeRead]:
+        """Every barcode in `image`. With `variants` > 1, each detection is also read under the first
+        `variants` hypotheses of `SYMBOL_VARIANTS` and the most confident reading is kept."""
         detections = self.detector.detect(image)
-        crops = []
-        kept = []
-        for d in detections:
-            try:
-                crops.append(straighten(image, d.quad))
-                kept.append(d)
-            except ValueError as e:  # a degenerate quad: report, keep the rest
-                log.debug("skipping detection %s: %s", d.box, e)
-        readings = self.reader.read(crops)
-        out = [BarcodeRead(d, r.text, r.confidence, r.checksum_ok) for d, r in zip(kept, readings, strict=True)]
+        crops: list[Image.Image] = []
+        owner: list[int] = []
+        for i, d in enumerate(detections):
+            for frac in SYMBOL_VARIANTS[: max(1, self.variants)]:
+                try:
+                    crops.append(straighten(image, sub_quad(d.quad, frac)))
+                    owner.append(i)
+                except ValueError as e:  # a degenerate quad: skip it, keep the rest
+                    log.debug("skipping detection %s: %s", d.box, e)
+        best: dict[int, Reading] = {}
+        for i, r in zip(owner, self.reader.read(crops), strict=True):
+            if i not in best or (r.checksum_ok, r.confidence) > (best[i].checksum_ok, best[i].confidence):
+                best[i] = r
+        out = [BarcodeRead(detections[i], r.text, r.confidence, r.checksum_ok) for i, r in sorted(best.items())]
         if self.cross_check and out:
             decodes = zxing_decode(image)
             for b in out:
@@ -296,7 +307,8 @@ def evaluate_photos(reader: PhotoReader, tsv: str | Path, zxing: bool = True, pr
     Figures: `read`: share of photos where some barcode reads exactly the label; `found`: share where some
     detection covers the labelled barcode (its reading within a third of the digits of the label, or the
     bar decoder's position of the label inside the box: the photos have no boxes); `zxing`: share where
-    zxing-cpp alone decodes the label (a UPC-A reported as its EAN-13, with a leading 0, counts); `either`; seconds per photo of detection + reading (no zxing).
+    zxing-cpp alone decodes the label (a UPC-A reported as its EAN-13, with a leading 0, counts);
+    `either`; seconds per photo of detection + reading (no zxing).
     Per group too, and every photo not read with what was read instead.
     """
     import time

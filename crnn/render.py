@@ -257,7 +257,8 @@ def render_mask(code: str, fmt: Format, style: BarcodeStyle, module_px: int) -> 
     baseline = digit_top + style.digit_height
 
     addon = addon_pattern(style.addon) if style.addon else ""
-    addon_gap = 12.0 if style.show_gt else 9.0
+    # The add-on starts 9 modules right of the symbol (12 after a '>'), or of an outer digit beyond it.
+    addon_gap = max(12.0 if style.show_gt else 9.0, max(d.x_center for d in digits) + 3.5 + 5.0 - n_mod)
     # Horizontal extent: quiet zones widened to hold outer glyphs and '>'.
     left_extra = max(style.quiet_zone[0], -min(d.x_center for d in digits) + 4.5)
     right_edge = max(n_mod + style.quiet_zone[1], max(d.x_center for d in digits) + 4.5)

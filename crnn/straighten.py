@@ -75,6 +75,19 @@ def digit_band(symbol: np.ndarray, aspect: float = BAND_ASPECT) -> np.ndarray:
     return apply_h(homography(UNIT_SQUARE, symbol), corners)
 
 
+# Test-time hypotheses about a detected symbol, as (left, top, right, bottom) of the unit square: as
+# detected, and with the bottom edge lower (digits cut off by a box that ends too high). Hypotheses that
+# pull the right edge in (an add-on taken for part of the symbol) were tried and lost photos: the reader
+# is confidently wrong on a crop that cuts digits.
+SYMBOL_VARIANTS = ((0.0, 0.0, 1.0, 1.0), (0.0, 0.0, 1.0, 1.08))
+
+
+def sub_quad(quad: np.ndarray, frac: tuple[float, float, float, float]) -> np.ndarray:
+    """The part (left, top, right, bottom; fractions, may exceed 0..1) of a quad, in its own frame."""
+    x0, y0, x1, y1 = frac
+    return apply_h(homography(UNIT_SQUARE, quad), np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]))
+
+
 def rectify(image: Image.Image, quad: np.ndarray, size: tuple[int, int] | None = None) -> Image.Image:
     """The quad warped to an upright `size` (w, h) image; default: the quad's own size in pixels."""
     if size is None:

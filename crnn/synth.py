@@ -71,6 +71,8 @@ class SynthConfig:
     outside_gap_ean13: tuple[float, float] = (0.5, 2.5)
     p_other_font: float = 0.25  # DejaVu instead of OCR-B for the digits (when installed)
     p_flat_layout: float = 0.05  # non-GS1 printing: equal bars, digits in one even row
+    p_addon_book: float = 0.25  # books with a 5-digit price add-on right of the bars
+    p_addon: float = 0.0  # other codes with a 2- or 5-digit add-on (not part of the symbol: detector negatives)
     max_rotation_deg: float = 35.0
     p_large_rotation: float = 0.15  # else a few degrees
     p_upright_turn: float = 0.05  # barcode turned by 90/180/270 degrees
@@ -249,8 +251,17 @@ def _sample_style(
         flat=fmt in ("EAN-13", "UPC-A") and rng.random() < cfg.p_flat_layout,
         show_gt=book and rng.random() < 0.6,
         top_text=isbn_text(code) if book and rng.random() < 0.6 else None,
-        addon="".join(str(d) for d in rng.integers(0, 10, 5)) if book and rng.random() < 0.25 else None,
+        addon=_addon(rng, cfg, book),
     )
+
+
+def _addon(rng: np.random.Generator, cfg: SynthConfig, book: bool) -> str | None:
+    """A 5-digit add-on for books (price), a 2- or 5-digit one for other codes (issue, price), or none."""
+    if book and rng.random() < cfg.p_addon_book:
+        return "".join(str(d) for d in rng.integers(0, 10, 5))
+    if cfg.p_addon > 0 and rng.random() < cfg.p_addon:  # no draw at 0: the default stream is unchanged
+        return "".join(str(d) for d in rng.integers(0, 10, 2 if rng.random() < 0.5 else 5))
+    return None
 
 
 def _add_text_lines(

@@ -1,1 +1,1 @@
-"""The five-step pipeline: wiring shared by the ClearML PipelineController and the offline runner."""
+"""The pipeline (recogniser, detector, photos): wiring shared by the PipelineController and the offline runner."""

@@ -1,4 +1,4 @@
-"""The ClearML PipelineController of the five steps (server mode).
+"""The ClearML PipelineController of the pipeline's steps (server mode), as `pipelines.wiring` lists them.
 
 Each step is a task made from `steps/<name>.py` at the repository's commit, in its docker image. Steps pass
 IDs through parameter overrides that reference upstream outputs (`${dataset.parameters.Outputs/dataset_id}`);
@@ -70,11 +70,11 @@ def register_base_tasks(pcfg: PipelineConfig, configs: dict[str, Any]) -> dict[s
     for name in ORDER:
         spec = STEPS[name]
         task_name = f"step {name}"
-        found = Task.get_tasks(project_name=project, task_name=f"^{task_name}$", tags=[tag])
+        found: list[Any] = Task.get_tasks(project_name=project, task_name=f"^{task_name}$", tags=[tag])
         if found:
             ids[name] = found[0].id
             continue
-        task = Task.create(
+        task: Any = Task.create(
             project_name=project,
             task_name=task_name,
             task_type=spec.task_type,
@@ -114,7 +114,7 @@ def build_controller(
     repo: str | None = None,
     commit: str | None = None,
 ) -> Any:
-    """The PipelineController (not started): five nodes, their parents, queues and parameter overrides."""
+    """The PipelineController (not started): a node per step, its parents, queue and parameter overrides."""
     from clearml import PipelineController
 
     gpu_queue = gpu_queue or pcfg.queues.gpu

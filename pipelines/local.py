@@ -1,4 +1,4 @@
-"""The pipeline without a server: the same five steps, in order, in this process.
+"""The pipeline without a server: the same steps, one after another in `ORDER`, in this process.
 
 Each step records a ClearML offline session; datasets and models go to a content-addressed local store
 (`crnn.tracking.LocalStore`) and IDs pass between steps through the tasks' Inputs/Outputs sections, as on a
@@ -46,12 +46,20 @@ class LocalRun:
 
     def summary(self) -> dict:
         ev, ex = self.steps["evaluate"].outputs, self.steps["export"].outputs
+        det, dex = self.steps["detector_train"].outputs, self.steps["detector_export"].outputs
+        photos = self.steps["photo_evaluate"].outputs
         return {
             "exact_match": ev.get("exact_match"),
             "cer": ev.get("cer"),
             "metrics_file": ev.get("metrics_file"),
             "onnx_file": ex.get("onnx_file"),
             "onnx_model_id": ex.get("onnx_model_id"),
+            "detector_val_f1": det.get("val_f1"),
+            "detector_onnx_file": dex.get("onnx_file"),
+            "detector_onnx_model_id": dex.get("model_id"),
+            # n = 0: no photos TSV where the step ran (the figures are then NaN)
+            "photos": {k: photos.get(k) for k in ("n", "read", "found", "zxing", "either", "seconds_per_photo")},
+            "photo_metrics_file": photos.get("metrics_file"),
             "store": str(self.work_dir / "store"),
             "offline_sessions": self.sessions,
             "import_command": f"python pipelines/run.py --import-offline {self.work_dir / 'summary.json'}",
@@ -95,7 +103,7 @@ def _outputs_exist(store: LocalStore, outputs: dict[str, Any]) -> bool:
 
 
 def run_offline(pcfg: PipelineConfig, configs: dict[str, Any], reuse: bool = True) -> LocalRun:
-    """Run dataset -> preprocess -> train -> evaluate -> export; raise StepFailed naming a failing step."""
+    """Run every step in `ORDER`; raise StepFailed naming a failing step."""
     start = time.time()
     work = Path(pcfg.work_dir).resolve()
     store = LocalStore(work / "store")

@@ -1,7 +1,8 @@
-"""Run the five-step pipeline: dataset -> preprocess -> train -> evaluate -> export.
+"""Run the pipeline: dataset -> preprocess -> train -> evaluate -> export (the recogniser),
+dataset -> detector_train -> detector_export (the detector), then photo_evaluate on both ONNX models.
 
     python pipelines/run.py                       # no server configured: all steps here, offline
-    python pipelines/run.py --queue gpu           # server: a PipelineController; train/evaluate/export on `gpu`
+    python pipelines/run.py --queue gpu           # server: a PipelineController; training and evaluation on `gpu`
     python pipelines/run.py parameters.count=2000 train.trainer.max_epochs=2   # overrides, as dotlists
 
 Overrides prefixed with a step name (`train.optim.lr=1e-3`) go to that step's config; others to
@@ -29,7 +30,7 @@ log = logging.getLogger("pipelines.run")
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default=None, help="pipeline YAML (default configs/pipeline.yaml)")
-    p.add_argument("--queue", default=None, help="server: queue for train/evaluate/export (default: queues.gpu)")
+    p.add_argument("--queue", default=None, help="server: queue for the GPU steps (default: queues.gpu)")
     p.add_argument("--cpu-queue", default=None, help="server: queue for dataset/preprocess (default: queues.cpu)")
     p.add_argument(
         "--remote-controller",
@@ -96,7 +97,8 @@ def run_offline(a: argparse.Namespace, pcfg, configs) -> int:  # type: ignore[no
         print(f"error: {e}", file=sys.stderr)
         return 1
     s = run.summary()
-    print(json.dumps({k: s[k] for k in ("exact_match", "cer", "metrics_file", "onnx_file")}, indent=1))
+    shown = ("exact_match", "cer", "metrics_file", "onnx_file", "detector_onnx_file", "photos")
+    print(json.dumps({k: s[k] for k in shown}, indent=1))
     reused = [k for k, v in s["steps"].items() if v["reused"]]
     print(f"\nfinished in {s['seconds']}s" + (f" (reused: {', '.join(reused)})" if reused else ""))
     print(f"exact match ({configs['evaluate'].gate_split}): {s['exact_match']:.4f}   CER: {s['cer']:.4f}")
@@ -105,6 +107,16 @@ def run_offline(a: argparse.Namespace, pcfg, configs) -> int:  # type: ignore[no
         if split != configs["evaluate"].gate_split:
             print(f"exact match ({split}): {ev[f'{split}_exact_match']:.4f}")
     print(f"ONNX model: {s['onnx_file']}")
+    print(f"detector: val F1 {s['detector_val_f1']:.4f}, ONNX {s['detector_onnx_file']}")
+    ph = s["photos"]
+    if ph["n"]:
+        print(
+            f"photos ({ph['n']}, {configs['photo_evaluate'].photos_tsv}): read {ph['read']:.4f}   "
+            f"found {ph['found']:.4f}   zxing {ph['zxing']:.4f}   either {ph['either']:.4f}   "
+            f"{ph['seconds_per_photo'] * 1000:.0f} ms/photo"
+        )
+    else:
+        print(f"photos: none evaluated (photos_tsv {configs['photo_evaluate'].photos_tsv!r} does not exist)")
     print(f"ClearML offline sessions ({len(s['offline_sessions'])}):")
     for z in s["offline_sessions"]:
         print(f"  {z}")

@@ -1,4 +1,4 @@
-"""How the five steps connect: scripts, schemas, queues, input IDs and pipeline-level parameters.
+"""How the steps connect: scripts, schemas, queues, input IDs and pipeline-level parameters.
 
 One table, read by both the ClearML PipelineController (`pipelines.controller`) and the offline runner
 (`pipelines.local`), so the two paths cannot drift apart.
@@ -35,7 +35,18 @@ class StepSpec:
         return sorted({s for s, _ in self.inputs.values()} | set(self.after), key=ORDER.index)
 
 
-ORDER = ["dataset", "preprocess", "train", "evaluate", "export"]
+# Recogniser, then detector, then both together on photos. An order the DAG allows (parents first); on a
+# server the detector branch runs beside the recogniser's, as it needs only the raw dataset.
+ORDER = [
+    "dataset",
+    "preprocess",
+    "train",
+    "evaluate",
+    "export",
+    "detector_train",
+    "detector_export",
+    "photo_evaluate",
+]
 
 STEPS: dict[str, StepSpec] = {
     "dataset": StepSpec("dataset", cfgs.DatasetConfig, "cpu", "data_processing"),
@@ -59,6 +70,24 @@ STEPS: dict[str, StepSpec] = {
         {"model_id": ("train", "model_id"), "dataset_id": ("preprocess", "dataset_id")},
         after=("evaluate",),
     ),
+    # The raw dataset's boxes (when it has any) join the synthetic scenes.
+    "detector_train": StepSpec(
+        "detector_train", cfgs.DetectorConfig, "gpu", "training", {"raw_dataset_id": ("dataset", "dataset_id")}
+    ),
+    "detector_export": StepSpec(
+        "detector_export",
+        cfgs.DetectorExportConfig,
+        "gpu",
+        "custom",
+        {"model_id": ("detector_train", "model_id")},
+    ),
+    "photo_evaluate": StepSpec(
+        "photo_evaluate",
+        cfgs.PhotoEvaluateConfig,
+        "gpu",
+        "testing",
+        {"detector_model_id": ("detector_export", "model_id"), "recogniser_model_id": ("export", "onnx_model_id")},
+    ),
 }
 
 # Pipeline parameter -> (step, the step's config key it overrides).
@@ -70,6 +99,7 @@ PARAMETERS: dict[str, tuple[str, str]] = {
     "lr": ("train", "optim.lr"),
     "backbone": ("train", "model.backbone"),
     "threshold": ("evaluate", "threshold"),
+    "detector_epochs": ("detector_train", "trainer.max_epochs"),
 }
 
 
@@ -95,7 +125,7 @@ def _yaml_value(v: Any) -> str:
 def step_configs(pcfg: cfgs.PipelineConfig, step_overrides: dict[str, list[str]]) -> dict[str, Any]:
     """Each step's validated config: its YAML, then the pipeline parameters, then the step's own overrides."""
     params = cfgs.to_dict(pcfg.parameters)
-    out = {}
+    out: dict[str, Any] = {}
     for name, spec in STEPS.items():
         from_params = [
             f"{key}={_yaml_value(params[p])}"

@@ -71,3 +71,21 @@ def onnx_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("onnx") / "model.onnx"
     export_model(CRNN(cfg.model, cfg.input), cfg, out)
     return out
+
+
+@pytest.fixture(scope="session")
+def photos_tsv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two generator scenes as labelled whole photos: a `filename<TAB>text<TAB>group` TSV beside the images,
+    files named alone (like ../shared/data/real-dev/photos.tsv), groups g0 and g1."""
+    import csv
+
+    from crnn import synth
+
+    out = tmp_path_factory.mktemp("photos")
+    synth.generate(out, count=2, seed=7, workers=1, progress=False)
+    with open(out / "annotations.tsv", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    lines = ["filename\ttext\tgroup"] + [f"{Path(r['filename']).name}\t{r['code']}\tg{i}" for i, r in enumerate(rows)]
+    tsv = out / "images" / "photos.tsv"
+    tsv.write_text("\n".join(lines) + "\n")
+    return tsv

@@ -24,7 +24,27 @@ TINY = [
     "train.data.real_tsv=null",
     "train.trainer.log_every_n_steps=1",
     "evaluate.real_tsv=null",
+    "parameters.detector_epochs=1",
+    "detector_train.data.synth.train_count=16",
+    "detector_train.data.synth.val_count=4",
+    "detector_train.data.synth.workers=1",
+    "detector_train.data.batch_size=8",
+    "detector_train.data.num_workers=0",
+    "detector_train.input.size=160",
+    "detector_train.trainer.log_every_n_steps=1",
+    "detector_train.overlays=2",
 ]
+
+STEP_NAMES = {
+    "dataset",
+    "preprocess",
+    "train",
+    "evaluate",
+    "export",
+    "detector_train",
+    "detector_export",
+    "photo_evaluate",
+}
 
 
 def _session(path: str) -> tuple[dict, dict]:
@@ -36,22 +56,30 @@ def _session(path: str) -> tuple[dict, dict]:
 
 
 @pytest.mark.slow
-def test_offline_pipeline_end_to_end(offline, capsys):
+def test_offline_pipeline_end_to_end(offline, capsys, photos_tsv):
     from pipelines import run
 
     work = offline / "work"
-    assert run.main([*TINY, f"work_dir={work}"]) == 0
+    scenes = offline / "scenes"  # the detector's synthetic scenes, made on first use (never in the repository)
+    tiny = [
+        *TINY,
+        f"work_dir={work}",
+        f"detector_train.data.train_dirs=[{scenes / 'train'}]",
+        f"detector_train.data.val_dir={scenes / 'val'}",
+        f"photo_evaluate.photos_tsv={photos_tsv}",
+    ]
+    assert run.main(tiny) == 0
     out = capsys.readouterr().out
-    assert "exact match (test)" in out and "--import-offline" in out
+    assert "exact match (test)" in out and "--import-offline" in out and "photos (2, " in out
     summary = json.loads((work / "summary.json").read_text())
 
-    # Five offline sessions, each with its parameters and scalars, named after its step.
-    assert len(summary["offline_sessions"]) == 5
+    # One offline session per step, each with its parameters and scalars, named after its step.
+    assert len(summary["offline_sessions"]) == len(STEP_NAMES)
     names = {}
     for z in summary["offline_sessions"]:
         task, scalars = _session(z)
         names[task["name"]] = (task["hyperparams"], scalars)
-    assert set(names) == {"dataset", "preprocess", "train", "evaluate", "export"}
+    assert set(names) == STEP_NAMES
     params, scalars = names["dataset"]
     assert params["dataset"]["synthetic.count"]["value"] == "64"
     params, scalars = names["train"]
@@ -63,8 +91,26 @@ def test_offline_pipeline_end_to_end(offline, capsys):
     assert {"test/exact_match", "test/cer", "val/exact_match"} <= scalars
     assert "parity/max_abs_diff" in names["export"][1]
 
-    # Dataset versions with parent links.
+    # The detector branch: raw dataset in, trained on synthetic scenes only (a crops dataset has no boxes).
+    outputs = {k: v["outputs"] for k, v in summary["steps"].items()}
+    params, scalars = names["detector_train"]
+    assert params["Inputs"]["raw_dataset_id"]["value"] == outputs["dataset"]["dataset_id"]
+    assert params["detector_train"]["trainer.max_epochs"]["value"] == "1"
+    assert {"train/loss", "val/f1"} <= scalars
     store = LocalStore(summary["store"])
+    assert store.model_info(outputs["detector_train"]["model_id"])["metadata"]["raw_boxes"] == 0
+    params, scalars = names["detector_export"]
+    assert params["Inputs"]["model_id"]["value"] == outputs["detector_train"]["model_id"]
+    assert Path(summary["detector_onnx_file"]).is_file() and outputs["detector_export"]["parity_max_abs_diff"] < 1e-3
+    # Photo evaluation of both ONNX models, its figures in the run's summary.
+    params, scalars = names["photo_evaluate"]
+    assert params["Inputs"]["detector_model_id"]["value"] == outputs["detector_export"]["model_id"]
+    assert params["Inputs"]["recogniser_model_id"]["value"] == outputs["export"]["onnx_model_id"]
+    assert {"photos/read", "photos/found", "photos/zxing"} <= scalars
+    assert summary["photos"]["n"] == 2 and summary["photos"]["read"] == outputs["photo_evaluate"]["read"]
+    assert 0.0 <= summary["photos"]["found"] <= 1.0 and 0.0 <= summary["detector_val_f1"] <= 1.0
+
+    # Dataset versions with parent links.
     raw = summary["steps"]["dataset"]["outputs"]["dataset_id"]
     crops = summary["steps"]["preprocess"]["outputs"]["dataset_id"]
     assert store.lineage(crops) == [crops, raw]
@@ -90,13 +136,13 @@ def test_offline_pipeline_end_to_end(offline, capsys):
     assert summary["exact_match"] == test["exact_match"]
 
     # A re-run reuses every completed step; a changed evaluate config reruns evaluate (and export) only.
-    assert run.main([*TINY, f"work_dir={work}"]) == 0
+    assert run.main(tiny) == 0
     again = json.loads((work / "summary.json").read_text())
     assert all(s["reused"] for s in again["steps"].values())
     capsys.readouterr()
 
     # A failing step stops the run, names the step, exits non-zero.
-    assert run.main([*TINY, f"work_dir={work}", "parameters.threshold=1.01"]) == 1
+    assert run.main([*tiny, "parameters.threshold=1.01"]) == 1
     err = capsys.readouterr().err
     assert "step 'evaluate' failed" in err and "under the threshold" in err
 

@@ -164,22 +164,8 @@ def test_bad_override_is_rejected_before_any_task(offline, capsys):
     assert "lrr" in capsys.readouterr().err
 
 
-def photos_tsv(folder: Path, count: int = 2) -> Path:
-    """`count` generator scenes as labelled photos (filename, text, group), one group a photo."""
-    import csv
-
-    from crnn.synth import generate
-
-    generate(folder, count, seed=7, workers=1, progress=False)
-    with open(folder / "annotations.tsv", newline="") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    lines = ["filename\ttext\tgroup"] + [f"{r['filename']}\t{r['code']}\tg{i}" for i, r in enumerate(rows)]
-    (folder / "photos.tsv").write_text("\n".join(lines) + "\n")
-    return folder / "photos.tsv"
-
-
 @pytest.mark.slow
-def test_detector_steps_and_photo_evaluation_standalone_offline(offline, capsys, caplog, onnx_model):
+def test_detector_steps_and_photo_evaluation_standalone_offline(offline, capsys, caplog, onnx_model, photos_tsv):
     import logging
 
     from crnn.detector import read_scenes
@@ -209,6 +195,10 @@ def test_detector_steps_and_photo_evaluation_standalone_offline(offline, capsys,
     assert best["metadata"]["raw_boxes"] == 8 and best["metadata"]["input_size"] == 160
     assert 0.0 <= tr["outputs"]["val_f1"] <= 1.0 and tr["outputs"]["val_f1"] == max(s["scalars"]["val/f1"])
     assert store.model_info(tr["outputs"]["last_model_id"])["name"] == "barcode-detector-last"
+    # Resume from the last checkpoint by model ID, one more epoch.
+    resumed = [*TINY_DETECTOR, *dirs, "trainer.max_epochs=2", "--resume-model-id", tr["outputs"]["last_model_id"]]
+    tr2 = _main("detector_train", ["--work-dir", str(offline / "w2b"), "--raw-dataset-id", ds_id, *resumed], capsys)
+    assert tr2["outputs"]["epochs"] == 2
 
     ex = _main("detector_export", ["--work-dir", str(offline / "w3"), "--model-id", tr["outputs"]["model_id"]], capsys)
     assert ex["outputs"]["parity_max_abs_diff"] < 1e-3
@@ -217,11 +207,10 @@ def test_detector_steps_and_photo_evaluation_standalone_offline(offline, capsys,
     assert onnx["metadata"]["source_model_id"] == tr["outputs"]["model_id"] and onnx["metadata"]["input_size"] == 160
     assert "parity/max_abs_diff" in session(ex["offline_session"])["scalars"]
 
-    # The recogniser as the export step would register it; two labelled photos in two groups.
+    # The recogniser as the export step would register it; photos_tsv: two labelled photos, groups g0, g1.
     rec_id = store.add_model(onnx_model, "crnn-barcode-onnx")
     ids = ["--detector-model-id", ex["outputs"]["model_id"], "--recogniser-model-id", rec_id]
-    tsv = photos_tsv(offline / "photos")
-    ph = _main("photo_evaluate", ["--work-dir", str(offline / "w4"), *ids, f"photos_tsv={tsv}"], capsys)
+    ph = _main("photo_evaluate", ["--work-dir", str(offline / "w4"), *ids, f"photos_tsv={photos_tsv}"], capsys)
     out = ph["outputs"]
     assert out["n"] == 2 and all(0.0 <= out[k] <= 1.0 for k in ("read", "found", "zxing", "either"))
     assert out["either"] >= max(out["read"], out["zxing"]) and out["seconds_per_photo"] > 0
@@ -243,6 +232,6 @@ def test_detector_steps_and_photo_evaluation_standalone_offline(offline, capsys,
     # The gate: a share read under the threshold fails the step with a message.
     from steps import photo_evaluate
 
-    argv = ["--work-dir", str(offline / "w6"), *ids, f"photos_tsv={tsv}", "threshold=1.01", "zxing=false"]
+    argv = ["--work-dir", str(offline / "w6"), *ids, f"photos_tsv={photos_tsv}", "threshold=1.01", "zxing=false"]
     assert photo_evaluate.main(argv) == 1
     assert "under the threshold 1.01" in capsys.readouterr().err

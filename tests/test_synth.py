@@ -173,3 +173,30 @@ def test_crops_are_dark_inked_and_mostly_sharp() -> None:
     measured = np.array([stats(make_sample(i, seed=7)[2], 32, 128) for i in range(40)])
     sharpness, contrast, ink = np.median(measured, axis=0)
     assert sharpness > 0.45 and contrast > 100 and ink < 60
+
+
+def test_addons_are_drawn_beside_the_symbol_not_inside_it() -> None:
+    # Detector data asks for add-ons on any code; they sit right of the symbol box the detector learns.
+    import random as _random
+
+    from crnn import synth
+    from crnn.render import render_mask
+    from crnn.symbology import random_code
+
+    cfg = SynthConfig(p_addon=1.0)
+    lengths = set()
+    for i in range(12):
+        fmt = ("UPC-A", "EAN-13", "UPC-E")[i % 3]
+        code = random_code(fmt, _random.Random(i))  # type: ignore[arg-type]  # one of FORMATS
+        style = synth._sample_style(np.random.default_rng(i), cfg, fmt, code, ())  # type: ignore[arg-type]
+        assert style.addon is not None and style.addon.isdigit()
+        lengths.add(len(style.addon))
+        g = render_mask(code, fmt, style, 2).geometry  # type: ignore[arg-type]
+        assert g.symbol_box[2] < g.extras[-1][0]  # the add-on's bars start right of the symbol
+    assert lengths == {2, 5}
+    # The default generator keeps add-ons to books.
+    default = SynthConfig()
+    assert all(
+        synth._sample_style(np.random.default_rng(i), default, "UPC-A", "036000291452", ()).addon is None
+        for i in range(20)
+    )
