@@ -1,4 +1,4 @@
-"""Wall time of the offline pipeline (five steps, ClearML offline sessions, local store) against the same five
+"""Wall time of the offline pipeline (eight steps, ClearML offline sessions, local store) against the same
 library calls without ClearML, on the tiny config the tests use. Prints both and the overhead.
 
     python benchmarks/pipeline_overhead.py [--repeat 3] [extra overrides, e.g. parameters.count=256]
@@ -31,14 +31,32 @@ TINY = [
     "train.data.num_workers=0",
     "train.data.real_tsv=null",
     "evaluate.real_tsv=null",
+    "parameters.detector_epochs=1",
+    "detector_train.data.synth.train_count=16",
+    "detector_train.data.synth.val_count=4",
+    "detector_train.data.synth.workers=1",
+    "detector_train.data.batch_size=8",
+    "detector_train.data.num_workers=0",
+    "detector_train.input.size=160",
+    "detector_train.overlays=2",
+    "photo_evaluate.photos_tsv=null",
 ]
 
 
+def _scene_dirs(work: Path) -> list[str]:
+    """Fresh synthetic scene folders under the run's own work dir (both sides generate them)."""
+    return [
+        f"detector_train.data.train_dirs=[{work / 'scenes/train'}]",
+        f"detector_train.data.val_dir={work / 'scenes/val'}",
+    ]
+
+
 def library(work: Path, overrides: list[str]) -> None:
-    """The five library calls the steps wrap, with no ClearML and no store."""
+    """The library calls the steps wrap, with no ClearML and no store."""
     import dataclasses
 
     from crnn.crops import make_crops
+    from crnn.detector import export_detector, fit_detector
     from crnn.evaluate import evaluate
     from crnn.export import export_onnx
     from crnn.importers import import_dataset
@@ -63,6 +81,9 @@ def library(work: Path, overrides: list[str]) -> None:
         evaluate(result.best_checkpoint, work / "crops" / split / "crops.tsv")
     samples = read_tsv(work / "crops/test/crops.tsv", __import__("crnn.codec").codec.Codec())
     export_onnx(result.best_checkpoint, work / "model.onnx", images=[load_image(s.path) for s in samples[:32]])
+    d = dataclasses.replace(c["detector_train"], out_dir=str(work / "detector"))
+    det = fit_detector(d)
+    export_detector(det.best_checkpoint, work / "detector.onnx")
 
 
 def pipeline(work: Path, overrides: list[str]) -> None:
@@ -95,7 +116,7 @@ def main() -> None:
     p.add_argument("overrides", nargs="*")
     a = p.parse_args()
     if a.child:
-        (library if a.child == "library" else pipeline)(a.work, TINY + a.overrides)
+        (library if a.child == "library" else pipeline)(a.work, TINY + _scene_dirs(a.work) + a.overrides)
         return
     times: dict[str, list[float]] = {"library": [], "pipeline": []}
     for _ in range(a.repeat):  # interleaved, so drift in machine load hits both

@@ -87,7 +87,9 @@ def test_digit_band_matches_the_generators_crops(scenes: Path) -> None:
 def test_read_scenes_and_dataset(scenes: Path, tmp_path: Path) -> None:
     found = read_scenes(scenes)
     assert len(found) == 24 and all(len(s.quads) == 1 and s.oriented == [True] for s in found)
-    cfg = config.load(config.DetectorConfig, None, ["data.mosaic_p=1.0", "data.shrink_p=1.0", "data.empty_p=0.0"])
+    cfg = config.load(
+        config.DetectorConfig, None, ["data.mosaic_p=1.0", "data.shrink_p=1.0", "data.empty_p=0.0", "data.zoom_p=0.0"]
+    )
     ds = SceneDataset(found, cfg, train=True)
     image, mask, direction, weight, index = ds[3]
     assert image.shape == (1, 320, 320) and mask.shape == (80, 80) and direction.shape == (2, 80, 80)
