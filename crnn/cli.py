@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
 
@@ -34,12 +35,8 @@ def _cmd_synth(a: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_train(a: argparse.Namespace) -> int:
-    from crnn import config
-    from crnn.train import fit
-
-    cfg = config.load(config.TrainConfig, a.config, a.overrides)
-    result = fit(cfg)
+def _print_result(result: Any) -> int:
+    """A training run's outcome (`crnn.train.TrainResult`) as one JSON line."""
     print(
         json.dumps(
             {
@@ -52,6 +49,15 @@ def _cmd_train(a: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def _cmd_train(a: argparse.Namespace) -> int:
+    from crnn import config
+    from crnn.train import fit
+
+    cfg = config.load(config.TrainConfig, a.config, a.overrides)
+    result = fit(cfg)
+    return _print_result(result)
 
 
 def _cmd_train_detector(a: argparse.Namespace) -> int:
@@ -60,18 +66,7 @@ def _cmd_train_detector(a: argparse.Namespace) -> int:
 
     cfg = config.load(config.DetectorConfig, a.config, a.overrides)
     result = fit_detector(cfg)
-    print(
-        json.dumps(
-            {
-                "best_checkpoint": str(result.best_checkpoint),
-                "last_checkpoint": str(result.last_checkpoint),
-                "epochs": result.epochs,
-                "seconds": round(result.seconds, 1),
-                "metrics": {k: round(v, 4) for k, v in result.metrics.items()},
-            }
-        )
-    )
-    return 0
+    return _print_result(result)
 
 
 def _cmd_export_detector(a: argparse.Namespace) -> int:

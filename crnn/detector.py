@@ -36,7 +36,7 @@ from crnn.photo import META_PREFIX, STRIDE, Detection, boxes_from_maps, detector
 from crnn.preprocess import load_image
 from crnn.straighten import box_quad
 from crnn.system import adamw_cosine
-from crnn.train import TrainResult, make_trainer
+from crnn.train import TrainResult, make_trainer, model_state, read_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -523,18 +523,12 @@ def fit_detector(
 
 def load_detector(path: str | Path) -> tuple[DetectorNet, DetectorConfig]:
     """The network and its config from a detector checkpoint, loaded with weights_only=True."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"checkpoint not found: {path}")
-    try:
-        ck = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # a corrupt or non-checkpoint file raises many different errors
-        raise ValueError(f"cannot load checkpoint {path}: {e}") from e
-    if "hyper_parameters" not in ck or "state_dict" not in ck or "post" not in ck["hyper_parameters"].get("cfg", {}):
+    ck = read_checkpoint(path, "detector")
+    if "post" not in ck["hyper_parameters"].get("cfg", {}):
         raise ValueError(f"{path} is not a detector training checkpoint")
     cfg = from_dict(DetectorConfig, ck["hyper_parameters"]["cfg"])
     net = DetectorNet(cfg.model)
-    net.load_state_dict({k.removeprefix("model."): v for k, v in ck["state_dict"].items() if k.startswith("model.")})
+    net.load_state_dict(model_state(ck))
     return net.eval(), cfg
 
 
@@ -547,9 +541,7 @@ def export_detector(
 ) -> float:
     """Write the detector as ONNX (maps, dynamic batch) with its metadata; return the max |difference|
     between onnxruntime and PyTorch on `images` and random inputs (ParityError above `atol`)."""
-    import onnx
-
-    from crnn.export import ParityError
+    from crnn.export import ParityError, set_metadata
     from crnn.photo import Detector
 
     net, cfg = load_detector(checkpoint)
@@ -567,7 +559,6 @@ def export_detector(
         opset_version=opset,
         dynamo=False,
     )
-    proto = onnx.load(str(out))
     meta = {
         "size": str(size),
         "mean": str(cfg.input.mean),
@@ -576,11 +567,7 @@ def export_detector(
         "post": json.dumps(to_dict(cfg.post)),
         "config": json.dumps(to_dict(cfg)),
     }
-    for k, v in meta.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = META_PREFIX + k, v
-    onnx.checker.check_model(proto)
-    onnx.save(proto, str(out))
+    set_metadata(out, {META_PREFIX + k: v for k, v in meta.items()})
     det = Detector(out)
     rng = np.random.default_rng(0)
     inputs = [rng.normal(0, 1, (2, cfg.model.in_chans, size, size)).astype(np.float32)]

@@ -22,6 +22,18 @@ from crnn.train import load_checkpoint
 log = logging.getLogger(__name__)
 
 
+def set_metadata(path: Path, meta: dict[str, str], check: bool = True) -> None:
+    """Replace an ONNX file's metadata with `meta` (and run the ONNX checker on it)."""
+    proto = onnx.load(str(path))
+    del proto.metadata_props[:]
+    for k, v in meta.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = k, v
+    if check:
+        onnx.checker.check_model(proto)
+    onnx.save(proto, str(path))
+
+
 class ParityError(RuntimeError):
     """onnxruntime and PyTorch disagree on the exported model."""
 
@@ -75,13 +87,7 @@ def export_model(
         opset_version=opset,
         dynamo=False,
     )
-    proto = onnx.load(str(out))
-    meta = metadata_for(to_dict(cfg), spec, cfg.input.charset, cfg.decoder, model.time_steps)
-    for k, v in meta.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = k, v
-    onnx.checker.check_model(proto)
-    onnx.save(proto, str(out))
+    set_metadata(out, metadata_for(to_dict(cfg), spec, cfg.input.charset, cfg.decoder, model.time_steps))
 
     rng = np.random.default_rng(seed)
     batches = [rng.normal(0, 1, (n, spec.channels, spec.height, spec.width)).astype(np.float32) for n in (1, 3)]
@@ -167,12 +173,7 @@ def quantize_int8(
             weight_type=QuantType.QInt8,
             activation_type=QuantType.QUInt8,
         )
-    proto = onnx.load(str(out))
-    del proto.metadata_props[:]
-    for k, v in float_reader.metadata.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = k, v
-    onnx.save(proto, str(out))
+    set_metadata(out, float_reader.metadata, check=False)
     f = evaluate(float_reader, check_tsv).summary["exact_match"]
     q = evaluate(OnnxReader(out), check_tsv).summary["exact_match"]
     keep = q >= f - max_drop

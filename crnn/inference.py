@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -60,23 +61,29 @@ class Reader:
         yield from self.read(buf, decoder)
 
 
+def ort_session(path: Path, threads: int | None = None) -> Any:
+    """An onnxruntime CPU session (`threads` intra-op threads; default: all cores); ValueError for a missing
+    or unloadable file."""
+    import onnxruntime as ort
+
+    if not path.is_file():
+        raise ValueError(f"model not found: {path}")
+    opts = ort.SessionOptions()
+    if threads:
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own exception types for bad files
+        raise ValueError(f"cannot load ONNX model {path}: {e}") from e
+
+
 class OnnxReader(Reader):
     """An exported model in onnxruntime; everything it needs comes from the ONNX file's metadata."""
 
     def __init__(self, path: str | Path, threads: int | None = None, decoder: Decoder | None = None) -> None:
-        import onnxruntime as ort
-
         path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"model not found: {path}")
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = threads
-            opts.inter_op_num_threads = 1
-        try:
-            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        except Exception as e:  # onnxruntime raises its own exception types for bad files
-            raise ValueError(f"cannot load ONNX model {path}: {e}") from e
+        self.session = ort_session(path, threads)
         meta = self.session.get_modelmeta().custom_metadata_map
         try:
             self.spec = InputSpec(

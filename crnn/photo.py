@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from crnn.config import DetectorPostConfig
-from crnn.inference import Reading
+from crnn.inference import Reading, ort_session
 from crnn.preprocess import letterbox
 from crnn.straighten import SYMBOL_VARIANTS, straighten, sub_quad
 
@@ -175,19 +175,8 @@ class Detector:
     """An exported detector in onnxruntime; input size and normalisation come from its metadata."""
 
     def __init__(self, path: str | Path, threads: int | None = None, post: DetectorPostConfig | None = None) -> None:
-        import onnxruntime as ort
-
         path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"detector model not found: {path}")
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = threads
-            opts.inter_op_num_threads = 1
-        try:
-            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        except Exception as e:  # onnxruntime raises its own exception types for bad files
-            raise ValueError(f"cannot load ONNX model {path}: {e}") from e
+        self.session = ort_session(path, threads)
         meta = self.session.get_modelmeta().custom_metadata_map
         try:
             self.size = int(meta[META_PREFIX + "size"])

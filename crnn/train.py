@@ -205,19 +205,30 @@ def fit(cfg: TrainConfig, callbacks: list[Callback] | None = None, logger: Any =
     return run.result(out, start)
 
 
-def load_checkpoint(path: str | Path, map_location: str = "cpu") -> tuple[CRNN, TrainConfig]:
-    """The network and its config from a training checkpoint, loaded with weights_only=True."""
+def read_checkpoint(path: str | Path, kind: str = "crnn") -> dict:
+    """A Lightning training checkpoint as a dict, loaded with weights_only=True; ValueError when it is
+    missing, unreadable or not a training checkpoint."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"checkpoint not found: {path}")
     try:
-        ck = torch.load(path, map_location=map_location, weights_only=True)
+        ck = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # a corrupt or non-checkpoint file raises many different errors
         raise ValueError(f"cannot load checkpoint {path}: {e}") from e
-    if "hyper_parameters" not in ck or "state_dict" not in ck:
-        raise ValueError(f"{path} is not a crnn training checkpoint (no hyper_parameters/state_dict)")
+    if not isinstance(ck, dict) or "hyper_parameters" not in ck or "state_dict" not in ck:
+        raise ValueError(f"{path} is not a {kind} training checkpoint (no hyper_parameters/state_dict)")
+    return ck
+
+
+def model_state(ck: dict) -> dict:
+    """The network's weights of a checkpoint (the LightningModule's `model.` entries)."""
+    return {k.removeprefix("model."): v for k, v in ck["state_dict"].items() if k.startswith("model.")}
+
+
+def load_checkpoint(path: str | Path) -> tuple[CRNN, TrainConfig]:
+    """The network and its config from a training checkpoint, loaded with weights_only=True."""
+    ck = read_checkpoint(path)
     cfg = from_dict(TrainConfig, ck["hyper_parameters"]["cfg"])
     model = CRNN(cfg.model, cfg.input)
-    state = {k.removeprefix("model."): v for k, v in ck["state_dict"].items() if k.startswith("model.")}
-    model.load_state_dict(state)
+    model.load_state_dict(model_state(ck))
     return model.eval(), cfg

@@ -190,3 +190,18 @@ def test_train_resume_export_and_read_photo(
     assert lines[0]["barcodes"] == [] and lines[0]["size"] == [300, 200]
     assert cli.main([*args, str(tmp_path / "bad.png")]) == 1
     assert "cannot read image" in capsys.readouterr().err
+
+
+def test_zoom_keeps_the_barcode_centre_in_a_window_of_the_same_aspect() -> None:
+    import random
+
+    from crnn.detector import _zoom
+
+    image = Image.new("L", (640, 480), 200)
+    quad = _rotated_quad(500, 400, 200, 120, 0)
+    for seed in range(20):
+        crop, (moved,) = _zoom(image, [quad], 1.2, random.Random(seed))
+        assert crop.width / crop.height == pytest.approx(640 / 480, rel=0.02)
+        assert crop.width == pytest.approx(200 / 1.2, abs=1)  # the barcode spans `fill` of the width
+        cx, cy = moved.mean(axis=0)
+        assert 0 <= cx <= crop.width and 0 <= cy <= crop.height
