@@ -205,3 +205,11 @@ def test_zoom_keeps_the_barcode_centre_in_a_window_of_the_same_aspect() -> None:
         assert crop.width == pytest.approx(200 / 1.2, abs=1)  # the barcode spans `fill` of the width
         cx, cy = moved.mean(axis=0)
         assert 0 <= cx <= crop.width and 0 <= cy <= crop.height
+
+
+def test_same_number_treats_a_upca_and_its_ean13_as_one() -> None:
+    from crnn.photo import same_number
+
+    assert same_number("036000291452", "0036000291452") and same_number("0036000291452", "036000291452")
+    assert same_number("96385074", "96385074")
+    assert not same_number("036000291452", "1036000291452") and not same_number("9780201752847", "780201752847")
