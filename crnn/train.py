@@ -112,6 +112,11 @@ class TrainerRun:
             "seconds": seconds,
         }
         (out / "metrics.json").write_text(json.dumps(summary, indent=2))
+        if self.history.rows:
+            from crnn.visualize import curves
+
+            keys = ["train/loss", "val/loss", self.best.monitor or "", "val_real/exact_match"]
+            curves(self.history.rows, [k for k in keys if k]).save(out / "curves.png")
         return result
 
 

@@ -142,3 +142,38 @@ def confusion_image(labels: Sequence[str], matrix: np.ndarray, title: str = "", 
             if v:
                 draw.text((x + 2, y + cell // 3), str(v), fill=(0, 0, 0) if i == j else RED, font=font(9))
     return im
+
+
+def curves(history: Sequence[dict[str, float]], keys: Sequence[str], size: tuple[int, int] = (360, 200)) -> Image.Image:
+    """One small line chart per metric in `keys` over the epochs of `history` (rows with an `epoch` key),
+    side by side, each with its own y range; metrics absent from the history are left out."""
+    keys = [k for k in keys if any(k in row for row in history)]
+    if not keys:
+        raise ValueError("no metric of the history to draw")
+    w, h = size
+    pad, top = 48, 24
+    sheet = Image.new("RGB", (w * len(keys), h), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, key in enumerate(keys):
+        pts = [(row["epoch"], row[key]) for row in history if key in row and "epoch" in row]
+        x0 = i * w
+        draw.text((x0 + pad, 4), key, fill=(0, 0, 0), font=font(13))
+        if not pts:
+            continue
+        xs, ys = np.array([p[0] for p in pts], dtype=float), np.array([p[1] for p in pts], dtype=float)
+        lo, hi = float(ys.min()), float(ys.max())
+        span_x, span_y = max(float(np.ptp(xs)), 1.0), max(hi - lo, 1e-9)
+        left, right, bottom = x0 + pad, x0 + w - 10, h - 20
+        draw.rectangle((left, top, right, bottom), outline=GREY)
+        line = [
+            (left + (x - xs.min()) / span_x * (right - left), bottom - (y - lo) / span_y * (bottom - top))
+            for x, y in zip(xs, ys, strict=True)
+        ]
+        if len(line) > 1:
+            draw.line(line, fill=RED, width=2)
+        for p in line:
+            draw.ellipse((p[0] - 2, p[1] - 2, p[0] + 2, p[1] + 2), fill=RED)
+        draw.text((x0 + 2, top), f"{hi:.3g}", fill=GREY, font=font(11))
+        draw.text((x0 + 2, bottom - 12), f"{lo:.3g}", fill=GREY, font=font(11))
+        draw.text((left, bottom + 4), f"epoch {int(xs.min())}..{int(xs.max())}", fill=GREY, font=font(11))
+    return sheet

@@ -159,6 +159,7 @@ def test_train_resume_export_and_read_photo(
     assert len(preds) == 6 and {"file", "truth", "predicted", "matches"} <= set(preds[0])
     assert Image.open(run / "overlays" / "epoch_000.png").width > 100
     assert {"val/recall", "val/precision", "val/f1"} <= set(result.metrics)
+    assert Image.open(run / "curves.png").size == (3 * 360, 200)  # train/loss, val/loss, val/f1 by epoch
     # Resume: the last checkpoint carries optimizer and scheduler state and continues to epoch 2.
     more = [*overrides[:-3], "trainer.max_epochs=2", f"out_dir={run}", f"resume={result.last_checkpoint}"]
     resumed = fit_detector(config.load(config.DetectorConfig, None, more))
