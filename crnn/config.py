@@ -192,6 +192,11 @@ class DetectorDataConfig:
     # generator draws more of them for the detector than for the recogniser's crops.
     addon_p_book: float = 0.6
     addon_p: float = 0.2
+    # Generator ranges for the scenes (see crnn.synth.SynthConfig): ink-to-paper contrast floor (grey levels)
+    # and scene pixels per bar module.
+    min_contrast: float = 55.0
+    module_px: tuple[float, float] = (1.5, 3.6)
+    pale_ink_p: float = 0.0
 
 
 @dataclass

@@ -480,7 +480,14 @@ def ensure_scenes(cfg: DetectorConfig) -> None:
         if f.exists():
             continue
         log.info("%s does not exist: generating %d synthetic scenes into it", f, count)
-        gen = synth.SynthConfig(p_addon_book=cfg.data.addon_p_book, p_addon=cfg.data.addon_p)
+        d = cfg.data
+        gen = synth.SynthConfig(
+            p_addon_book=d.addon_p_book,
+            p_addon=d.addon_p,
+            min_contrast=d.min_contrast,
+            module_px=d.module_px,
+            p_pale_ink=d.pale_ink_p,
+        )
         synth.generate(f, count=count, seed=seed, workers=s.workers, config=gen, stamp_extra={"auto": True})
 
 

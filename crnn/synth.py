@@ -73,6 +73,7 @@ class SynthConfig:
     p_flat_layout: float = 0.05  # non-GS1 printing: equal bars, digits in one even row
     p_addon_book: float = 0.25  # books with a 5-digit price add-on right of the bars
     p_addon: float = 0.0  # other codes with a 2- or 5-digit add-on (not part of the symbol: detector negatives)
+    p_pale_ink: float = 0.0  # faded grey ink (90-170) instead of near-black; needs a low min_contrast to stay pale
     max_rotation_deg: float = 35.0
     p_large_rotation: float = 0.15  # else a few degrees
     p_upright_turn: float = 0.05  # barcode turned by 90/180/270 degrees
@@ -344,6 +345,7 @@ def _surface(
     style: BarcodeStyle,
     ppm: int,
     fonts: tuple[Path, ...],
+    p_pale_ink: float = 0.0,
 ) -> _Surface:
     """The barcode's label on a patch of package, in label pixels."""
     rendered = render_mask(code, fmt, style, ppm)
@@ -354,6 +356,8 @@ def _surface(
     ink = _grey_colour(rng, 5, 60, 4)
     if rng.random() < 0.12:  # coloured ink
         ink = tuple(int(v) for v in rng.integers(0, 140, 3))  # type: ignore[assignment]  # 3 values
+    elif p_pale_ink > 0 and rng.random() < p_pale_ink:  # faded print; no draw at 0 (default stream unchanged)
+        ink = _grey_colour(rng, 90, 170, 4)
     mw, mh = mask.size
     ml, mr = (int(mw * rng.uniform(0.02, 0.5)) for _ in range(2))
     mt, mb = int(mh * rng.uniform(0.05, 0.6)), int(mh * rng.uniform(0.02, 0.4))
@@ -454,7 +458,7 @@ def _attempt(index: int, seed: int, attempt: int, cfg: SynthConfig) -> Sample | 
     lo, hi = cfg.module_px
     s_px = math.exp(rng.uniform(math.log(lo), math.log(hi)))
     ppm = int(np.clip(round(s_px), 2, 4))
-    surf = _surface(rng, code, fmt, style, ppm, fonts)
+    surf = _surface(rng, code, fmt, style, ppm, fonts, cfg.p_pale_ink)
     box = _crop_box(rng, cfg, surf)
 
     # Scene size and geometry.
