@@ -194,9 +194,10 @@ class DetectorDataConfig:
     addon_p: float = 0.2
     # Generator ranges for the scenes (see crnn.synth.SynthConfig): ink-to-paper contrast floor (grey levels)
     # and scene pixels per bar module.
-    min_contrast: float = 55.0
-    module_px: tuple[float, float] = (1.5, 3.6)
-    pale_ink_p: float = 0.0
+    # Defaults reach paler and larger barcodes than the recogniser's crops do (faded print, close-ups).
+    min_contrast: float = 25.0
+    module_px: tuple[float, float] = (1.5, 5.0)
+    pale_ink_p: float = 0.3
 
 
 @dataclass
