@@ -36,7 +36,7 @@ from crnn.photo import META_PREFIX, STRIDE, Detection, boxes_from_maps, detector
 from crnn.preprocess import load_image
 from crnn.straighten import box_quad
 from crnn.system import adamw_cosine
-from crnn.train import TrainResult, make_trainer, model_state, read_checkpoint
+from crnn.train import TrainResult, make_loader, make_trainer, model_state, read_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -506,15 +506,7 @@ def fit_detector(
     system.val_scenes = val_scenes
 
     def loader(ds: SceneDataset, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            ds,
-            batch_size=cfg.data.batch_size,
-            shuffle=shuffle,
-            collate_fn=collate,
-            num_workers=cfg.data.num_workers,
-            persistent_workers=cfg.data.num_workers > 0,
-            drop_last=shuffle and len(ds) > cfg.data.batch_size,
-        )
+        return make_loader(ds, cfg.data.batch_size, cfg.data.num_workers, collate, shuffle)
 
     out = Path(cfg.out_dir)
     run = make_trainer(cfg.trainer, cfg.optim, out, MONITOR, [_EpochArtifacts(out, report), *(callbacks or [])], logger)

@@ -89,6 +89,19 @@ class _History(Callback):
         self.rows.append(row)
 
 
+def make_loader(ds: Any, batch_size: int, num_workers: int, collate_fn: Any, shuffle: bool) -> DataLoader:
+    """Training (shuffled, last partial batch dropped) or validation loader; workers kept across epochs."""
+    return DataLoader(
+        ds,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        collate_fn=collate_fn,
+        num_workers=num_workers,
+        persistent_workers=num_workers > 0,
+        drop_last=shuffle and len(ds) > batch_size,
+    )
+
+
 @dataclass
 class TrainerRun:
     trainer: L.Trainer
@@ -184,15 +197,7 @@ def fit(cfg: TrainConfig, callbacks: list[Callback] | None = None, logger: Any =
         log.info("real validation crops %s not found; skipping val_real", cfg.data.real_tsv)
 
     def loader(ds: CropDataset, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            ds,
-            batch_size=cfg.data.batch_size,
-            shuffle=shuffle,
-            collate_fn=collate,
-            num_workers=cfg.data.num_workers,
-            persistent_workers=cfg.data.num_workers > 0,
-            drop_last=shuffle and len(ds) > cfg.data.batch_size,
-        )
+        return make_loader(ds, cfg.data.batch_size, cfg.data.num_workers, collate, shuffle)
 
     system = CRNNSystem.from_config(cfg, val_names=list(val_sets))
     out = Path(cfg.out_dir)
