@@ -32,9 +32,10 @@ from torch.utils.data import DataLoader, Dataset
 
 from crnn.config import DetectorConfig, DetectorModelConfig, from_dict, to_dict
 from crnn.model import create_backbone
-from crnn.photo import META_PREFIX, STRIDE, Detection, boxes_from_maps, detector_input
+from crnn.photo import META_PREFIX, STRIDE, Detection, boxes_from_maps, detector_input, letterbox_scales
 from crnn.preprocess import load_image
 from crnn.straighten import box_quad
+from crnn.straighten import direction as digit_line
 from crnn.system import adamw_cosine
 from crnn.train import TrainResult, make_loader, make_trainer, model_state, read_checkpoint
 
@@ -88,8 +89,12 @@ class DetectorMaps(nn.Module):
         self.net = net
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        m = self.net(images)
-        return torch.cat([torch.sigmoid(m[:, :1]), F.normalize(m[:, 1:3], dim=1, eps=1e-6)], dim=1)
+        return to_maps(self.net(images))
+
+
+def to_maps(logits: torch.Tensor) -> torch.Tensor:
+    """The network's raw output `(N, 3, h, w)` as probability and unit direction."""
+    return torch.cat([torch.sigmoid(logits[:, :1]), F.normalize(logits[:, 1:3], dim=1, eps=1e-6)], dim=1)
 
 
 # ---------------------------------------------------------------- data
@@ -102,7 +107,6 @@ class Scene:
     path: Path
     quads: list[np.ndarray]
     oriented: list[bool]
-    texts: list[str]
 
 
 def read_scenes(folder: str | Path) -> list[Scene]:
@@ -120,10 +124,9 @@ def read_scenes(folder: str | Path) -> list[Scene]:
                         f"{folder / 'annotations.tsv'} line {line}: no valid `quad` column (8 numbers); "
                         "make the scenes with this version of `crnn synth`"
                     ) from None
-                s = scenes.setdefault(folder / row["filename"], Scene(folder / row["filename"], [], [], []))
+                s = scenes.setdefault(folder / row["filename"], Scene(folder / row["filename"], [], []))
                 s.quads.append(quad)
                 s.oriented.append(True)
-                s.texts.append(row.get("code") or "")
     elif (folder / "labels.tsv").is_file():
         from crnn.importers import read_raw
 
@@ -132,10 +135,9 @@ def read_scenes(folder: str | Path) -> list[Scene]:
             if r.box is None:
                 skipped += 1
                 continue
-            s = scenes.setdefault(r.path, Scene(r.path, [], [], []))
+            s = scenes.setdefault(r.path, Scene(r.path, [], []))
             s.quads.append(box_quad(r.box))
             s.oriented.append(r.box[2] >= r.box[3])
-            s.texts.append(r.text)
         if skipped:
             log.warning("%s: %d rows without a box (crops, not scenes) skipped", folder, skipped)
     else:
@@ -161,8 +163,7 @@ def render_targets(
         ImageDraw.Draw(layer).polygon([tuple(p) for p in (quad / stride - 0.5)], fill=1)
         inside = np.asarray(layer, dtype=bool)
         mask[inside] = 1.0
-        d = (quad[1] - quad[0]) + (quad[2] - quad[3])
-        d = d / max(float(np.linalg.norm(d)), 1e-6)
+        d = digit_line(quad)
         direction[0][inside], direction[1][inside] = d[0], d[1]
         weight[inside] = 1.0 if known else 0.0
     return mask, direction, weight
@@ -195,12 +196,10 @@ class SceneDataset(Dataset):
             return self._load(i)
         d = self.cfg.data
         if rng.random() < d.empty_p:
-            empty: tuple[Image.Image, list[np.ndarray], list[bool]] = (
-                empty_scene(rng, load_image(self.scenes[i].path).size).convert("L"),
-                [],
-                [],
-            )
-            image, quads, oriented = empty
+            quads: list[np.ndarray] = []
+            oriented: list[bool] = []
+            with Image.open(self.scenes[i].path) as im:  # the size is in the header: no decoding
+                image = empty_scene(rng, im.size).convert("L")
         elif rng.random() < d.mosaic_p and len(self.scenes) > 1:
             image, quads, oriented = _mosaic(self._load(i), self._load(rng.randrange(len(self.scenes))), rng)
         else:
@@ -309,8 +308,7 @@ def quad_iou(a: np.ndarray, b: np.ndarray) -> float:
 
 def angle_between(a: np.ndarray, b: np.ndarray) -> float:
     """Degrees between the digit-line directions of two quads (0..180)."""
-    da, db = ((q[1] - q[0]) + (q[2] - q[3]) for q in (a, b))
-    cos = float(np.dot(da, db) / max(np.linalg.norm(da) * np.linalg.norm(db), 1e-9))
+    cos = float(np.dot(digit_line(a), digit_line(b)))
     return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
 
 
@@ -378,21 +376,18 @@ class DetectorSystem(L.LightningModule):
         out = self(batch["images"])
         mask_loss, dir_loss = self._loss(out, batch)
         self.log("val/loss", mask_loss + 0.5 * dir_loss, batch_size=len(batch["index"]))
-        maps = torch.cat([torch.sigmoid(out[:, :1]), F.normalize(out[:, 1:3], dim=1, eps=1e-6)], 1)
-        size = self.cfg.input.size
-        for m, i in zip(maps.float().cpu().numpy(), batch["index"], strict=True):
+        for m, i in zip(to_maps(out).float().cpu().numpy(), batch["index"], strict=True):
             scene = self.val_scenes[i]
             preds = boxes_from_maps(m, self.cfg.post)
             # Compare in the network's input pixels: the true quads scaled as the loader scaled them.
-            w, h = Image.open(scene.path).size
-            scale = min(size / w, size / h)
-            sx, sy = max(1, round(w * scale)) / w, max(1, round(h * scale)) / h
+            with Image.open(scene.path) as im:
+                sx, sy = letterbox_scales(im.size, self.cfg.input.size)
             truth = [q * np.array([sx, sy]) for q in scene.quads]
             rows = match(preds, truth, scene.oriented)
             self._val.append(
                 {
                     "file": str(scene.path),
-                    "truth": [(q / (sx, sy)).round(1).tolist() for q in truth],
+                    "truth": [q.round(1).tolist() for q in scene.quads],
                     "predicted": [
                         {"quad": (p.quad / (sx, sy)).round(1).tolist(), "score": round(p.score, 4)} for p in preds
                     ],

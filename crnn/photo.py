@@ -22,7 +22,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from crnn.config import DetectorPostConfig
 from crnn.inference import Reading, ort_session
 from crnn.preprocess import letterbox
-from crnn.straighten import SYMBOL_VARIANTS, straighten, sub_quad
+from crnn.straighten import SYMBOL_VARIANTS, direction, straighten, sub_quad
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class Detection:
     @property
     def angle(self) -> float:
         """Direction of the digit line, degrees (0: upright, positive: clockwise in image coordinates)."""
-        d = (self.quad[1] - self.quad[0]) + (self.quad[2] - self.quad[3])
+        d = direction(self.quad)
         return math.degrees(math.atan2(d[1], d[0]))
 
 
@@ -119,11 +119,15 @@ def detector_input(image: Image.Image, size: int, mean: float, std: float) -> tu
     # Levels stretched to the full range: pale bars on white (faded print, glare) look like any other.
     grey = ImageOps.autocontrast(image.convert("L"), cutoff=1)
     boxed = letterbox(grey, size, size)
-    scale = min(size / grey.height, size / grey.width)
-    sx = max(1, round(grey.width * scale)) / grey.width
-    sy = max(1, round(grey.height * scale)) / grey.height
     arr = (np.asarray(boxed, dtype=np.float32)[None] / 255.0 - mean) / std
-    return arr, sx, sy
+    return arr, *letterbox_scales(grey.size, size)
+
+
+def letterbox_scales(image_size: tuple[int, int], size: int) -> tuple[float, float]:
+    """The x and y scales `letterbox` applies to an image of `image_size` (w, h) fitted into size x size."""
+    w, h = image_size
+    scale = min(size / h, size / w)
+    return max(1, round(w * scale)) / w, max(1, round(h * scale)) / h
 
 
 def _components(mask: np.ndarray) -> list[np.ndarray]:

@@ -18,7 +18,6 @@ from PIL import Image
 BAND_ASPECT = 3.7
 BAND_PAD_X = 0.012
 BAND_PAD_BOTTOM = 0.01
-UNIT_SQUARE = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
 
 
 def homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -53,10 +52,24 @@ def quad_size(quad: np.ndarray) -> tuple[float, float]:
     return float(w), float(h)
 
 
+def corners(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+    """The quad of the axis-aligned rectangle from (x0, y0) to (x1, y1)."""
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
+
+
+UNIT_SQUARE = corners(0, 0, 1, 1)
+
+
 def box_quad(box: tuple[float, float, float, float]) -> np.ndarray:
     """The quad of an axis-aligned box (x, y, w, h)."""
     x, y, w, h = box
-    return np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], dtype=np.float64)
+    return corners(x, y, x + w, y + h)
+
+
+def direction(quad: np.ndarray) -> np.ndarray:
+    """Unit vector along a quad's digit line (its top and bottom edges, first corner to second)."""
+    d = (quad[1] - quad[0]) + (quad[2] - quad[3])
+    return d / max(float(np.linalg.norm(d)), 1e-9)
 
 
 def digit_band(symbol: np.ndarray, aspect: float = BAND_ASPECT) -> np.ndarray:
@@ -70,9 +83,7 @@ def digit_band(symbol: np.ndarray, aspect: float = BAND_ASPECT) -> np.ndarray:
         raise ValueError(f"degenerate symbol quad {np.round(symbol, 1).tolist()}")
     x0, x1 = -BAND_PAD_X, 1 + BAND_PAD_X
     y1 = 1 + BAND_PAD_BOTTOM * w / h
-    y0 = y1 - (x1 - x0) * w / aspect / h
-    corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
-    return apply_h(homography(UNIT_SQUARE, symbol), corners)
+    return sub_quad(symbol, (x0, y1 - (x1 - x0) * w / aspect / h, x1, y1))
 
 
 # Test-time hypotheses about a detected symbol, as (left, top, right, bottom) of the unit square: as
@@ -84,8 +95,7 @@ SYMBOL_VARIANTS = ((0.0, 0.0, 1.0, 1.0), (0.0, 0.0, 1.0, 1.08))
 
 def sub_quad(quad: np.ndarray, frac: tuple[float, float, float, float]) -> np.ndarray:
     """The part (left, top, right, bottom; fractions, may exceed 0..1) of a quad, in its own frame."""
-    x0, y0, x1, y1 = frac
-    return apply_h(homography(UNIT_SQUARE, quad), np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]))
+    return apply_h(homography(UNIT_SQUARE, quad), corners(*frac))
 
 
 def rectify(image: Image.Image, quad: np.ndarray, size: tuple[int, int] | None = None) -> Image.Image:
@@ -93,8 +103,7 @@ def rectify(image: Image.Image, quad: np.ndarray, size: tuple[int, int] | None =
     if size is None:
         w, h = quad_size(quad)
         size = (max(1, round(w)), max(1, round(h)))
-    rect = np.array([[0, 0], [size[0], 0], [size[0], size[1]], [0, size[1]]], dtype=np.float64)
-    coeffs = perspective_coeffs(rect, np.asarray(quad, dtype=np.float64))
+    coeffs = perspective_coeffs(corners(0, 0, *size), np.asarray(quad, dtype=np.float64))
     return image.transform(size, Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR)
 
 

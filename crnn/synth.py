@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from crnn.render import OCRB_FONT, BarcodeStyle, Box, isbn_text, render_mask
 from crnn.straighten import apply_h as _apply_h
-from crnn.straighten import homography, rectify
+from crnn.straighten import corners, homography, rectify
 from crnn.symbology import FORMATS, Format, random_code
 
 log = logging.getLogger(__name__)
@@ -421,8 +421,7 @@ def _crop_quad(
     digits_scene = warp.forward(digits)
     jitter = cfg.crop_corner_jitter
     for _ in range(6):
-        corners = np.array([[box[0], box[1]], [box[2], box[1]], [box[2], box[3]], [box[0], box[3]]])
-        quad = warp.forward(corners)
+        quad = warp.forward(corners(*box))
         wq = float(np.linalg.norm(quad[1] - quad[0]) + np.linalg.norm(quad[2] - quad[3])) / 2
         hq = float(np.linalg.norm(quad[3] - quad[0]) + np.linalg.norm(quad[2] - quad[1])) / 2
         rect = np.array([[0, 0], [wq, 0], [wq, hq], [0, hq]], dtype=np.float64)
@@ -502,8 +501,7 @@ def _attempt(index: int, seed: int, attempt: int, cfg: SynthConfig) -> Sample | 
     sim = np.array(
         [[k * math.cos(a), -k * math.sin(a), 0], [k * math.sin(a), k * math.cos(a), 0], [0, 0, 1]]
     ) @ np.array([[1, 0, -centre[0]], [0, 1, -centre[1]], [0, 0, 1]])
-    src = np.array([[sym[0], sym[1]], [sym[2], sym[1]], [sym[2], sym[3]], [sym[0], sym[3]]])
-    src = flat.bend(src)
+    src = flat.bend(corners(*sym))
     dst = _apply_h(sim, src)
     extent = float(np.ptp(dst[:, 0]) + np.ptp(dst[:, 1])) / 2
     dst = dst + rng.normal(0, rng.uniform(0, cfg.max_perspective) * extent / 2, dst.shape)
@@ -550,7 +548,7 @@ def _attempt(index: int, seed: int, attempt: int, cfg: SynthConfig) -> Sample | 
 
     # Annotation box, and the symbol's quad (corners in its own order: the detector's target).
     outline = warp.forward(_box_points(sym))
-    symbol_quad = warp.forward(np.array([[sym[0], sym[1]], [sym[2], sym[1]], [sym[2], sym[3]], [sym[0], sym[3]]]))
+    symbol_quad = warp.forward(corners(*sym))
     bx0, by0 = np.floor(outline.min(axis=0)).astype(int)
     bx1, by1 = np.ceil(outline.max(axis=0)).astype(int)
     bx0, by0 = max(0, int(bx0)), max(0, int(by0))
