@@ -53,7 +53,7 @@ def main() -> int:
     if not detector:
         print("give --detector or --train", file=sys.stderr)
         return 2
-    reader = PhotoReader(detector, a.model, threads=a.threads, cross_check=True, variants=a.variants)
+    reader = PhotoReader(detector, a.model, threads=a.threads, variants=a.variants)  # evaluate_photos cross-checks
     s = evaluate_photos(reader, a.photos)
     print(
         f"\n{s['n']} photos: read {s['read']:.3f}  detector recall {s['found']:.3f}  "
