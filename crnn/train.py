@@ -34,6 +34,7 @@ class TrainResult:
     seconds: float
     epochs: int
     history: list[dict[str, float]] = field(default_factory=list)
+    best_score: float = 0.0  # the monitored metric of the best checkpoint
 
 
 def ensure_synthetic(cfg: TrainConfig) -> None:
@@ -114,12 +115,13 @@ class TrainerRun:
         final = {k: float(v) for k, v in self.trainer.callback_metrics.items()}
         best = Path(self.best.best_model_path or self.last.best_model_path)
         seconds = time.time() - start
+        score = float(self.best.best_model_score or 0.0)
         result = TrainResult(
-            best, Path(self.last.best_model_path), final, seconds, self.trainer.current_epoch, self.history.rows
+            best, Path(self.last.best_model_path), final, seconds, self.trainer.current_epoch, self.history.rows, score
         )
         summary = {
             "best_checkpoint": str(best),
-            "best_score": float(self.best.best_model_score or 0.0),
+            "best_score": score,
             "final": final,
             "history": self.history.rows,
             "seconds": seconds,

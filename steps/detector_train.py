@@ -10,7 +10,6 @@ last_model_id (resumable), val_f1 (the best checkpoint's).
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import sys
 from pathlib import Path
@@ -57,8 +56,7 @@ def run(cfg: DetectorConfig, tracker: Tracker, work_dir: Path, raw_dataset_id: s
 
     clearml_logger, _ = lightning_reporting(tracker)  # the recogniser's image callback does not apply here
     result = fit_detector(cfg, logger=[CSVLogger(str(work_dir), name="logs"), clearml_logger], report=report)
-    # The best checkpoint's score (the last epoch's F1 may be lower), as crnn.train writes it.
-    best_f1 = float(json.loads((work_dir / "metrics.json").read_text())["best_score"])
+    best_f1 = result.best_score  # the best checkpoint's (the last epoch's F1 may be lower)
     tracker.artifact(
         "metrics",
         {
