@@ -535,24 +535,13 @@ def export_detector(
 ) -> float:
     """Write the detector as ONNX (maps, dynamic batch) with its metadata; return the max |difference|
     between onnxruntime and PyTorch on `images` and random inputs (ParityError above `atol`)."""
-    from crnn.export import ParityError, set_metadata
+    from crnn.export import ParityError, to_onnx
     from crnn.photo import Detector
 
     net, cfg = load_detector(checkpoint)
     maps = DetectorMaps(net).eval()
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     size = cfg.input.size
-    torch.onnx.export(
-        maps,
-        (torch.zeros(1, cfg.model.in_chans, size, size),),
-        str(out),
-        input_names=["images"],
-        output_names=["maps"],
-        dynamic_axes={"images": {0: "batch"}, "maps": {0: "batch"}},
-        opset_version=opset,
-        dynamo=False,
-    )
     meta = {
         "size": str(size),
         "mean": str(cfg.input.mean),
@@ -561,7 +550,8 @@ def export_detector(
         "post": json.dumps(to_dict(cfg.post)),
         "config": json.dumps(to_dict(cfg)),
     }
-    set_metadata(out, {META_PREFIX + k: v for k, v in meta.items()})
+    dummy = torch.zeros(1, cfg.model.in_chans, size, size)
+    to_onnx(maps, dummy, out, "maps", opset, {META_PREFIX + k: v for k, v in meta.items()})
     det = Detector(out)
     rng = np.random.default_rng(0)
     inputs = [rng.normal(0, 1, (2, cfg.model.in_chans, size, size)).astype(np.float32)]

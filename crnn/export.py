@@ -34,6 +34,25 @@ def set_metadata(path: Path, meta: dict[str, str], check: bool = True) -> None:
     onnx.save(proto, str(path))
 
 
+def to_onnx(
+    module: torch.nn.Module, dummy: torch.Tensor, out: Path, output: str, opset: int, meta: dict[str, str]
+) -> None:
+    """Write `module` to `out` as ONNX: input `images` and output `output` with a dynamic batch axis, then
+    its metadata (checked). Both models are exported this way."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(
+        module,
+        (dummy,),
+        str(out),
+        input_names=["images"],
+        output_names=[output],
+        dynamic_axes={"images": {0: "batch"}, output: {0: "batch"}},
+        opset_version=opset,
+        dynamo=False,
+    )
+    set_metadata(out, meta)
+
+
 class ParityError(RuntimeError):
     """onnxruntime and PyTorch disagree on the exported model."""
 
@@ -75,19 +94,14 @@ def export_model(
     model = model.eval()
     spec = input_spec(cfg)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    dummy = torch.zeros(2, spec.channels, spec.height, spec.width)
-    torch.onnx.export(
+    to_onnx(
         model,
-        (dummy,),
-        str(out),
-        input_names=["images"],
-        output_names=["logits"],
-        dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
-        opset_version=opset,
-        dynamo=False,
+        torch.zeros(2, spec.channels, spec.height, spec.width),
+        out,
+        "logits",
+        opset,
+        metadata_for(to_dict(cfg), spec, cfg.input.charset, cfg.decoder, model.time_steps),
     )
-    set_metadata(out, metadata_for(to_dict(cfg), spec, cfg.input.charset, cfg.decoder, model.time_steps))
 
     rng = np.random.default_rng(seed)
     batches = [rng.normal(0, 1, (n, spec.channels, spec.height, spec.width)).astype(np.float32) for n in (1, 3)]
