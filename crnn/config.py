@@ -84,6 +84,8 @@ class SynthDataConfig:
     val_count: int = 1000
     seed: int = 0
     workers: int = 2
+    # Generator settings that differ from `crnn.synth.SynthConfig`'s defaults, e.g. {p_text_below: 0.3}.
+    generator: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -160,6 +160,7 @@ class BarcodeStyle:
     show_gt: bool = False  # the '>' books print right of the bars
     top_text: str | None = None  # e.g. 'ISBN 978-0-596-00857-4', printed above the bars
     addon: str | None = None  # 2 or 5 add-on digits right of the symbol
+    hidden: tuple[int, ...] = ()  # digits (code order) left unprinted, e.g. a UPC-A check digit some cards omit
     ink_spread_px: int = 0  # >0 grows dark bars by a pixel (ink gain), <0 thins them
 
 
@@ -312,10 +313,11 @@ def render_mask(code: str, fmt: Format, style: BarcodeStyle, module_px: int) -> 
         for i, d in enumerate(digits):
             shrink = d.small or (style.small_first_digit and fmt == "EAN-13" and i == 0)
             placed.append((d.char, d.x_center, small if shrink else normal))
-    for char, x_mod, size in placed:
+    for i, (char, x_mod, size) in enumerate(placed):
         font = _font(font_path, size)
         x = origin + x_mod * m
-        draw.text((x, base_px), char, fill=255, font=font, anchor="ms")
+        if i not in style.hidden:
+            draw.text((x, base_px), char, fill=255, font=font, anchor="ms")
         digit_boxes.append(_text_box(draw, (x, base_px), char, font, "ms"))
     if style.show_gt:
         font = _font(font_path, normal)

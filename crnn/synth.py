@@ -74,6 +74,10 @@ class SynthConfig:
     p_addon_book: float = 0.25  # books with a 5-digit price add-on right of the bars
     p_addon: float = 0.0  # other codes with a 2- or 5-digit add-on (not part of the symbol: detector negatives)
     p_pale_ink: float = 0.0  # faded grey ink (90-170) instead of near-black; needs a low min_contrast to stay pale
+    p_text_below: float = 0.0  # a line of small print (lot, date, price; boxed or not) just under the digits
+    p_crop_low: float = 0.0  # crop pushed down by 0.2-0.9 digit heights (a detector box sitting low)
+    p_check_unprinted: float = 0.0  # UPC-A printed without its check digit (loyalty cards); the label keeps it
+    p_lead_cut: float = 0.0  # EAN-13 crop whose left edge cuts off most or all of the leading digit
     max_rotation_deg: float = 35.0
     p_large_rotation: float = 0.15  # else a few degrees
     p_upright_turn: float = 0.05  # barcode turned by 90/180/270 degrees
@@ -253,6 +257,8 @@ def _sample_style(
         show_gt=book and rng.random() < 0.6,
         top_text=isbn_text(code) if book and rng.random() < 0.6 else None,
         addon=_addon(rng, cfg, book),
+        # No draw at 0: the default stream is unchanged.
+        hidden=(11,) if fmt == "UPC-A" and cfg.p_check_unprinted > 0 and rng.random() < cfg.p_check_unprinted else (),
     )
 
 
@@ -346,6 +352,7 @@ def _surface(
     ppm: int,
     fonts: tuple[Path, ...],
     p_pale_ink: float = 0.0,
+    p_text_below: float = 0.0,
 ) -> _Surface:
     """The barcode's label on a patch of package, in label pixels."""
     rendered = render_mask(code, fmt, style, ppm)
@@ -361,15 +368,23 @@ def _surface(
     mw, mh = mask.size
     ml, mr = (int(mw * rng.uniform(0.02, 0.5)) for _ in range(2))
     mt, mb = int(mh * rng.uniform(0.05, 0.6)), int(mh * rng.uniform(0.02, 0.4))
+    size = style.digit_height * ppm
+    # No draw at 0: the default stream is unchanged.
+    below = p_text_below > 0 and rng.random() < p_text_below
+    if below:
+        mb = max(mb, int(size * 2.5))
     package = paper if rng.random() < 0.5 else tuple(int(v) for v in rng.integers(0, 256, 3))
     surf = Image.new("RGB", (mw + ml + mr, mh + mt + mb), package)
     draw = ImageDraw.Draw(surf)
     if package != paper:
         draw.rectangle((ml, mt, ml + mw - 1, mt + mh - 1), fill=paper)
     text_ink = ink if rng.random() < 0.7 else _grey_colour(rng, 0, 120, 30)
-    size = style.digit_height * ppm
     _add_text_lines(draw, rng, (0, 0, surf.width, mt - size), fonts, text_ink, size, int(rng.integers(0, 4)))
     _add_text_lines(draw, rng, (0, mt + mh + 2, surf.width, surf.height), fonts, text_ink, size, 1)
+    if below:
+        _small_print_below(
+            draw, rng, (ml + g.text_box[0], mt + g.text_box[3]), g.text_box[2] - g.text_box[0], size, text_ink
+        )
     surf.paste(Image.new("RGB", mask.size, ink), (ml, mt), mask)
     surf.putalpha(255)
 
@@ -389,7 +404,34 @@ def _surface(
     )
 
 
-def _crop_box(rng: np.random.Generator, cfg: SynthConfig, s: _Surface) -> Box:
+def _small_print_below(
+    draw: ImageDraw.ImageDraw,
+    rng: np.random.Generator,
+    top_left: tuple[float, float],
+    width: float,
+    digit_px: float,
+    colour: tuple[int, int, int],
+) -> None:
+    """A lot number, date or price printed just under the digits, sometimes in a frame (as on cans and jars)."""
+    size = max(6, int(digit_px * rng.uniform(0.45, 0.85)))
+    kind = rng.random()
+    if kind < 0.4:
+        text = f"{int(rng.integers(1990, 2040))} {int(rng.integers(1000, 99999))} {chr(65 + int(rng.integers(26)))}"
+    elif kind < 0.7:
+        text = f"LOT {int(rng.integers(100, 999999))}"
+    else:
+        text = f"{int(rng.integers(1, 31)):02d}.{int(rng.integers(1, 13)):02d}.{int(rng.integers(20, 40))}"
+    font = _font(str(OCRB_FONT), size)
+    x = top_left[0] + rng.uniform(-0.1, 0.5) * width
+    y = top_left[1] + rng.uniform(0.15, 0.7) * digit_px
+    draw.text((x, y), text, fill=colour, font=font, anchor="lt")
+    if rng.random() < 0.5:
+        x0, y0, x1, y1 = draw.textbbox((x, y), text, font=font, anchor="lt")
+        pad = size * 0.25
+        draw.rectangle((x0 - pad, y0 - pad, x1 + pad, y1 + pad), outline=colour, width=max(1, size // 10))
+
+
+def _crop_box(rng: np.random.Generator, cfg: SynthConfig, s: _Surface, lead_cut: bool = False) -> Box:
     """The crop in label pixels: lower bars + digits at ~crop_aspect, edges jittered, digits whole."""
     m = s.module_px
     tb = s.text_box
@@ -399,25 +441,30 @@ def _crop_box(rng: np.random.Generator, cfg: SynthConfig, s: _Surface) -> Box:
     jit = cfg.crop_edge_jitter
     x0 = left - rng.normal(1.2, 0.8) * m + rng.normal(0, jit) * width
     x1 = right + rng.normal(1.2, 0.8) * m + rng.normal(0, jit) * width
-    # A detector may shave an outer digit's margin but never the digit itself.
+    # A detector may shave an outer digit's margin but never the digit itself...
     x0 = min(x0, tb[0] - 0.1 * m)
     x1 = max(x1, tb[2] + 0.1 * m)
+    if lead_cut:  # ...unless the frame cut it: keep 0-40% of the leading digit
+        first = s.digit_boxes[0]
+        x0 = first[2] - rng.uniform(0.0, 0.4) * (first[2] - first[0])
     aspect = cfg.crop_aspect * (1 + rng.uniform(-cfg.crop_aspect_jitter, cfg.crop_aspect_jitter))
     height = (x1 - x0) / aspect
     y1 = max(bottom + rng.normal(1.0, 0.6) * m + rng.normal(0, jit) * height, tb[3] + 0.1 * m)
+    if cfg.p_crop_low > 0 and rng.random() < cfg.p_crop_low:  # no draw at 0: the default stream is unchanged
+        y1 += rng.uniform(0.2, 0.9) * (tb[3] - tb[1])
     y0 = y1 - height
     return (x0, y0, x1, y1)
 
 
 def _crop_quad(
-    rng: np.random.Generator, cfg: SynthConfig, warp: Warp, s: _Surface, box: Box
+    rng: np.random.Generator, cfg: SynthConfig, warp: Warp, s: _Surface, box: Box, lead_cut: bool = False
 ) -> tuple[np.ndarray, tuple[float, float], Box]:
     """Detector quad (scene) for `box`, its rectified size, and the box grown so no digit is cut.
 
     The quad's corners are jittered like a detector's; where that (or a curved label's bow) would cut
     a digit, the jitter is dropped and the box grown until every digit is inside.
     """
-    digits = np.concatenate([_box_points(b, 3) for b in s.digit_boxes])
+    digits = np.concatenate([_box_points(b, 3) for b in s.digit_boxes[1 if lead_cut else 0 :]])
     digits_scene = warp.forward(digits)
     jitter = cfg.crop_corner_jitter
     for _ in range(6):
@@ -457,8 +504,10 @@ def _attempt(index: int, seed: int, attempt: int, cfg: SynthConfig) -> Sample | 
     lo, hi = cfg.module_px
     s_px = math.exp(rng.uniform(math.log(lo), math.log(hi)))
     ppm = int(np.clip(round(s_px), 2, 4))
-    surf = _surface(rng, code, fmt, style, ppm, fonts, cfg.p_pale_ink)
-    box = _crop_box(rng, cfg, surf)
+    surf = _surface(rng, code, fmt, style, ppm, fonts, cfg.p_pale_ink, cfg.p_text_below)
+    # No draw at 0: the default stream is unchanged.
+    lead_cut = fmt == "EAN-13" and cfg.p_lead_cut > 0 and rng.random() < cfg.p_lead_cut
+    box = _crop_box(rng, cfg, surf, lead_cut)
 
     # Scene size and geometry.
     # Log-uniform: real photos are mostly small (240x240), some 640x480.
@@ -555,7 +604,7 @@ def _attempt(index: int, seed: int, attempt: int, cfg: SynthConfig) -> Sample | 
     bx1, by1 = min(size[0], int(bx1)), min(size[1], int(by1))
 
     # Crop, rectified from a slightly wrong detector quad.
-    quad, (wq, hq), box = _crop_quad(rng, cfg, warp, surf, box)
+    quad, (wq, hq), box = _crop_quad(rng, cfg, warp, surf, box, lead_cut)
     if (quad < 0).any() or (quad[:, 0] > size[0]).any() or (quad[:, 1] > size[1]).any():
         return None
     n_modules = (box[2] - box[0]) / surf.module_px
@@ -767,6 +816,9 @@ def _validate(cfg: SynthConfig) -> None:
         raise ValueError(
             f"need blur_skew > 0 and 0 <= max_black_level < 128, got {cfg.blur_skew}, {cfg.max_black_level}"
         )
+    bad_p = {k: v for k, v in asdict(cfg).items() if k.startswith("p_") and not 0 <= v <= 1}
+    if bad_p:
+        raise ValueError(f"probabilities must lie within 0..1, got {bad_p}")
     if sum(cfg.format_weights.values()) <= 0 or min(cfg.format_weights.values()) < 0:
         raise ValueError(f"format_weights must be >= 0 with a positive sum, got {cfg.format_weights}")
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning as L
 import torch
@@ -22,6 +23,9 @@ from crnn.config import OptimConfig, TrainConfig, TrainerConfig, from_dict
 from crnn.labels import read_tsv
 from crnn.model import CRNN
 from crnn.system import CRNNSystem, CropDataset, collate, input_spec
+
+if TYPE_CHECKING:
+    from crnn.synth import SynthConfig
 
 log = logging.getLogger(__name__)
 
@@ -41,18 +45,20 @@ def ensure_synthetic(cfg: TrainConfig) -> None:
     """Generate the synthetic train/val sets named in `cfg.data` unless they are there and current.
 
     Only folders this function made itself (marked `"auto": true` in their `synth.json` stamp) are made
-    again, when the generator version, count or seed changed; any other data (your own, or made with
-    `crnn synth`) is used as it is, with a warning when an older generator made it.
+    again, when the generator version, its settings, the count or the seed changed; any other data (your
+    own, or made with `crnn synth`) is used as it is, with a warning when an older generator made it.
     """
     from crnn import synth
 
     s = cfg.data.synth
+    gen = synth_config(s.generator)
+    settings = json.loads(json.dumps(asdict(gen)))  # as the stamp holds them (tuples as lists)
     for tsv, count, seed in ((cfg.data.train_tsv, s.train_count, s.seed), (cfg.data.val_tsv, s.val_count, s.seed + 1)):
         folder = Path(tsv).parent
         stamp_path = folder / synth.STAMP
         if Path(tsv).is_file():
             stamp = _read_stamp(stamp_path)
-            want = {"generator_version": synth.GENERATOR_VERSION, "count": count, "seed": seed}
+            want = {"generator_version": synth.GENERATOR_VERSION, "count": count, "seed": seed, "config": settings}
             if all(stamp.get(k) == v for k, v in want.items()):
                 continue
             if not stamp.get("auto"):
@@ -66,7 +72,19 @@ def ensure_synthetic(cfg: TrainConfig) -> None:
                 continue
             log.info("synthetic data in %s is stale (%s); making it again", folder, want)
         log.info("generating %d synthetic crops into %s", count, folder)
-        synth.generate(folder, count=count, seed=seed, workers=s.workers, stamp_extra={"auto": True})
+        synth.generate(folder, count=count, seed=seed, workers=s.workers, config=gen, stamp_extra={"auto": True})
+
+
+def synth_config(overrides: Mapping[str, Any]) -> SynthConfig:
+    """The generator's settings: its defaults with `overrides` (names checked, ranges as tuples)."""
+    from crnn.synth import SynthConfig
+
+    known = {f.name for f in fields(SynthConfig)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"unknown synthetic generator settings {unknown}; known: {sorted(known)}")
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in dict(overrides).items()}
+    return SynthConfig(**values)
 
 
 def _read_stamp(path: Path) -> dict:

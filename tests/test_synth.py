@@ -159,11 +159,85 @@ def test_ensure_synthetic_makes_stale_folders_again(tmp_path: Path) -> None:
     assert len(_read_tsv(tmp_path / "own" / "crops.tsv")) == 2
 
 
+def test_ensure_synthetic_follows_the_generator_settings(tmp_path: Path) -> None:
+    import json
+
+    from crnn import config
+    from crnn.train import ensure_synthetic, synth_config
+
+    train = tmp_path / "train" / "crops.tsv"
+    cfg = config.load(
+        config.TrainConfig,
+        overrides=[
+            f"data.train_tsv={train}",
+            f"data.val_tsv={tmp_path / 'val' / 'crops.tsv'}",
+            "data.synth.train_count=3",
+            "data.synth.val_count=2",
+            "data.synth.workers=1",
+        ],
+    )
+    ensure_synthetic(cfg)
+    first = _digest(tmp_path / "train" / "crops")
+    cfg.data.synth.generator = {"p_text_below": 1.0, "module_px": [2.0, 3.0]}  # other settings: made again
+    ensure_synthetic(cfg)
+    stamp = json.loads((tmp_path / "train" / "synth.json").read_text())
+    assert stamp["config"]["p_text_below"] == 1.0 and stamp["config"]["module_px"] == [2.0, 3.0]
+    assert _digest(tmp_path / "train" / "crops") != first
+    again = (tmp_path / "train" / "synth.json").stat().st_mtime_ns
+    ensure_synthetic(cfg)  # the same settings (lists in YAML, tuples in the generator): left alone
+    assert (tmp_path / "train" / "synth.json").stat().st_mtime_ns == again
+    assert synth_config({"module_px": [2, 3]}).module_px == (2, 3)
+    with pytest.raises(ValueError, match="unknown synthetic generator settings.*p_typo"):
+        synth_config({"p_typo": 0.5})
+
+
+def test_knobs_off_by_default_leave_the_stream_alone() -> None:
+    """New generator knobs at 0 draw nothing: the default samples stay what they were."""
+    off = SynthConfig(p_text_below=0.0, p_crop_low=0.0, p_check_unprinted=0.0, p_lead_cut=0.0)
+    for i in range(3):
+        a, b = make_sample(i, seed=11)[2], make_sample(i, seed=11, config=off)[2]
+        assert a.tobytes() == b.tobytes()
+    on = SynthConfig(p_text_below=1.0, p_crop_low=1.0)
+    assert any(
+        make_sample(i, seed=11, config=on)[2].tobytes() != make_sample(i, seed=11)[2].tobytes() for i in range(3)
+    )
+
+
+def test_unprinted_check_digit_and_cut_leading_digit() -> None:
+    """Some UPC-A labels omit the check digit; some crops lose EAN-13's leading digit. Labels keep every digit."""
+    from crnn.render import BarcodeStyle, render_mask
+
+    code = "036000291452"
+    full = render_mask(code, "UPC-A", BarcodeStyle(outside_gap=4.0), 3)
+    hidden = render_mask(code, "UPC-A", BarcodeStyle(outside_gap=4.0, hidden=(11,)), 3)
+    x0, y0, x1, y1 = (round(v) for v in full.geometry.digit_boxes[11])
+    ink = [int(np.asarray(r.image)[y0:y1, x0:x1].sum()) for r in (full, hidden)]
+    assert ink[0] > 0 and ink[1] == 0
+    assert hidden.geometry.digit_boxes == full.geometry.digit_boxes  # the slot is still there, only blank
+    cfg = SynthConfig(format_weights={"UPC-A": 1.0}, p_check_unprinted=1.0)
+    assert all(len(make_sample(i, seed=2, config=cfg)[3]) == 12 for i in range(3))
+
+    # A cut crop keeps at most 40% of the leading digit and every other digit whole; the label keeps all 13.
+    from crnn import synth
+
+    rng = np.random.default_rng(0)
+    style = BarcodeStyle()
+    for _ in range(5):
+        surf = synth._surface(rng, "9780804816632", "EAN-13", style, 3, ())
+        x0, _, x1, _ = synth._crop_box(rng, SynthConfig(), surf, lead_cut=True)
+        first, second, last = surf.digit_boxes[0], surf.digit_boxes[1], surf.digit_boxes[-1]
+        assert first[2] - 0.4 * (first[2] - first[0]) - 1e-6 <= x0 <= first[2] < second[0] and x1 > last[2]
+    cut = SynthConfig(format_weights={"EAN-13": 1.0}, p_lead_cut=1.0)
+    assert all(len(make_sample(i, seed=4, config=cut)[3]) == 13 for i in range(3))
+
+
 def test_photometric_knobs_are_checked(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="blur_skew"):
         generate(tmp_path, 1, config=SynthConfig(blur_skew=0.0), progress=False)
     with pytest.raises(ValueError, match="max_black_level"):
         generate(tmp_path, 1, config=SynthConfig(max_black_level=200.0), progress=False)
+    with pytest.raises(ValueError, match="probabilities.*p_text_below"):
+        generate(tmp_path, 1, config=SynthConfig(p_text_below=1.5), progress=False)
 
 
 def test_crops_are_dark_inked_and_mostly_sharp() -> None:
