@@ -37,7 +37,7 @@ from crnn.preprocess import load_image
 from crnn.straighten import box_quad
 from crnn.straighten import direction as digit_line
 from crnn.system import adamw_cosine
-from crnn.train import TrainResult, make_loader, make_trainer, model_state, read_checkpoint
+from crnn.train import TrainResult, make_loader, make_trainer, model_state, read_checkpoint, synth_config
 
 log = logging.getLogger(__name__)
 
@@ -463,27 +463,27 @@ class _EpochArtifacts(Callback):
 
 
 def ensure_scenes(cfg: DetectorConfig) -> None:
-    """Fill every scene folder `cfg.data` names that does not exist yet with generator scenes
-    (`data.synth` counts and seed); folders that exist are used as they are."""
+    """Fill the scene folders `cfg.data` names with generator scenes (`data.synth` counts and seed, the
+    detector's generator settings) unless they are there and current: `crnn.synth.ensure` makes again only
+    the folders it made itself, when the generator, its settings, the count or the seed changed."""
     from crnn import synth
 
-    s = cfg.data.synth
-    wanted = [(d, s.train_count, s.seed + k) for k, d in enumerate(cfg.data.train_dirs)]
-    wanted.append((cfg.data.val_dir, s.val_count, s.seed + len(wanted)))
+    d = cfg.data
+    s = d.synth
+    gen = synth_config(
+        {
+            "p_addon_book": d.addon_p_book,
+            "p_addon": d.addon_p,
+            "min_contrast": d.min_contrast,
+            "module_px": d.module_px,
+            "p_pale_ink": d.pale_ink_p,
+        }
+        | dict(s.generator)
+    )
+    wanted = [(folder, s.train_count, s.seed + k) for k, folder in enumerate(d.train_dirs)]
+    wanted.append((d.val_dir, s.val_count, s.seed + len(wanted)))
     for folder, count, seed in wanted:
-        f = Path(folder)
-        if f.exists():
-            continue
-        log.info("%s does not exist: generating %d synthetic scenes into it", f, count)
-        d = cfg.data
-        gen = synth.SynthConfig(
-            p_addon_book=d.addon_p_book,
-            p_addon=d.addon_p,
-            min_contrast=d.min_contrast,
-            module_px=d.module_px,
-            p_pale_ink=d.pale_ink_p,
-        )
-        synth.generate(f, count=count, seed=seed, workers=s.workers, config=gen, stamp_extra={"auto": True})
+        synth.ensure(Path(folder), count, seed, s.workers, gen)
 
 
 def fit_detector(

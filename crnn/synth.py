@@ -880,6 +880,53 @@ def generate(
     return SynthSummary(out_dir, count, seconds, per_format)
 
 
+def ensure(folder: Path, count: int, seed: int, workers: int = 2, config: SynthConfig | None = None) -> bool:
+    """Make `folder` hold `count` samples of stream `seed` with `config`, unless it already does.
+
+    Only folders this function made (marked `"auto": true` in their stamp) are made again, when the
+    generator's version or settings, the count or the seed changed; any other data (your own, or made with
+    `crnn synth`) is used as it is, with a warning when an older generator made it. True when it generated.
+    """
+    folder = Path(folder)
+    cfg = config or SynthConfig()
+    want = {
+        "generator_version": GENERATOR_VERSION,
+        "count": count,
+        "seed": seed,
+        "config": json.loads(json.dumps(asdict(cfg))),  # as the stamp holds it (tuples as lists)
+    }
+    if (folder / "crops.tsv").is_file() or (folder / "annotations.tsv").is_file():
+        stamp = _read_stamp(folder / STAMP)
+        if isinstance(stamp.get("config"), dict):
+            # A knob newer than the stamp was at its default then (new knobs leave the default stream alone).
+            defaults = json.loads(json.dumps(asdict(SynthConfig())))
+            stamp["config"] = {k: stamp["config"].get(k, defaults[k]) for k in defaults}
+        if all(stamp.get(k) == v for k, v in want.items()):
+            return False
+        if not stamp.get("auto"):
+            if stamp and stamp.get("generator_version") != GENERATOR_VERSION:
+                log.warning(
+                    "%s was made by synthetic generator v%s (now v%d)",
+                    folder,
+                    stamp.get("generator_version"),
+                    GENERATOR_VERSION,
+                )
+            return False
+        changed = sorted(k for k, v in want.items() if stamp.get(k) != v)
+        log.info("synthetic data in %s is stale (%s changed); making it again", folder, ", ".join(changed))
+    log.info("generating %d synthetic samples into %s", count, folder)
+    generate(folder, count=count, seed=seed, workers=workers, config=cfg, stamp_extra={"auto": True})
+    return True
+
+
+def _read_stamp(path: Path) -> dict:
+    try:
+        stamp = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return stamp if isinstance(stamp, dict) else {}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Write synthetic barcode scenes and OCR crops.")
     parser.add_argument("out_dir", type=Path)

@@ -6,7 +6,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,37 +42,14 @@ class TrainResult:
 
 
 def ensure_synthetic(cfg: TrainConfig) -> None:
-    """Generate the synthetic train/val sets named in `cfg.data` unless they are there and current.
-
-    Only folders this function made itself (marked `"auto": true` in their `synth.json` stamp) are made
-    again, when the generator version, its settings, the count or the seed changed; any other data (your
-    own, or made with `crnn synth`) is used as it is, with a warning when an older generator made it.
-    """
+    """Generate the synthetic train/val crops named in `cfg.data` unless they are there and current
+    (`crnn.synth.ensure`: only folders it made are made again, when the generator, count or seed changed)."""
     from crnn import synth
 
     s = cfg.data.synth
     gen = synth_config(s.generator)
-    settings = json.loads(json.dumps(asdict(gen)))  # as the stamp holds them (tuples as lists)
     for tsv, count, seed in ((cfg.data.train_tsv, s.train_count, s.seed), (cfg.data.val_tsv, s.val_count, s.seed + 1)):
-        folder = Path(tsv).parent
-        stamp_path = folder / synth.STAMP
-        if Path(tsv).is_file():
-            stamp = _read_stamp(stamp_path)
-            want = {"generator_version": synth.GENERATOR_VERSION, "count": count, "seed": seed, "config": settings}
-            if all(stamp.get(k) == v for k, v in want.items()):
-                continue
-            if not stamp.get("auto"):
-                if stamp and stamp.get("generator_version") != synth.GENERATOR_VERSION:
-                    log.warning(
-                        "%s was made by synthetic generator v%s (now v%d)",
-                        folder,
-                        stamp.get("generator_version"),
-                        synth.GENERATOR_VERSION,
-                    )
-                continue
-            log.info("synthetic data in %s is stale (%s); making it again", folder, want)
-        log.info("generating %d synthetic crops into %s", count, folder)
-        synth.generate(folder, count=count, seed=seed, workers=s.workers, config=gen, stamp_extra={"auto": True})
+        synth.ensure(Path(tsv).parent, count, seed, s.workers, gen)
 
 
 def synth_config(overrides: Mapping[str, Any]) -> SynthConfig:
@@ -85,14 +62,6 @@ def synth_config(overrides: Mapping[str, Any]) -> SynthConfig:
         raise ValueError(f"unknown synthetic generator settings {unknown}; known: {sorted(known)}")
     values: dict[str, Any] = {k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in dict(overrides).items()}
     return SynthConfig(**values)
-
-
-def _read_stamp(path: Path) -> dict:
-    try:
-        stamp = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return stamp if isinstance(stamp, dict) else {}
 
 
 class _History(Callback):

@@ -47,16 +47,16 @@ def run(cfg: TrainConfig, tracker: Tracker, work_dir: Path, dataset_id: str, res
         "epochs": result.epochs,
         "backbone": cfg.model.backbone,
         "charset": cfg.input.charset,
-        metrics.MONITOR: result.metrics.get(metrics.MONITOR, float("nan")),
     }
-    best = tracker.register_model(result.best_checkpoint, "crnn-barcode-best", "PyTorch", meta, tags=["best"])
-    last = tracker.register_model(result.last_checkpoint, "crnn-barcode-last", "PyTorch", meta, tags=["last"])
-    return {
-        "model_id": best,
-        "last_model_id": last,
-        "epochs": result.epochs,
-        "val_exact_match": result.metrics.get(metrics.MONITOR, float("nan")),
-    }
+    # Each checkpoint carries its own score: the best one's is not the last epoch's.
+    last_score = result.metrics.get(metrics.MONITOR, float("nan"))
+    best = tracker.register_model(
+        result.best_checkpoint, "crnn-barcode-best", "PyTorch", meta | {metrics.MONITOR: result.best_score}, ["best"]
+    )
+    last = tracker.register_model(
+        result.last_checkpoint, "crnn-barcode-last", "PyTorch", meta | {metrics.MONITOR: last_score}, ["last"]
+    )
+    return {"model_id": best, "last_model_id": last, "epochs": result.epochs, "val_exact_match": result.best_score}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -214,3 +214,34 @@ def test_same_number_treats_a_upca_and_its_ean13_as_one() -> None:
     assert same_number("036000291452", "0036000291452") and same_number("0036000291452", "036000291452")
     assert same_number("96385074", "96385074")
     assert not same_number("036000291452", "1036000291452") and not same_number("9780201752847", "780201752847")
+
+
+def test_scene_folders_follow_the_detector_generator_settings(tmp_path: Path) -> None:
+    from crnn.detector import ensure_scenes
+
+    train, val = tmp_path / "train", tmp_path / "val"
+    cfg = config.load(
+        config.DetectorConfig,
+        overrides=[
+            f"data.train_dirs=[{train}]",
+            f"data.val_dir={val}",
+            "data.synth.train_count=3",
+            "data.synth.val_count=2",
+            "data.synth.workers=1",
+        ],
+    )
+    ensure_scenes(cfg)
+    stamp = json.loads((train / "synth.json").read_text())
+    assert stamp["count"] == 3 and stamp["config"]["min_contrast"] == cfg.data.min_contrast
+    assert len((val / "annotations.tsv").read_text().splitlines()) == 3  # header + 2
+    made = (val / "synth.json").stat().st_mtime_ns
+    ensure_scenes(cfg)  # current: left alone
+    assert (val / "synth.json").stat().st_mtime_ns == made
+    cfg.data.min_contrast = 40.0  # the detector's generator settings changed: made again
+    ensure_scenes(cfg)
+    assert json.loads((train / "synth.json").read_text())["config"]["min_contrast"] == 40.0
+    # A folder made with `crnn synth` (no "auto" mark) is someone's data: used as it is.
+    generate(tmp_path / "own", 2, seed=5, workers=1, progress=False)
+    cfg.data.train_dirs = [str(tmp_path / "own")]
+    ensure_scenes(cfg)
+    assert json.loads((tmp_path / "own" / "synth.json").read_text())["count"] == 2

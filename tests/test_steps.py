@@ -86,6 +86,10 @@ def test_each_step_standalone_offline(offline, capsys):
     assert any(k.startswith("learning_rate/") for k in s["scalars"])
     assert any("augmented batch" in n for n in s["images"]) and any("val predictions" in n for n in s["images"])
     assert store.model_path(tr["outputs"]["model_id"]).suffix == ".ckpt"
+    # The best checkpoint carries the best epoch's score (not the last epoch's), and so does the step's output.
+    best_score = max(s["scalars"]["val/exact_match"])
+    assert store.model_info(tr["outputs"]["model_id"])["metadata"]["val/exact_match"] == pytest.approx(best_score)
+    assert tr["outputs"]["val_exact_match"] == pytest.approx(best_score)
 
     # Resume from the last checkpoint by model ID, one more epoch.
     tr2 = _main(

@@ -186,6 +186,12 @@ def test_ensure_synthetic_follows_the_generator_settings(tmp_path: Path) -> None
     again = (tmp_path / "train" / "synth.json").stat().st_mtime_ns
     ensure_synthetic(cfg)  # the same settings (lists in YAML, tuples in the generator): left alone
     assert (tmp_path / "train" / "synth.json").stat().st_mtime_ns == again
+    # A stamp from before a knob existed counts as that knob's default.
+    stamp = json.loads((tmp_path / "val" / "synth.json").read_text())
+    del stamp["config"]["p_lead_cut"]
+    (tmp_path / "val" / "synth.json").write_text(json.dumps(stamp))
+    ensure_synthetic(cfg)
+    assert "p_lead_cut" not in json.loads((tmp_path / "val" / "synth.json").read_text())["config"]
     assert synth_config({"module_px": [2, 3]}).module_px == (2, 3)
     with pytest.raises(ValueError, match="unknown synthetic generator settings.*p_typo"):
         synth_config({"p_typo": 0.5})
