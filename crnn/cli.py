@@ -131,7 +131,9 @@ def _read_photos(a: argparse.Namespace, files: list[Path]) -> int:
 
     from crnn.photo import PhotoReader
 
-    reader = PhotoReader(a.detector, a.model, threads=a.threads, decoder=a.decoder, cross_check=a.cross_check)
+    reader = PhotoReader(
+        a.detector, a.model, threads=a.threads, decoder=a.decoder, cross_check=a.cross_check, zooms=a.zooms
+    )
     failed = 0
     for p in tqdm(files, unit="photo", disable=a.quiet or None, file=sys.stderr):
         result = reader.read_file(p)
@@ -208,6 +210,8 @@ def _cmd_read(a: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from crnn.photo import DEFAULT_ZOOMS  # torch-free
+
     p = argparse.ArgumentParser(prog="crnn", description="Read the digits under EAN/UPC barcodes with a CRNN.")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", required=True)
@@ -254,6 +258,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--cross-check",
         action="store_true",
         help="with --detector: decode the bars with zxing-cpp too and report agreement or conflict",
+    )
+    r.add_argument(
+        "--zooms",
+        type=lambda v: [float(x) for x in v.split(",")],
+        default=list(DEFAULT_ZOOMS),
+        help="with --detector: comma-separated scales the detector sees each photo at (default: "
+        f"{','.join(map(str, DEFAULT_ZOOMS))}; barcodes filling the frame are found at the smaller one)",
     )
     r.add_argument("images", nargs="+", help="image files or folders")
     r.add_argument("--json", action="store_true", help="one JSON object a line")

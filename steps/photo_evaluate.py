@@ -36,7 +36,7 @@ def run(
     cfg: PhotoEvaluateConfig, tracker: Tracker, work_dir: Path, detector_model_id: str, recogniser_model_id: str
 ) -> dict:
     # Models first, so a broken wiring fails even where there are no photos.
-    reader = PhotoReader(tracker.model(detector_model_id), tracker.model(recogniser_model_id))
+    reader = PhotoReader(tracker.model(detector_model_id), tracker.model(recogniser_model_id), zooms=cfg.zooms)
     if not cfg.photos_tsv or not Path(cfg.photos_tsv).is_file():
         log.warning("no photos to evaluate: %s does not exist; reporting n=0", cfg.photos_tsv)
         return {"n": 0, **{k: float("nan") for k in ("read", "found", "zxing")}}

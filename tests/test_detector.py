@@ -245,3 +245,60 @@ def test_scene_folders_follow_the_detector_generator_settings(tmp_path: Path) ->
     cfg.data.train_dirs = [str(tmp_path / "own")]
     ensure_scenes(cfg)
     assert json.loads((tmp_path / "own" / "synth.json").read_text())["count"] == 2
+
+
+def test_zoomed_out_detection_maps_back_to_the_photo() -> None:
+    """The detector may look at a photo shrunk on a wider canvas; its boxes still land on the photo's pixels."""
+    from crnn.photo import detector_input
+
+    image = Image.new("L", (200, 100), 230)
+    image.paste(20, (60, 30, 140, 70))  # the "barcode"
+    det = Detector.__new__(Detector)
+    det.size, det.mean, det.std, det.stride = 128, 0.5, 0.5, STRIDE
+    det.post = DetectorPostConfig(min_area=1, min_score=0.5)
+
+    def maps(im: Image.Image) -> tuple[np.ndarray, float, float]:  # dark pixels are barcode, digits below
+        arr, sx, sy = detector_input(im, det.size, det.mean, det.std)
+        cells = arr[0].reshape(det.size // STRIDE, STRIDE, det.size // STRIDE, STRIDE).mean(axis=(1, 3))
+        prob = (cells < -0.5).astype(np.float32)
+        return np.stack([prob, np.ones_like(prob), np.zeros_like(prob)]), sx, sy
+
+    det.maps = maps  # type: ignore[method-assign]  # a stand-in network
+    for zoom in (1.0, 0.5):
+        (d,) = det.detect(image.convert("RGB"), zoom)
+        tol = 2 * STRIDE * 200 / det.size / zoom  # a map cell, in photo pixels, either side
+        assert np.allclose(d.box, (60, 30, 80, 40), atol=tol), (zoom, d.box)
+    with pytest.raises(ValueError, match="zoom"):
+        det.detect(image, 1.5)
+
+
+def test_detections_of_one_barcode_at_several_zooms_give_one_read() -> None:
+    from crnn.inference import Reading
+    from crnn.straighten import corners
+
+    a1 = Detection(corners(40, 20, 120, 60), 0.9)  # zoom 1: the barcode, cut a little short
+    a2 = Detection(corners(36, 18, 126, 62), 0.8)  # zoom 0.6: the same barcode, whole
+    b = Detection(corners(150, 70, 190, 90), 0.7)  # another barcode
+
+    class Stand:
+        def detect(self, image: Image.Image, zoom: float = 1.0) -> list[Detection]:
+            return [a1, b] if zoom == 1.0 else [a2]
+
+        def read(self, crops: list[Image.Image]) -> list[Reading]:  # only the whole first barcode reads
+            return [
+                Reading("036000291452", 0.9, True, ()) if c.width > 85 else Reading("0360", 0.5, False, ())
+                for c in crops
+            ]
+
+    reader = PhotoReader.__new__(PhotoReader)
+    reader.detector, reader.reader, reader.variants = Stand(), Stand(), 1  # type: ignore[assignment]  # stand-ins
+    image = Image.new("RGB", (200, 100), "white")
+    reader.zooms = (1.0,)
+    assert [id(r.detection) for r in reader.read_barcodes(image)] == [id(a1), id(b)]
+    reader.zooms = (1.0, 0.6)
+    reads = reader.read_barcodes(image)
+    # One read per barcode: the one that passed the check digit.
+    assert [id(r.detection) for r in reads] == [id(a2), id(b)]
+    assert reads[0].text == "036000291452" and reads[0].checksum_ok
+    with pytest.raises(ValueError, match="zooms"):
+        PhotoReader("det.onnx", "rec.onnx", zooms=(1.0, 2.0))
