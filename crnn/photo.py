@@ -303,10 +303,10 @@ class PhotoReader:
         barcode (boxes overlapping by IoU >= 0.3) are one barcode: the read that passes the check digit with
         the highest confidence wins.
         """
-        found = [d for z in self.zooms for d in self.detector.detect(image, z)]
+        found = sorted((d for z in self.zooms for d in self.detector.detect(image, z)), key=lambda d: -d.score)
         detections: list[Detection] = []  # one per barcode: the best-scored of its group
         group: list[int] = []  # per found detection, its barcode
-        for d in sorted(found, key=lambda d: -d.score):
+        for d in found:
             match = next((k for k, g in enumerate(detections) if _box_iou(d.box, g.box) >= 0.3), None)
             if match is None:
                 detections.append(d)
@@ -314,7 +314,7 @@ class PhotoReader:
             group.append(match)
         crops: list[Image.Image] = []
         owner: list[tuple[int, Detection]] = []
-        for k, d in zip(group, sorted(found, key=lambda d: -d.score)):
+        for k, d in zip(group, found, strict=True):
             for frac in SYMBOL_VARIANTS[: max(1, self.variants)]:
                 try:
                     crops.append(straighten(image, sub_quad(d.quad, frac)))
