@@ -34,7 +34,7 @@ def main() -> int:
         "--zooms",
         type=lambda v: [float(x) for x in v.split(",")],
         default=list(DEFAULT_ZOOMS),
-        help="comma-separated scales the detector sees each photo at, default 1,0.6",
+        help="comma-separated scales the detector sees each photo at (default: crnn.photo.DEFAULT_ZOOMS)",
     )
     ap.add_argument("--json", help="also write the figures to this file")
     ap.add_argument("overrides", nargs="*", help="detector config overrides for --train")

@@ -372,7 +372,7 @@ class PhotoEvaluateConfig:
     # Failed photos listed in the step's failures table (all of them go into the artifact).
     failures_shown: int = 32
     # Scales the detector sees each photo at (crnn.photo.DEFAULT_ZOOMS).
-    zooms: list[float] = field(default_factory=lambda: [1.0, 0.6])
+    zooms: list[float] = field(default_factory=lambda: [1.0, 0.8, 0.6])
 
 
 @dataclass

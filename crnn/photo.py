@@ -32,9 +32,9 @@ META_PREFIX = "crnn_detector."
 # Photos larger than this (long side, pixels) are scaled down on load: bounded memory, and the detector
 # sees at most `size` anyway; the recogniser's crops keep this much resolution.
 MAX_SIDE = 2048
-# Scales the detector sees each photo at: 0.6 finds barcodes that fill the frame (+3 of the 88 real photos read,
-# README), for about a third more time a photo.
-DEFAULT_ZOOMS = (1.0, 0.6)
+# Scales the detector sees each photo at: barcodes that fill the frame are found at the smaller ones (README:
+# 78.4% of the 88 real photos read against 71.6% at 1 alone), for about twice the time a photo.
+DEFAULT_ZOOMS = (1.0, 0.8, 0.6)
 
 
 @dataclass(frozen=True)
