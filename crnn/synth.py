@@ -895,7 +895,7 @@ def ensure(folder: Path, count: int, seed: int, workers: int = 2, config: SynthC
         "seed": seed,
         "config": json.loads(json.dumps(asdict(cfg))),  # as the stamp holds it (tuples as lists)
     }
-    if (folder / "crops.tsv").is_file() or (folder / "annotations.tsv").is_file():
+    if folder.is_dir() and any(folder.iterdir()):  # a folder with anything in it holds someone's data
         stamp = _read_stamp(folder / STAMP)
         if isinstance(stamp.get("config"), dict):
             # A knob newer than the stamp was at its default then (new knobs leave the default stream alone).

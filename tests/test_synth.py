@@ -193,6 +193,21 @@ def test_ensure_synthetic_follows_the_generator_settings(tmp_path: Path) -> None
     ensure_synthetic(cfg)
     assert "p_lead_cut" not in json.loads((tmp_path / "val" / "synth.json").read_text())["config"]
     assert synth_config({"module_px": [2, 3]}).module_px == (2, 3)
+    # A folder of someone's own labels (no stamp, no crops.tsv) is never written into.
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "labels.tsv").write_text("filename\ttext\n")
+    ensure_synthetic(
+        config.load(
+            config.TrainConfig,
+            overrides=[
+                f"data.train_tsv={tmp_path / 'mine' / 'labels.tsv'}",
+                f"data.val_tsv={tmp_path / 'val' / 'crops.tsv'}",
+                "data.synth.val_count=2",
+                "data.synth.workers=1",
+            ],
+        )
+    )
+    assert sorted(q.name for q in (tmp_path / "mine").iterdir()) == ["labels.tsv"]
     with pytest.raises(ValueError, match="unknown synthetic generator settings.*p_typo"):
         synth_config({"p_typo": 0.5})
 
