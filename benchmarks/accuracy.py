@@ -4,7 +4,8 @@
 
 Prints the synthetic data time, the training time, and for each decoder the exact match and CER on
 ../shared/data/real-dev/crops.tsv (never trained on): overall, per barcode format, per distinct number,
-and how the failures split into caught by the check digit vs wrong-but-valid.
+how the failures split into caught by the check digit vs wrong-but-valid, and what the confidence floor
+(`crnn.inference.MIN_CONFIDENCE`) flags as unsure.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ def report(name: str, s: dict) -> None:
         print(f"  {fmt:7s} exact {m['exact_match']:.3f}  CER {m['cer']:.4f}  n={m['n']}")
     print(f"  distinct numbers: {d['n']}, all images read {d['all_read']:.3f}, mean exact {d['mean_exact_match']:.3f}")
     print(f"  failures {f['n']}: caught by check digit {f['checksum_caught']}, wrong but valid {f['wrong_but_valid']}")
+    c = s["confidence_floor"]
+    print(
+        f"  confidence floor {c['floor']}: {c['coverage']:.3f} of reads shown as sure, {c['precision']:.3f} of "
+        f"those right; wrong reads shown as sure {c['wrong_kept']}, right reads flagged unsure {c['right_dropped']}"
+    )
 
 
 def main() -> int:

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from crnn import config
+from crnn.inference import MIN_CONFIDENCE
 from crnn.photo import DEFAULT_ZOOMS, PhotoReader, evaluate_photos
 
 
@@ -35,6 +36,12 @@ def main() -> int:
         type=lambda v: [float(x) for x in v.split(",")],
         default=list(DEFAULT_ZOOMS),
         help="comma-separated scales the detector sees each photo at (default: crnn.photo.DEFAULT_ZOOMS)",
+    )
+    ap.add_argument(
+        "--min-confidence",
+        type=float,
+        default=MIN_CONFIDENCE,
+        help="reads below it are unsure: not counted as read (default: crnn.inference.MIN_CONFIDENCE)",
     )
     ap.add_argument("--json", help="also write the figures to this file")
     ap.add_argument("overrides", nargs="*", help="detector config overrides for --train")
@@ -60,11 +67,18 @@ def main() -> int:
         print("give --detector or --train", file=sys.stderr)
         return 2
     # evaluate_photos cross-checks with zxing-cpp itself.
-    reader = PhotoReader(detector, a.model, threads=a.threads, variants=a.variants, zooms=a.zooms)
+    reader = PhotoReader(
+        detector, a.model, threads=a.threads, variants=a.variants, zooms=a.zooms, min_confidence=a.min_confidence
+    )
     s = evaluate_photos(reader, a.photos)
     print(
         f"\n{s['n']} photos: read {s['read']:.3f}  detector recall {s['found']:.3f}  "
         f"zxing-cpp {s['zxing']:.3f}  either {s['either']:.3f}"
+    )
+    print(
+        f"confidence floor {s['min_confidence']}: read counting unsure reads too {s['read_any']:.3f}, "
+        f"confident misread {s['wrong_sure']:.3f}; sure reads a photo {s['sure_reads_per_photo']:.2f}, "
+        f"unsure {s['unsure_reads_per_photo']:.2f}"
     )
     print(
         f"seconds per photo (detect + read, {a.threads} threads, {a.variants} variant(s), zooms {a.zooms}): "
@@ -75,7 +89,8 @@ def main() -> int:
         print(f"  {g:8s} n={m['n']:3d}  read {m['read']:.3f}  found {m['found']:.3f}  zxing {m['zxing']:.3f}")
     print("\nnot read:")
     for f in s["failures"]:
-        got = ", ".join(f"{b['text']} ({b['confidence']:.2f})" for b in f["readings"]) or "no barcode found"
+        got = ", ".join(f"{b['text']} ({b['confidence']:.2f}{'' if b['sure'] else ' unsure'})" for b in f["readings"])
+        got = got or "no barcode found"
         print(f"  {f['file']:22s} {f['text']:14s} zxing {'yes' if f['zxing'] else 'no ':3s}  read: {got}")
     if a.json:
         Path(a.json).write_text(json.dumps(s, indent=1))

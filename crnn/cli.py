@@ -132,7 +132,13 @@ def _read_photos(a: argparse.Namespace, files: list[Path]) -> int:
     from crnn.photo import PhotoReader
 
     reader = PhotoReader(
-        a.detector, a.model, threads=a.threads, decoder=a.decoder, cross_check=a.cross_check, zooms=a.zooms
+        a.detector,
+        a.model,
+        threads=a.threads,
+        decoder=a.decoder,
+        cross_check=a.cross_check,
+        zooms=a.zooms,
+        min_confidence=a.min_confidence,
     )
     failed = 0
     for p in tqdm(files, unit="photo", disable=a.quiet or None, file=sys.stderr):
@@ -145,7 +151,8 @@ def _read_photos(a: argparse.Namespace, files: list[Path]) -> int:
             print(json.dumps(result.to_dict()))
             continue
         if not result.barcodes:
-            print(f"{p}\t-\tno barcode found")
+            unsure = f" ({len(result.uncertain)} unsure reads under --min-confidence)" if result.uncertain else ""
+            print(f"{p}\t-\tno barcode found{unsure}")
         for b in result.barcodes:
             check = "ok" if b.checksum_ok else "BAD-CHECKSUM"
             z = (
@@ -198,11 +205,14 @@ def _cmd_read(a: argparse.Namespace) -> int:
                                 "text": r.text,
                                 "confidence": round(r.confidence, 4),
                                 "checksum_ok": r.checksum_ok,
+                                "sure": r.confidence >= a.min_confidence,
                             }
                         )
                     )
                 else:
-                    print(f"{p}\t{r.text}\t{r.confidence:.3f}\t{'ok' if r.checksum_ok else 'BAD-CHECKSUM'}")
+                    check = "ok" if r.checksum_ok else "BAD-CHECKSUM"
+                    sure = "sure" if r.confidence >= a.min_confidence else "UNSURE"
+                    print(f"{p}\t{r.text}\t{r.confidence:.3f}\t{check}\t{sure}")
             bar.update(len(loaded))
     if failed:
         print(f"{failed} of {len(files)} files could not be read", file=sys.stderr)
@@ -210,7 +220,8 @@ def _cmd_read(a: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from crnn.photo import DEFAULT_ZOOMS  # torch-free
+    from crnn.inference import MIN_CONFIDENCE  # torch-free
+    from crnn.photo import DEFAULT_ZOOMS
 
     p = argparse.ArgumentParser(prog="crnn", description="Read the digits under EAN/UPC barcodes with a CRNN.")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -265,6 +276,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=list(DEFAULT_ZOOMS),
         help="with --detector: comma-separated scales the detector sees each photo at (default: "
         f"{','.join(map(str, DEFAULT_ZOOMS))}; barcodes filling the frame are found at the smaller one)",
+    )
+    r.add_argument(
+        "--min-confidence",
+        type=float,
+        default=MIN_CONFIDENCE,
+        help=f"reads below this are flagged UNSURE (crops) or listed apart as `uncertain` (photos; JSON only); "
+        f"default {MIN_CONFIDENCE}, 0 shows everything as read",
     )
     r.add_argument("images", nargs="+", help="image files or folders")
     r.add_argument("--json", action="store_true", help="one JSON object a line")

@@ -373,6 +373,8 @@ class PhotoEvaluateConfig:
     failures_shown: int = 32
     # Scales the detector sees each photo at (crnn.photo.DEFAULT_ZOOMS).
     zooms: list[float] = field(default_factory=lambda: [1.0, 0.8, 0.6])
+    # Reads under this confidence are unsure: listed apart, not counted as read (crnn.inference.MIN_CONFIDENCE).
+    min_confidence: float = 0.05
 
 
 @dataclass

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from crnn import metrics
 from crnn.codec import Decoder
-from crnn.inference import Reader, open_reader
+from crnn.inference import MIN_CONFIDENCE, Reader, open_reader
 from crnn.labels import read_tsv
 from crnn.preprocess import load_image
 
@@ -44,6 +44,9 @@ def evaluate(
     fmts = [s.fmt for s in samples] if all(s.fmt for s in samples) else None
     summary = metrics.summary(preds, targets, fmts)
     summary["decoder"] = decoder or reader.decoder
+    # Reads under the confidence floor are flagged unsure to users: how many wrong reads it catches.
+    correct = [p == t for p, t in zip(preds, targets)]
+    summary["confidence_floor"] = metrics.selective(correct, [r.confidence for r in readings], MIN_CONFIDENCE)
     # Per distinct number: the share of numbers whose every image is read right, and mean accuracy.
     by_number: dict[str, list[bool]] = {}
     for p, t in zip(preds, targets):

@@ -20,6 +20,10 @@ from crnn.codec import Codec, Decoder, log_softmax
 from crnn.preprocess import InputSpec, to_batch
 
 META_PREFIX = "crnn."
+# Reads below this confidence are shown as unsure (crops) or set apart (photos). Chosen on synthetic val
+# crops, never the real ones: the highest of the floors tried (benchmarks/confidence.py) whose dropped reads
+# there are still more often wrong than right. README, "Confidence floor": what it does on real crops and photos.
+MIN_CONFIDENCE = 0.05
 
 
 @dataclass(frozen=True)

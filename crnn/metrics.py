@@ -55,3 +55,21 @@ def summary(preds: Sequence[str], targets: Sequence[str], formats: Sequence[str 
     caught = sum(not symbology.checksum_ok(preds[i]) for i in wrong)
     out["failures"] = {"n": len(wrong), "checksum_caught": caught, "wrong_but_valid": len(wrong) - caught}
     return out
+
+
+def selective(correct: Sequence[bool], confidences: Sequence[float], floor: float) -> dict:
+    """What a confidence floor does: reads at or above it are kept (shown as sure), the rest flagged.
+
+    `coverage`: share kept; `precision`: share of kept reads that are right; `wrong_kept`: wrong reads still
+    shown as sure (the dangerous ones); `right_dropped`: right reads flagged unsure.
+    """
+    if len(correct) != len(confidences):
+        raise ValueError(f"{len(correct)} results for {len(confidences)} confidences")
+    kept = [ok for ok, c in zip(correct, confidences) if c >= floor]
+    return {
+        "floor": floor,
+        "coverage": len(kept) / max(1, len(correct)),
+        "precision": sum(kept) / len(kept) if kept else float("nan"),
+        "wrong_kept": len(kept) - sum(kept),
+        "right_dropped": sum(correct) - sum(kept),
+    }

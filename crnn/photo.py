@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from crnn.config import DetectorPostConfig
-from crnn.inference import Reading, ort_session
+from crnn.inference import MIN_CONFIDENCE, Reading, ort_session
 from crnn.preprocess import letterbox
 from crnn.straighten import SYMBOL_VARIANTS, direction, straighten, sub_quad
 
@@ -86,9 +86,14 @@ class PhotoResult:
     size: tuple[int, int]  # of the file (boxes and quads are in its pixels)
     barcodes: list[BarcodeRead] = field(default_factory=list)
     error: str | None = None
+    # Reads under the reader's confidence floor: mostly things that are not barcodes, or barcodes the
+    # recogniser cannot read; kept apart so a user sees only sure numbers, and nothing is lost.
+    uncertain: list[BarcodeRead] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         out: dict = {"file": self.path, "size": list(self.size), "barcodes": [b.to_dict() for b in self.barcodes]}
+        if self.uncertain:
+            out["uncertain"] = [b.to_dict() for b in self.uncertain]
         if self.error:
             out["error"] = self.error
         return out
@@ -284,6 +289,7 @@ class PhotoReader:
         cross_check: bool = False,
         variants: int = 1,
         zooms: Sequence[float] = DEFAULT_ZOOMS,
+        min_confidence: float = MIN_CONFIDENCE,
     ) -> None:
         from crnn.inference import OnnxReader
 
@@ -294,9 +300,10 @@ class PhotoReader:
         self.cross_check = cross_check
         self.variants = variants
         self.zooms = tuple(zooms)
+        self.min_confidence = min_confidence
 
     def read_barcodes(self, image: Image.Image) -> list[BarcodeRead]:
-        """Every barcode in `image` (its pixels), without the cross-check.
+        """Every barcode in `image` (its pixels), without the cross-check and whatever its confidence.
 
         With `variants` > 1, each detection is also read under the first `variants` hypotheses of
         `SYMBOL_VARIANTS`; with several `zooms`, the detector looks at the photo at each. Detections of one
@@ -335,12 +342,13 @@ class PhotoReader:
         return out
 
     def read_file(self, path: str | Path) -> PhotoResult:
-        """One photo; an unreadable file gives a result with `error` set instead of raising."""
+        """One photo; an unreadable file gives a result with `error` set instead of raising. Reads under
+        `min_confidence` go to the result's `uncertain`."""
         try:
             image, scale = load_photo(path)
         except ValueError as e:
             return PhotoResult(str(path), (0, 0), error=str(e))
-        return photo_result(path, image, scale, self.read_image(image))
+        return photo_result(path, image, scale, self.read_image(image), self.min_confidence)
 
 
 def cross_check(reads: list[BarcodeRead], decodes: list[dict]) -> None:
@@ -351,17 +359,25 @@ def cross_check(reads: list[BarcodeRead], decodes: list[dict]) -> None:
             b.zxing = {"text": z["text"], "format": z["format"], "agrees": same_number(z["text"], b.text)}
 
 
-def photo_result(path: str | Path, image: Image.Image, scale: float, reads: list[BarcodeRead]) -> PhotoResult:
-    """Readings of a photo loaded at `scale`, with boxes and size in the file's own pixels."""
+def photo_result(
+    path: str | Path, image: Image.Image, scale: float, reads: list[BarcodeRead], min_confidence: float = 0.0
+) -> PhotoResult:
+    """Readings of a photo loaded at `scale`, with boxes and size in the file's own pixels; those under
+    `min_confidence` set apart as `uncertain`."""
     for b in reads:
         b.detection = Detection(b.detection.quad / scale, b.detection.score)
-    return PhotoResult(str(path), (round(image.width / scale), round(image.height / scale)), reads)
+    size = (round(image.width / scale), round(image.height / scale))
+    sure = [b for b in reads if b.confidence >= min_confidence]
+    return PhotoResult(str(path), size, sure, uncertain=[b for b in reads if b.confidence < min_confidence])
 
 
 def evaluate_photos(reader: PhotoReader, tsv: str | Path, zxing: bool = True, progress: bool = True) -> dict:
     """Read every labelled photo of `tsv` (filename, text[, group]); one barcode per photo is labelled.
 
-    Figures: `read`: share of photos where some barcode reads exactly the label; `found`: share where some
+    Figures: `read`: share of photos where a sure barcode (confidence at least the reader's floor: what a
+    user is shown) reads exactly the label; `read_any`: the same counting unsure reads too; `wrong_sure`:
+    share where no sure read is the label but one is near it (a confident misread: the dangerous case);
+    `found`: share where some
     detection covers the labelled barcode (its reading within a third of the digits of the label, or the
     bar decoder's position of the label inside the box: the photos have no boxes); `zxing`: share where
     zxing-cpp alone decodes the label (a UPC-A reported as its EAN-13, with a leading 0, counts);
@@ -400,18 +416,25 @@ def evaluate_photos(reader: PhotoReader, tsv: str | Path, zxing: bool = True, pr
             cross_check(reads, decodes)
             label_decodes = [z for z in decodes if same_number(z["text"], s.text)]
             covered = any(_match_zxing(b.detection, label_decodes) is not None for b in reads)
-            result = photo_result(s.path, image, scale, reads)
-        texts = [b.text for b in result.barcodes]
-        near = any(editdistance.eval(t, s.text) <= len(s.text) // 3 for t in texts)
+            result = photo_result(s.path, image, scale, reads, reader.min_confidence)
+        sure = [b.text for b in result.barcodes]
+        texts = sure + [b.text for b in result.uncertain]
+
+        def near(t: str, label: str = s.text) -> bool:
+            return editdistance.eval(t, label) <= len(label) // 3
+
         rows.append(
             {
                 "file": s.path.name,
                 "text": s.text,
                 "group": group_of.get(s.path.name, ""),
-                "read": s.text in texts,
-                "found": near or covered,
+                "read": s.text in sure,
+                "read_any": s.text in texts,
+                "wrong_sure": s.text not in sure and any(near(t) for t in sure),
+                "found": any(near(t) for t in texts) or covered,
                 "zxing": bool(label_decodes),
-                "readings": [b.to_dict() for b in result.barcodes],
+                "readings": [b.to_dict() | {"sure": True} for b in result.barcodes]
+                + [b.to_dict() | {"sure": False} for b in result.uncertain],
                 **({"error": result.error} if result.error else {}),
             }
         )
@@ -425,6 +448,11 @@ def evaluate_photos(reader: PhotoReader, tsv: str | Path, zxing: bool = True, pr
     return {
         "n": len(rows),
         "read": share("read", rows),
+        "read_any": share("read_any", rows),
+        "wrong_sure": share("wrong_sure", rows),
+        "min_confidence": reader.min_confidence,
+        "sure_reads_per_photo": sum(b["sure"] for r in rows for b in r["readings"]) / n,
+        "unsure_reads_per_photo": sum(not b["sure"] for r in rows for b in r["readings"]) / n,
         "found": share("found", rows),
         "zxing": share("zxing", rows),
         "either": sum(r["read"] or r["zxing"] for r in rows) / n,

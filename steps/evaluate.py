@@ -44,6 +44,8 @@ def run(cfg: EvaluateConfig, tracker: Tracker, work_dir: Path, model_id: str, da
         s = ev.summary
         results[name] = s
         tracker.scalars({metrics.EXACT_MATCH: s[metrics.EXACT_MATCH], metrics.CER: s[metrics.CER]}, title=name)
+        floor = s["confidence_floor"]
+        tracker.scalars({f"sure_{k}": floor[k] for k in ("coverage", "precision", "wrong_kept")}, title=name)
         for fmt, v in s["per_format"].items():
             tracker.scalar(f"{name}/per_format_exact_match", fmt, v[metrics.EXACT_MATCH])
         tracker.table("per format", name, [{"format": f, **v} for f, v in s["per_format"].items()])

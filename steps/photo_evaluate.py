@@ -2,8 +2,9 @@
 
     python steps/photo_evaluate.py --detector-model-id ID --recogniser-model-id ID
         [--config configs/photo_evaluate.yaml] [photos_tsv=photos.tsv threshold=0.5 ...]
-Scalars (title `photos`): read, found, zxing, either, seconds_per_photo; a table per group and one of the
-first failures; photo_metrics.json and the failures as artifacts. Without the photos TSV the step reports
+Scalars (title `photos`): read, read_any, wrong_sure, found, zxing, either, seconds_per_photo; a table per
+group and one of the first failures (unsure reads marked `?`); photo_metrics.json and the failures as
+artifacts. Without the photos TSV the step reports
 n=0 and passes. Fails when the share read exactly is under `threshold` (0: no gate).
 """
 
@@ -23,7 +24,7 @@ from crnn.tracking import Tracker, step_main
 
 STEP = "photo_evaluate"
 INPUTS = ["detector_model_id", "recogniser_model_id"]
-FIGURES = ("read", "found", "zxing", "either", "seconds_per_photo")
+FIGURES = ("read", "read_any", "wrong_sure", "found", "zxing", "either", "seconds_per_photo")
 
 log = logging.getLogger(STEP)
 
@@ -36,7 +37,12 @@ def run(
     cfg: PhotoEvaluateConfig, tracker: Tracker, work_dir: Path, detector_model_id: str, recogniser_model_id: str
 ) -> dict:
     # Models first, so a broken wiring fails even where there are no photos.
-    reader = PhotoReader(tracker.model(detector_model_id), tracker.model(recogniser_model_id), zooms=cfg.zooms)
+    reader = PhotoReader(
+        tracker.model(detector_model_id),
+        tracker.model(recogniser_model_id),
+        zooms=cfg.zooms,
+        min_confidence=cfg.min_confidence,
+    )
     if not cfg.photos_tsv or not Path(cfg.photos_tsv).is_file():
         log.warning("no photos to evaluate: %s does not exist; reporting n=0", cfg.photos_tsv)
         return {"n": 0, **{k: float("nan") for k in ("read", "found", "zxing")}}
@@ -52,7 +58,7 @@ def run(
             "file": r["file"],
             "group": r["group"],
             "text": r["text"],
-            "read": " ".join(b["text"] for b in r["readings"]) or "-",
+            "read": " ".join(b["text"] + ("" if b["sure"] else "?") for b in r["readings"]) or "-",
             "found": r["found"],
             "zxing": r["zxing"],
             "error": r.get("error", ""),

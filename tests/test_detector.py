@@ -21,7 +21,7 @@ from crnn.detector import (
     read_scenes,
     render_targets,
 )
-from crnn.photo import STRIDE, Detection, Detector, PhotoReader, boxes_from_maps, load_photo
+from crnn.photo import STRIDE, Detection, Detector, PhotoReader, boxes_from_maps, load_photo, photo_result
 from crnn.straighten import box_quad, digit_band, quad_size, straighten
 from crnn.synth import generate
 
@@ -300,5 +300,11 @@ def test_detections_of_one_barcode_at_several_zooms_give_one_read() -> None:
     # One read per barcode: the one that passed the check digit.
     assert [id(r.detection) for r in reads] == [id(a2), id(b)]
     assert reads[0].text == "036000291452" and reads[0].checksum_ok
+    # Under the confidence floor a read is set apart as unsure, not dropped.
+    reader.cross_check, reader.min_confidence = False, 0.6
+    result = photo_result("p.png", image, 0.5, reader.read_image(image), reader.min_confidence)
+    assert [b.text for b in result.barcodes] == ["036000291452"]
+    assert [b.text for b in result.uncertain] == ["0360"] and result.uncertain[0].detection.box == (300, 140, 80, 40)
+    assert [b["text"] for b in result.to_dict()["uncertain"]] == ["0360"] and result.size == (400, 200)
     with pytest.raises(ValueError, match="zooms"):
         PhotoReader("det.onnx", "rec.onnx", zooms=(1.0, 2.0))

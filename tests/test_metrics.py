@@ -1,3 +1,5 @@
+import math
+
 import pytest
 
 from crnn import metrics
@@ -27,3 +29,13 @@ def test_summary_splits_failures_by_check_digit():
 def test_metric_keys_are_shared():
     assert metrics.MONITOR == "val/exact_match"
     assert metrics.key("val_real", metrics.CER) == "val_real/cer"
+
+
+def test_confidence_floor_counts_what_it_keeps_and_flags():
+    correct = [True, True, False, False, True]
+    conf = [0.9, 0.04, 0.01, 0.3, 0.05]
+    s = metrics.selective(correct, conf, 0.05)
+    assert s == {"floor": 0.05, "coverage": 0.6, "precision": 2 / 3, "wrong_kept": 1, "right_dropped": 1}
+    assert math.isnan(metrics.selective(correct, conf, 0.95)["precision"])
+    with pytest.raises(ValueError):
+        metrics.selective(correct, conf[:2], 0.05)

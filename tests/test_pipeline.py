@@ -204,6 +204,8 @@ def test_controller_dag_built_without_a_server(offline):
         assert p["detector_export"]["detector_export/model_name"] == "barcode-detector-onnx"
         assert p["photo_evaluate"]["photo_evaluate/zxing"] is True
         assert p["detector_train"]["detector_train/data.train_dirs"] == "[data/synth_scenes/train]"
+        assert p["detector_train"]["detector_train/data.synth.generator.p_text_below"] == pytest.approx(0.4)
+        assert p["photo_evaluate"]["photo_evaluate/min_confidence"] == pytest.approx(0.05)
         # Step-level overrides travel as the step's resolved config.
         assert p["train"]["train/optim.weight_decay"] == pytest.approx(0.001)
     finally:

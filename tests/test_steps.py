@@ -219,6 +219,7 @@ def test_detector_steps_and_photo_evaluation_standalone_offline(offline, capsys,
     assert out["n"] == 2 and all(0.0 <= out[k] <= 1.0 for k in ("read", "found", "zxing", "either"))
     assert out["either"] >= max(out["read"], out["zxing"]) and out["seconds_per_photo"] > 0
     assert out["failures"] == round(2 * (1 - out["read"]))
+    assert out["read_any"] >= out["read"] and out["read"] + out["wrong_sure"] <= 1.0
     metrics = json.loads(Path(out["metrics_file"]).read_text())
     assert metrics["n"] == 2 and set(metrics["per_group"]) == {"g0", "g1"}
     assert all(g["n"] == 1 for g in metrics["per_group"].values())

@@ -9,7 +9,7 @@ import torch
 
 from crnn import cli
 from crnn.export import ParityError, export_onnx
-from crnn.inference import OnnxReader, TorchReader
+from crnn.inference import MIN_CONFIDENCE, OnnxReader, TorchReader
 from crnn.labels import read_tsv
 from crnn.preprocess import load_image
 from crnn.train import fit, load_checkpoint
@@ -56,8 +56,13 @@ def test_train_export_read(trained, synth_dir, tmp_path, capsys):
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [x["file"] for x in lines] == [str(samples[0].path), str(samples[1].path)]
     for x in lines:
-        assert set(x) == {"file", "text", "confidence", "checksum_ok"}
+        assert set(x) == {"file", "text", "confidence", "checksum_ok", "sure"}
         assert re.fullmatch(r"[0-9]*", x["text"]) and 0 <= x["confidence"] <= 1
+        assert x["sure"] == (x["confidence"] >= MIN_CONFIDENCE)
+    # A floor above every confidence flags every read unsure, and still prints it.
+    args = ["read", "--model", str(onnx_path), "--quiet", "--min-confidence", "1.1", str(samples[0].path)]
+    assert cli.main(args) == 0
+    assert capsys.readouterr().out.rstrip("\n").split("\t")[-1] == "UNSURE"
 
     assert cli.main(["evaluate", "--model", str(onnx_path), "--data", str(synth_dir / "crops.tsv")]) == 0
     summary = json.loads(capsys.readouterr().out)
