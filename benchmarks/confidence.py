@@ -39,10 +39,11 @@ def main() -> int:
         rows = evaluate(reader, tsv).rows
         correct = [r["text"] == r["target"] for r in rows]
         conf = [r["confidence"] for r in rows]
+        valid = [r["checksum_ok"] for r in rows]
         print(f"\n{tsv}: n={len(rows)}, exact match {sum(correct) / max(1, len(rows)):.3f}")
         print("  floor  coverage  precision  wrong_shown_sure  right_flagged_unsure")
         for f in a.floors:
-            s = metrics.selective(correct, conf, f)
+            s = metrics.selective(correct, conf, f, valid)
             print(
                 f"  {f:5.3f}  {s['coverage']:8.3f}  {s['precision']:9.4f}  {s['wrong_kept']:16d}  "
                 f"{s['right_dropped']:20d}"

@@ -151,7 +151,7 @@ def _read_photos(a: argparse.Namespace, files: list[Path]) -> int:
             print(json.dumps(result.to_dict()))
             continue
         if not result.barcodes:
-            unsure = f" ({len(result.uncertain)} unsure reads under --min-confidence)" if result.uncertain else ""
+            unsure = f" ({len(result.uncertain)} unsure reads; --json lists them)" if result.uncertain else ""
             print(f"{p}\t-\tno barcode found{unsure}")
         for b in result.barcodes:
             check = "ok" if b.checksum_ok else "BAD-CHECKSUM"
@@ -169,7 +169,7 @@ def _read_photos(a: argparse.Namespace, files: list[Path]) -> int:
 def _cmd_read(a: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from crnn.inference import open_reader
+    from crnn.inference import is_sure, open_reader
     from crnn.preprocess import load_image
 
     files = list(_image_files(a.images))
@@ -205,13 +205,13 @@ def _cmd_read(a: argparse.Namespace) -> int:
                                 "text": r.text,
                                 "confidence": round(r.confidence, 4),
                                 "checksum_ok": r.checksum_ok,
-                                "sure": r.confidence >= a.min_confidence,
+                                "sure": is_sure(r.confidence, r.checksum_ok, a.min_confidence),
                             }
                         )
                     )
                 else:
                     check = "ok" if r.checksum_ok else "BAD-CHECKSUM"
-                    sure = "sure" if r.confidence >= a.min_confidence else "UNSURE"
+                    sure = "sure" if is_sure(r.confidence, r.checksum_ok, a.min_confidence) else "UNSURE"
                     print(f"{p}\t{r.text}\t{r.confidence:.3f}\t{check}\t{sure}")
             bar.update(len(loaded))
     if failed:
@@ -281,8 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-confidence",
         type=float,
         default=MIN_CONFIDENCE,
-        help=f"reads below this are flagged UNSURE (crops) or listed apart as `uncertain` (photos; JSON only); "
-        f"default {MIN_CONFIDENCE}, 0 shows everything as read",
+        help=f"reads below this, or failing the check digit, are flagged UNSURE (crops) or listed apart as "
+        f"`uncertain` (photos; JSON only); default {MIN_CONFIDENCE}",
     )
     r.add_argument("images", nargs="+", help="image files or folders")
     r.add_argument("--json", action="store_true", help="one JSON object a line")

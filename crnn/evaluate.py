@@ -46,7 +46,9 @@ def evaluate(
     summary["decoder"] = decoder or reader.decoder
     # Reads under the confidence floor are flagged unsure to users: how many wrong reads it catches.
     correct = [p == t for p, t in zip(preds, targets)]
-    summary["confidence_floor"] = metrics.selective(correct, [r.confidence for r in readings], MIN_CONFIDENCE)
+    summary["confidence_floor"] = metrics.selective(
+        correct, [r.confidence for r in readings], MIN_CONFIDENCE, [r.checksum_ok for r in readings]
+    )
     # Per distinct number: the share of numbers whose every image is read right, and mean accuracy.
     by_number: dict[str, list[bool]] = {}
     for p, t in zip(preds, targets):

@@ -26,6 +26,11 @@ META_PREFIX = "crnn."
 MIN_CONFIDENCE = 0.05
 
 
+def is_sure(confidence: float, checksum_ok: bool, floor: float = MIN_CONFIDENCE) -> bool:
+    """A read a user may take as it is: it passes the check digit and its confidence reaches the floor."""
+    return checksum_ok and confidence >= floor
+
+
 @dataclass(frozen=True)
 class Reading:
     text: str

@@ -57,15 +57,19 @@ def summary(preds: Sequence[str], targets: Sequence[str], formats: Sequence[str 
     return out
 
 
-def selective(correct: Sequence[bool], confidences: Sequence[float], floor: float) -> dict:
-    """What a confidence floor does: reads at or above it are kept (shown as sure), the rest flagged.
+def selective(
+    correct: Sequence[bool], confidences: Sequence[float], floor: float, valid: Sequence[bool] | None = None
+) -> dict:
+    """What a confidence floor does: reads at or above it (and passing the check digit, where `valid` gives
+    that) are kept, shown as sure; the rest are flagged.
 
     `coverage`: share kept; `precision`: share of kept reads that are right; `wrong_kept`: wrong reads still
     shown as sure (the dangerous ones); `right_dropped`: right reads flagged unsure.
     """
-    if len(correct) != len(confidences):
-        raise ValueError(f"{len(correct)} results for {len(confidences)} confidences")
-    kept = [ok for ok, c in zip(correct, confidences) if c >= floor]
+    valid = [True] * len(correct) if valid is None else valid
+    if not len(correct) == len(confidences) == len(valid):
+        raise ValueError(f"{len(correct)} results for {len(confidences)} confidences and {len(valid)} checks")
+    kept = [ok for ok, c, v in zip(correct, confidences, valid) if v and c >= floor]
     return {
         "floor": floor,
         "coverage": len(kept) / max(1, len(correct)),

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from crnn.config import DetectorPostConfig
-from crnn.inference import MIN_CONFIDENCE, Reading, ort_session
+from crnn.inference import MIN_CONFIDENCE, Reading, is_sure, ort_session
 from crnn.preprocess import letterbox
 from crnn.straighten import SYMBOL_VARIANTS, direction, straighten, sub_quad
 
@@ -363,12 +363,17 @@ def photo_result(
     path: str | Path, image: Image.Image, scale: float, reads: list[BarcodeRead], min_confidence: float = 0.0
 ) -> PhotoResult:
     """Readings of a photo loaded at `scale`, with boxes and size in the file's own pixels; those under
-    `min_confidence` set apart as `uncertain`."""
+    `min_confidence` or failing the check digit set apart as `uncertain`."""
     for b in reads:
         b.detection = Detection(b.detection.quad / scale, b.detection.score)
     size = (round(image.width / scale), round(image.height / scale))
-    sure = [b for b in reads if b.confidence >= min_confidence]
-    return PhotoResult(str(path), size, sure, uncertain=[b for b in reads if b.confidence < min_confidence])
+    sure = [is_sure(b.confidence, b.checksum_ok, min_confidence) for b in reads]
+    return PhotoResult(
+        str(path),
+        size,
+        [b for b, s in zip(reads, sure, strict=True) if s],
+        uncertain=[b for b, s in zip(reads, sure, strict=True) if not s],
+    )
 
 
 def evaluate_photos(reader: PhotoReader, tsv: str | Path, zxing: bool = True, progress: bool = True) -> dict:

@@ -855,7 +855,9 @@ def generate(
                 rows += _write_chunk(job)
                 bar.update(job[3] - job[2])
         else:
-            with multiprocessing.Pool(workers) as pool:
+            # Fresh worker processes, not forks: a fork of a process whose other threads (onnxruntime, torch)
+            # hold locks can hang forever (it did, in the test suite).
+            with multiprocessing.get_context("spawn").Pool(workers) as pool:
                 for chunk in pool.imap_unordered(_write_chunk, jobs):
                     rows += chunk
                     bar.update(len(chunk))

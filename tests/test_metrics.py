@@ -37,5 +37,8 @@ def test_confidence_floor_counts_what_it_keeps_and_flags():
     s = metrics.selective(correct, conf, 0.05)
     assert s == {"floor": 0.05, "coverage": 0.6, "precision": 2 / 3, "wrong_kept": 1, "right_dropped": 1}
     assert math.isnan(metrics.selective(correct, conf, 0.95)["precision"])
+    # A read failing the check digit is never sure, whatever its confidence.
+    assert metrics.selective(correct, conf, 0.05, [False, True, True, True, True])["wrong_kept"] == 1
+    assert metrics.selective(correct, conf, 0.05, [True, True, True, False, True])["wrong_kept"] == 0
     with pytest.raises(ValueError):
         metrics.selective(correct, conf[:2], 0.05)

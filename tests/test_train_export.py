@@ -58,7 +58,7 @@ def test_train_export_read(trained, synth_dir, tmp_path, capsys):
     for x in lines:
         assert set(x) == {"file", "text", "confidence", "checksum_ok", "sure"}
         assert re.fullmatch(r"[0-9]*", x["text"]) and 0 <= x["confidence"] <= 1
-        assert x["sure"] == (x["confidence"] >= MIN_CONFIDENCE)
+        assert x["sure"] == (x["confidence"] >= MIN_CONFIDENCE and x["checksum_ok"])
     # A floor above every confidence flags every read unsure, and still prints it.
     args = ["read", "--model", str(onnx_path), "--quiet", "--min-confidence", "1.1", str(samples[0].path)]
     assert cli.main(args) == 0
