@@ -1,7 +1,7 @@
 """Confidence floor benchmark: what each floor does to the reads a user is shown as sure.
 
     python benchmarks/confidence.py --model runs/train/model.onnx
-        [--sets data/synth/val/crops.tsv ../shared/data/real-dev/crops.tsv] [--floors 0,0.01,0.02,0.05,0.1,0.2]
+        [--sets data/synth/val/crops.tsv ../shared/data/real-dev/crops.tsv] [--floors 0,0.01,0.05]
 
 For each labelled set and floor: the share of reads at or above it (coverage), the share of those that are
 right (precision), wrong reads still shown as sure (the dangerous ones) and right reads flagged unsure.
@@ -25,9 +25,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="recogniser .onnx or .ckpt")
     ap.add_argument("--sets", nargs="+", default=["data/synth/val/crops.tsv", "../shared/data/real-dev/crops.tsv"])
-    ap.add_argument(
-        "--floors", type=lambda v: [float(x) for x in v.split(",")], default=[0, 0.01, 0.02, 0.05, 0.1, 0.2]
-    )
+    ap.add_argument("--floors", type=lambda v: [float(x) for x in v.split(",")], default=list(metrics.FLOORS))
     a = ap.parse_args()
     missing = [s for s in a.sets if not Path(s).is_file()]
     if missing:

@@ -57,6 +57,10 @@ def summary(preds: Sequence[str], targets: Sequence[str], formats: Sequence[str 
     return out
 
 
+# Confidence floors a risk-coverage sweep reports (evaluate step's plot, benchmarks/confidence.py).
+FLOORS = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
+
+
 def selective(
     correct: Sequence[bool], confidences: Sequence[float], floor: float, valid: Sequence[bool] | None = None
 ) -> dict:

@@ -321,6 +321,14 @@ class Tracker:
 
         self.task.get_logger().report_image(title, series, iteration=iteration, image=np.asarray(image.convert("RGB")))
 
+    def line(
+        self, title: str, series: str, points: list[tuple[float, float]], xaxis: str, yaxis: str, iteration: int = 0
+    ) -> None:
+        """A curve of (x, y) points (an interactive plot in the web UI)."""
+        self.task.get_logger().report_scatter2d(
+            title, series, scatter=points, iteration=iteration, xaxis=xaxis, yaxis=yaxis, mode="lines+markers"
+        )
+
     def table(self, title: str, series: str, rows: list[dict], iteration: int = 0) -> None:
         """Rows of dicts with the same keys, as a table (header row first)."""
         if not rows:

@@ -42,13 +42,21 @@ def session(path: str) -> dict:
         task = json.loads(z.read("task.json"))
         events = [e for line in z.read("metrics.jsonl").decode().splitlines() if line.strip() for e in json.loads(line)]
         images = [n for n in z.namelist() if n.endswith((".jpeg", ".png"))]
+    plots = sorted({f"{e['metric']}/{e['variant']}" for e in events if e.get("type") == "plot"})
     artifacts = [a["key"] for a in task.get("execution", {}).get("artifacts") or []]
     params = {f"{s}/{k}": v["value"] for s, sec in task.get("hyperparams", {}).items() for k, v in sec.items()}
     scalars: dict[str, list[float]] = {}
     for e in events:
         if e.get("type") == "training_stats_scalar":
             scalars.setdefault(f"{e['metric']}/{e['variant']}", []).append(e["value"])
-    return {"name": task["name"], "params": params, "scalars": scalars, "images": images, "artifacts": artifacts}
+    return {
+        "name": task["name"],
+        "params": params,
+        "scalars": scalars,
+        "images": images,
+        "artifacts": artifacts,
+        "plots": plots,
+    }
 
 
 def _main(step: str, argv: list[str], capsys) -> dict:
@@ -115,6 +123,7 @@ def test_each_step_standalone_offline(offline, capsys):
     assert 0 <= metrics["sets"]["test"]["exact_match"] <= 1 and metrics["sets"]["test"]["per_format"]
     s = session(ev["offline_session"])
     assert "test/exact_match" in s["scalars"] and any("confusion" in n for n in s["images"])
+    assert {"confidence floor/test", "confidence floor/val"} <= set(s["plots"]) and "test/sure_coverage" in s["scalars"]
 
     ex = _main("export", [*work, str(offline / "w5"), *ids], capsys)
     assert Path(ex["outputs"]["onnx_file"]).is_file() and ex["outputs"]["parity_max_abs_diff"] < 1e-3
