@@ -282,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=MIN_CONFIDENCE,
         help=f"reads below this, or failing the check digit, are flagged UNSURE (crops) or listed apart as "
-        f"`uncertain` (photos; JSON only); default {MIN_CONFIDENCE}",
+        f"`uncertain` (photos; JSON only); default {MIN_CONFIDENCE}; 0 keeps every read that passes the check digit",
     )
     r.add_argument("images", nargs="+", help="image files or folders")
     r.add_argument("--json", action="store_true", help="one JSON object a line")

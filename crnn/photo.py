@@ -86,8 +86,9 @@ class PhotoResult:
     size: tuple[int, int]  # of the file (boxes and quads are in its pixels)
     barcodes: list[BarcodeRead] = field(default_factory=list)
     error: str | None = None
-    # Reads under the reader's confidence floor: mostly things that are not barcodes, or barcodes the
-    # recogniser cannot read; kept apart so a user sees only sure numbers, and nothing is lost.
+    # Reads under the reader's confidence floor or failing the check digit: mostly things that are not
+    # barcodes, or barcodes the recogniser cannot read; kept apart so a user sees only sure numbers, and
+    # nothing is lost.
     uncertain: list[BarcodeRead] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -343,7 +344,7 @@ class PhotoReader:
 
     def read_file(self, path: str | Path) -> PhotoResult:
         """One photo; an unreadable file gives a result with `error` set instead of raising. Reads under
-        `min_confidence` go to the result's `uncertain`."""
+        `min_confidence` or failing the check digit go to the result's `uncertain`."""
         try:
             image, scale = load_photo(path)
         except ValueError as e:
@@ -382,9 +383,9 @@ def evaluate_photos(reader: PhotoReader, tsv: str | Path, zxing: bool = True, pr
     Figures: `read`: share of photos where a sure barcode (confidence at least the reader's floor: what a
     user is shown) reads exactly the label; `read_any`: the same counting unsure reads too; `wrong_sure`:
     share where no sure read is the label but one is near it (a confident misread: the dangerous case);
-    `found`: share where some
-    detection covers the labelled barcode (its reading within a third of the digits of the label, or the
-    bar decoder's position of the label inside the box: the photos have no boxes); `zxing`: share where
+    `found`: share where some detection covers the labelled barcode (its reading, sure or not, within a
+    third of the digits of the label, or the bar decoder's position of the label inside the box: the photos
+    have no boxes); `zxing`: share where
     zxing-cpp alone decodes the label (a UPC-A reported as its EAN-13, with a leading 0, counts);
     `either`; seconds per photo of loading, detection and reading (zxing not included). Each reading carries
     the zxing cross-check where the decoder found the same barcode.
