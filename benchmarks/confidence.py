@@ -34,14 +34,11 @@ def main() -> int:
     reader = open_reader(a.model)
     print(f"model {a.model}, decoder {reader.decoder}, default floor {MIN_CONFIDENCE}")
     for tsv in a.sets:
-        rows = evaluate(reader, tsv).rows
-        correct = [r["text"] == r["target"] for r in rows]
-        conf = [r["confidence"] for r in rows]
-        valid = [r["checksum_ok"] for r in rows]
-        print(f"\n{tsv}: n={len(rows)}, exact match {sum(correct) / max(1, len(rows)):.3f}")
+        ev = evaluate(reader, tsv)
+        print(f"\n{tsv}: n={ev.summary['n']}, exact match {ev.summary[metrics.EXACT_MATCH]:.3f}")
         print("  floor  coverage  precision  wrong_shown_sure  right_flagged_unsure")
         for f in a.floors:
-            s = metrics.selective(correct, conf, f, valid)
+            s = ev.at_floor(f)
             print(
                 f"  {f:5.3f}  {s['coverage']:8.3f}  {s['precision']:9.4f}  {s['wrong_kept']:16d}  "
                 f"{s['right_dropped']:20d}"

@@ -11,6 +11,8 @@ from typing import Any, Literal, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
 
+from crnn.inference import MIN_CONFIDENCE
+
 T = TypeVar("T")
 
 DEFAULT_CHARSET = "0123456789"
@@ -374,7 +376,7 @@ class PhotoEvaluateConfig:
     # Scales the detector sees each photo at (crnn.photo.DEFAULT_ZOOMS).
     zooms: list[float] = field(default_factory=lambda: [1.0, 0.8, 0.6])
     # Reads under this confidence are unsure: listed apart, not counted as read (crnn.inference.MIN_CONFIDENCE).
-    min_confidence: float = 0.05
+    min_confidence: float = MIN_CONFIDENCE
 
 
 @dataclass

@@ -21,6 +21,15 @@ class Evaluation:
     def failures(self) -> list[dict]:
         return [r for r in self.rows if r["text"] != r["target"]]
 
+    def at_floor(self, floor: float) -> dict:
+        """What a confidence floor does to these reads (`crnn.metrics.selective`)."""
+        return metrics.selective(
+            [r["text"] == r["target"] for r in self.rows],
+            [r["confidence"] for r in self.rows],
+            floor,
+            [r["checksum_ok"] for r in self.rows],
+        )
+
 
 def evaluate(
     model: str | Path | Reader, tsv: str | Path, decoder: Decoder | None = None, batch_size: int = 64
@@ -44,11 +53,6 @@ def evaluate(
     fmts = [s.fmt for s in samples] if all(s.fmt for s in samples) else None
     summary = metrics.summary(preds, targets, fmts)
     summary["decoder"] = decoder or reader.decoder
-    # Reads under the confidence floor are flagged unsure to users: how many wrong reads it catches.
-    correct = [p == t for p, t in zip(preds, targets)]
-    summary["confidence_floor"] = metrics.selective(
-        correct, [r.confidence for r in readings], MIN_CONFIDENCE, [r.checksum_ok for r in readings]
-    )
     # Per distinct number: the share of numbers whose every image is read right, and mean accuracy.
     by_number: dict[str, list[bool]] = {}
     for p, t in zip(preds, targets):
@@ -58,4 +62,7 @@ def evaluate(
         "all_read": sum(all(v) for v in by_number.values()) / max(1, len(by_number)),
         "mean_exact_match": sum(sum(v) / len(v) for v in by_number.values()) / max(1, len(by_number)),
     }
-    return Evaluation(summary, rows)
+    ev = Evaluation(summary, rows)
+    # Reads under the confidence floor are flagged unsure to users: how many wrong reads it catches.
+    summary["confidence_floor"] = ev.at_floor(MIN_CONFIDENCE)
+    return ev

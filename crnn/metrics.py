@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import editdistance
 
 from crnn import symbology
+from crnn.inference import is_sure
 
 EXACT_MATCH = "exact_match"
 CER = "cer"
@@ -73,7 +74,7 @@ def selective(
     valid = [True] * len(correct) if valid is None else valid
     if not len(correct) == len(confidences) == len(valid):
         raise ValueError(f"{len(correct)} results for {len(confidences)} confidences and {len(valid)} checks")
-    kept = [ok for ok, c, v in zip(correct, confidences, valid) if v and c >= floor]
+    kept = [ok for ok, c, v in zip(correct, confidences, valid) if is_sure(c, v, floor)]
     return {
         "floor": floor,
         "coverage": len(kept) / max(1, len(correct)),

@@ -47,11 +47,7 @@ def run(cfg: EvaluateConfig, tracker: Tracker, work_dir: Path, model_id: str, da
         floor = s["confidence_floor"]
         tracker.scalars({f"sure_{k}": floor[k] for k in ("coverage", "precision", "wrong_kept")}, title=name)
         # Risk-coverage: what each confidence floor would show as sure, and how much of it is right.
-        correct = [r["text"] == r["target"] for r in ev.rows]
-        sweep = [
-            metrics.selective(correct, [r["confidence"] for r in ev.rows], f, [r["checksum_ok"] for r in ev.rows])
-            for f in metrics.FLOORS
-        ]
+        sweep = [ev.at_floor(f) for f in metrics.FLOORS]
         points = [(p["coverage"], p["precision"]) for p in sweep if p["coverage"] > 0]
         tracker.line("confidence floor", name, points, "shown as sure (coverage)", "right among sure (precision)")
         for fmt, v in s["per_format"].items():
