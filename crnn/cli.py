@@ -155,6 +155,8 @@ def _read_photos(a: argparse.Namespace, files: list[Path]) -> int:
             print(f"{p}\t-\tno barcode found{unsure}")
         for b in result.barcodes:
             check = "ok" if b.checksum_ok else "BAD-CHECKSUM"
+            if b.inferred:
+                check = "inferred-" + ",".join(str(i + 1) for i in b.inferred)
             z = (
                 ""
                 if b.zxing is None
@@ -206,11 +208,14 @@ def _cmd_read(a: argparse.Namespace) -> int:
                                 "confidence": round(r.confidence, 4),
                                 "checksum_ok": r.checksum_ok,
                                 "sure": is_sure(r.confidence, r.checksum_ok, a.min_confidence),
+                                **({"inferred": list(r.inferred)} if r.inferred else {}),
                             }
                         )
                     )
                 else:
                     check = "ok" if r.checksum_ok else "BAD-CHECKSUM"
+                    if r.inferred:  # a digit the crop lacks, supplied by the check digit (which checks nothing then)
+                        check = "inferred-" + ",".join(str(i + 1) for i in r.inferred)
                     sure = "sure" if is_sure(r.confidence, r.checksum_ok, a.min_confidence) else "UNSURE"
                     print(f"{p}\t{r.text}\t{r.confidence:.3f}\t{check}\t{sure}")
             bar.update(len(loaded))

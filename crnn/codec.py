@@ -18,6 +18,9 @@ from crnn.symbology import Constraint, Format
 Decoder = Literal["greedy", "beam", "constrained"]
 DECODERS: tuple[Decoder, ...] = ("greedy", "beam", "constrained")
 _NEG = -1e30
+# Prior probability that a crop lacks a digit the check digit can supply (constrained decoder). 0 turns the
+# hypothesis off. Chosen on synthetic val crops (benchmarks/accuracy.py); README, "Digits the crop lacks".
+ERASURE_PRIOR = 0.02
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class Decoded:
     text: str
     confidence: float
     char_confidences: tuple[float, ...]
+    inferred: tuple[int, ...] = ()  # positions of `text` not read but supplied by the check digit
 
 
 def log_softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -151,17 +155,27 @@ class Codec:
 
     # Check-digit constrained ------------------------------------------------------------------
 
-    def decode_constrained(self, logp: np.ndarray, formats: Sequence[Format] = symbology.FORMATS) -> Decoded:
+    def decode_constrained(
+        self,
+        logp: np.ndarray,
+        formats: Sequence[Format] = symbology.FORMATS,
+        erasure_prior: float = ERASURE_PRIOR,
+    ) -> Decoded:
         """Most probable alignment whose string is a valid code of one of `formats`.
 
         A Viterbi search over CTC alignments with the weighted digit sum mod 10 in the state, so the
         result always has a format's length and a valid check digit (when the frames allow one).
-        Falls back to greedy when no frame sequence can hold any of the formats.
+        With `erasure_prior` > 0 it also weighs the hypothesis that the image lacks one digit the check
+        digit can supply (`symbology.ERASABLE`), at that prior; such a read carries the position it
+        inferred in `Decoded.inferred`. Falls back to greedy when no frame sequence can hold any format.
         """
-        return self.decode_constrained_batch(logp[None], formats)[0]
+        return self.decode_constrained_batch(logp[None], formats, erasure_prior)[0]
 
     def decode_constrained_batch(
-        self, logp: np.ndarray, formats: Sequence[Format] = symbology.FORMATS
+        self,
+        logp: np.ndarray,
+        formats: Sequence[Format] = symbology.FORMATS,
+        erasure_prior: float = ERASURE_PRIOR,
     ) -> list[Decoded]:
         """`decode_constrained` for `logp: (N, T, C)`; the images that need the search share one."""
         out = self.decode_greedy_batch(logp)
@@ -174,18 +188,25 @@ class Codec:
         if missing:
             raise ValueError(f"constrained decoding needs the digits in the charset, missing {missing}")
         groups: dict[int, list[Constraint]] = {}
-        for c in symbology.constraints(tuple(formats)):
+        for c in symbology.constraints(tuple(formats), erasure_prior):
             groups.setdefault(len(c.weights), []).append(c)
         digit_class = [self._index[d] for d in digits]
-        best: list[tuple[float, list[int]] | None] = [None] * len(todo)
+        best: list[tuple[float, list[int], Constraint] | None] = [None] * len(todo)
         for group in groups.values():
             found = _viterbi_constrained(logp[todo], group, digit_class)
             for j, f in enumerate(found):
                 if f is not None and (best[j] is None or f[0] > best[j][0]):  # type: ignore[index]  # checked
                     best[j] = f
         for i, b in zip(todo, best):
-            if b is not None:
-                out[i] = self._with_confidences(logp[i], b[1])
+            if b is None:
+                continue
+            read = self._with_confidences(logp[i], b[1])
+            pos = b[2].erased
+            if pos is not None:
+                # The inferred digit is right exactly when every digit read is: it takes their confidence.
+                confs = read.char_confidences[:pos] + (read.confidence,) + read.char_confidences[pos:]
+                read = Decoded(b[2].fill(read.text), read.confidence, confs, (pos,))
+            out[i] = read
         return out
 
     def _with_confidences(self, logp: np.ndarray, labels: list[int]) -> Decoded:
@@ -230,12 +251,12 @@ def _force_align(logp: np.ndarray, labels: list[int]) -> list[list[int]]:
 
 def _viterbi_constrained(
     logp: np.ndarray, group: Sequence[Constraint], digit_class: list[int]
-) -> list[tuple[float, list[int]] | None]:
+) -> list[tuple[float, list[int], Constraint] | None]:
     """Per image of `logp: (N, T, C)`, the best alignment emitting a string that satisfies one of `group`.
 
     `group` holds constraints of one length; images (axis N) and constraints (axis G) are searched together,
-    which costs about as much as one of each in numpy. Each result is (log prob of the path, class labels),
-    or None when no path fits.
+    which costs about as much as one of each in numpy. Each result is (log prob of the path plus its
+    constraint's log prior, class labels, the constraint), or None when no path fits.
     """
     N, T = logp.shape[:2]
     L, G = len(group[0].weights), len(group)
@@ -286,8 +307,8 @@ def _viterbi_constrained(
         B, C = newB, newC
     end_b = B[:, :, L, 0]  # (N, G)
     end_c = C[:, :, L, :, 0]  # (N, G, 10)
-    scores = np.maximum(end_b, end_c.max(2))
-    results: list[tuple[float, list[int]] | None] = []
+    scores = np.maximum(end_b, end_c.max(2)) + np.array([c.log_prior for c in group])
+    results: list[tuple[float, list[int], Constraint] | None] = []
     for n in range(N):
         g = int(scores[n].argmax())
         if scores[n, g] <= _NEG / 2:
@@ -311,5 +332,5 @@ def _viterbi_constrained(
                 digits_rev.append(d)
                 s_prev = int(src[g, k - 1, d, s])
                 state = ("B", k - 1, -1, s_prev) if code == 1 else ("C", k - 1, code - 2, s_prev)
-        results.append((float(scores[n, g]), [digit_class[d] for d in reversed(digits_rev)]))
+        results.append((float(scores[n, g]), [digit_class[d] for d in reversed(digits_rev)], group[g]))
     return results

@@ -45,6 +45,7 @@ def evaluate(
             "text": r.text,
             "confidence": r.confidence,
             "checksum_ok": r.checksum_ok,
+            "inferred": list(r.inferred),
             "format": s.fmt,
         }
         for s, r in zip(samples, readings)
@@ -62,6 +63,9 @@ def evaluate(
         "all_read": sum(all(v) for v in by_number.values()) / max(1, len(by_number)),
         "mean_exact_match": sum(sum(v) / len(v) for v in by_number.values()) / max(1, len(by_number)),
     }
+    # Reads with a digit the crop lacks, supplied by the check digit (crnn.codec): how many, how many right.
+    inferred = [p == t for p, t, r in zip(preds, targets, readings) if r.inferred]
+    summary["inferred"] = {"n": len(inferred), "right": sum(inferred)}
     ev = Evaluation(summary, rows)
     # Reads under the confidence floor are flagged unsure to users: how many wrong reads it catches.
     summary["confidence_floor"] = ev.at_floor(MIN_CONFIDENCE)

@@ -37,6 +37,7 @@ class Reading:
     confidence: float
     checksum_ok: bool
     char_confidences: tuple[float, ...]
+    inferred: tuple[int, ...] = ()  # positions of `text` supplied by the check digit, not read (crnn.codec)
 
 
 class Reader:
@@ -55,7 +56,10 @@ class Reader:
             return []
         logp = log_softmax(self.logits(to_batch(list(images), self.spec)).astype(np.float32))
         decoded = self.codec.decode_batch(logp, decoder or self.decoder)
-        return [Reading(d.text, d.confidence, symbology.checksum_ok(d.text), d.char_confidences) for d in decoded]
+        return [
+            Reading(d.text, d.confidence, symbology.checksum_ok(d.text), d.char_confidences, d.inferred)
+            for d in decoded
+        ]
 
     def read_stream(
         self, images: Iterable[Image.Image], batch_size: int = 64, decoder: Decoder | None = None

@@ -1,5 +1,9 @@
 """Labelled crops: a `filename<TAB>text` TSV (header row, extra columns allowed) beside an image folder.
 
+An optional `printed` column holds the digits the crop shows when it shows fewer than `text` (a UPC-A
+printed without its check digit, an EAN-13 whose leading digit the frame cut): the recogniser learns to
+read `printed`, and the check-digit decoder infers the rest (crnn.codec).
+
 Filenames resolve relative to the TSV's folder, or to the folder named after the TSV (`crops.tsv` ->
 `crops/`, as in ../shared/data/real-dev), and may not escape it. Every problem names the file and line.
 """
@@ -20,6 +24,12 @@ class Sample:
     text: str
     line: int
     fmt: str | None = None
+    printed: str | None = None  # the digits the crop shows, where fewer than `text`
+
+    @property
+    def target(self) -> str:
+        """What the recogniser learns to read: the printed digits."""
+        return self.printed or self.text
 
 
 def read_tsv(tsv: str | Path, codec: Codec | None, check_files: bool = True) -> list[Sample]:
@@ -39,15 +49,19 @@ def read_tsv(tsv: str | Path, codec: Codec | None, check_files: bool = True) -> 
             raise ValueError(f"{tsv}: line 1 must be a header with 'filename' and 'text' columns, got {header}")
         i_file, i_text = header.index("filename"), header.index("text")
         i_fmt = header.index("format") if "format" in header else None
+        i_printed = header.index("printed") if "printed" in header else None
         for line, row in enumerate(reader, start=2):
             if not row or all(not c.strip() for c in row):
                 continue
             if len(row) < len(header):
                 raise ValueError(f"{tsv}: line {line} has {len(row)} columns, expected {len(header)}")
             name, text = row[i_file].strip(), row[i_text].strip()
+            printed = row[i_printed].strip() if i_printed is not None else ""
             try:
                 if codec is not None:
                     codec.check(text)
+                if printed and not _is_subsequence(printed, text):
+                    raise ValueError(f"printed digits {printed!r} are not a subsequence of the label {text!r}")
             except ValueError as e:
                 raise ValueError(f"{e} (line {line} of {tsv})") from None
             path = (root / name).resolve()
@@ -58,10 +72,15 @@ def read_tsv(tsv: str | Path, codec: Codec | None, check_files: bool = True) -> 
             if check_files and not path.is_file():
                 raise ValueError(f"{tsv}: line {line}: image not found: {path}")
             fmt = row[i_fmt].strip() if i_fmt is not None else None
-            samples.append(Sample(path, text, line, fmt or None))
+            samples.append(Sample(path, text, line, fmt or None, printed if printed and printed != text else None))
     if not samples:
         raise ValueError(f"{tsv}: no samples")
     return samples
+
+
+def _is_subsequence(part: str, whole: str) -> bool:
+    it = iter(whole)
+    return all(c in it for c in part)
 
 
 def write_tsv(

@@ -64,6 +64,7 @@ class BarcodeRead:
     text: str
     confidence: float
     checksum_ok: bool
+    inferred: tuple[int, ...] = ()  # positions supplied by the check digit, not read (crnn.codec)
     # Bar decoder's cross-check, when asked for: {"text", "format", "agrees"} or None (no decode there).
     zxing: dict | None = None
 
@@ -76,6 +77,7 @@ class BarcodeRead:
             "text": self.text,
             "confidence": round(self.confidence, 4),
             "checksum_ok": self.checksum_ok,
+            **({"inferred": list(self.inferred)} if self.inferred else {}),
             **({"zxing": self.zxing} if self.zxing is not None else {}),
         }
 
@@ -333,7 +335,7 @@ class PhotoReader:
         for (k, d), r in zip(owner, self.reader.read(crops), strict=True):
             if k not in best or (r.checksum_ok, r.confidence) > (best[k][1].checksum_ok, best[k][1].confidence):
                 best[k] = (d, r)
-        return [BarcodeRead(d, r.text, r.confidence, r.checksum_ok) for _, (d, r) in sorted(best.items())]
+        return [BarcodeRead(d, r.text, r.confidence, r.checksum_ok, r.inferred) for _, (d, r) in sorted(best.items())]
 
     def read_image(self, image: Image.Image) -> list[BarcodeRead]:
         """Every barcode in `image`, cross-checked with zxing-cpp when the reader was made with `cross_check`."""

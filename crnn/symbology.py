@@ -5,6 +5,7 @@ Pure Python, no numpy: used by the generator, the decoder and the reports.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from typing import Literal
@@ -102,6 +103,21 @@ class Constraint:
     fmt: Format
     weights: tuple[int, ...]
     allowed: tuple[str, ...]
+    # An erasure hypothesis: the digit at this position of the code is not in the image (unprinted, or cut
+    # off by the frame), so the string read is one digit short and any string goes (weights all 0); the
+    # check digit supplies the missing one (`fill`). `log_prior` is added to such a path's log probability.
+    erased: int | None = None
+    log_prior: float = 0.0
+
+    def fill(self, digits: str) -> str:
+        """The full code for a string read under this constraint (the erased digit inferred)."""
+        if self.erased is None:
+            return digits
+        for d in "0123456789":
+            code = digits[: self.erased] + d + digits[self.erased :]
+            if is_valid(code, self.fmt):
+                return code
+        raise ValueError(f"no digit completes {digits!r} as {self.fmt} at position {self.erased}")
 
 
 def _gs1_constraint(fmt: Format) -> Constraint:
@@ -131,9 +147,22 @@ def _upce_constraints() -> list[Constraint]:
     return out
 
 
-def constraints(formats: tuple[Format, ...] = FORMATS) -> list[Constraint]:
-    """The check-digit constraints of `formats`, for constrained decoding."""
+# Digits a crop may lack that the check digit can supply: UPC-A's check digit (loyalty and in-store cards
+# often leave it unprinted) and EAN-13's leading digit (printed left of the bars, the first to leave the frame).
+# Both weigh 1 in the check sum, so exactly one digit completes the rest. The generator makes both kinds
+# (`p_check_unprinted`, `p_lead_cut`) with the missing digit left out of the label the recogniser learns.
+ERASABLE: dict[Format, int] = {"UPC-A": 11, "EAN-13": 0}
+
+
+def constraints(formats: tuple[Format, ...] = FORMATS, erasure_prior: float = 0.0) -> list[Constraint]:
+    """The check-digit constraints of `formats`, for constrained decoding, with the erasure hypotheses of
+    `ERASABLE` at prior probability `erasure_prior` when it is above 0."""
     out: list[Constraint] = []
     for f in formats:
         out.extend(_upce_constraints() if f == "UPC-E" else [_gs1_constraint(f)])
+    if erasure_prior > 0:
+        for f in formats:
+            if f in ERASABLE:
+                n = LENGTHS[f] - 1
+                out.append(Constraint(f, (0,) * n, ("0123456789",) * n, ERASABLE[f], math.log(erasure_prior)))
     return out

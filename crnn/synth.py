@@ -36,7 +36,9 @@ from crnn.symbology import FORMATS, Format, random_code
 log = logging.getLogger(__name__)
 
 ANNOTATION_HEADER = ("filename", "code", "x_from", "y_from", "width", "height", "quad")
-CROP_HEADER = ("filename", "text", "format")
+# `printed`: the digits a reader can see (the label the recogniser learns), `text` less the unprinted or cut ones.
+CROP_HEADER = ("filename", "text", "format", "printed")
+SANS_FONTS = tuple(OCRB_FONT.parent / f"LiberationSans-{w}.ttf" for w in ("Regular", "Bold"))
 _FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu")
 _WORDS = (
     "INGREDIENTS", "Net Wt", "Made in EU", "Best before", "www.example.com", "Price", "Calcium",
@@ -70,14 +72,15 @@ class SynthConfig:
     outside_gap: tuple[float, float] = (0.5, 5.0)  # modules between an outer digit's slot and the bars
     outside_gap_ean13: tuple[float, float] = (0.5, 2.5)
     p_other_font: float = 0.25  # DejaVu instead of OCR-B for the digits (when installed)
+    p_sans_font: float = 0.0  # Liberation Sans (shipped; Helvetica-like, as on loyalty cards) for the digits
     p_flat_layout: float = 0.05  # non-GS1 printing: equal bars, digits in one even row
     p_addon_book: float = 0.25  # books with a 5-digit price add-on right of the bars
     p_addon: float = 0.0  # other codes with a 2- or 5-digit add-on (not part of the symbol: detector negatives)
     p_pale_ink: float = 0.0  # faded grey ink (90-170) instead of near-black; needs a low min_contrast to stay pale
     p_text_below: float = 0.0  # a line of small print (lot, date, price; boxed or not) just under the digits
     p_crop_low: float = 0.0  # crop pushed down by 0.2-0.9 digit heights (a detector box sitting low)
-    p_check_unprinted: float = 0.0  # UPC-A printed without its check digit (loyalty cards); the label keeps it
-    p_lead_cut: float = 0.0  # EAN-13 crop whose left edge cuts off most or all of the leading digit
+    p_check_unprinted: float = 0.0  # UPC-A printed without its check digit (loyalty cards); `printed` lacks it
+    p_lead_cut: float = 0.0  # EAN-13 crop whose left edge cuts off most or all of the leading digit; ditto
     max_rotation_deg: float = 35.0
     p_large_rotation: float = 0.15  # else a few degrees
     p_upright_turn: float = 0.05  # barcode turned by 90/180/270 degrees
@@ -107,6 +110,12 @@ class Sample:
     text: str
     fmt: Format
     quad: np.ndarray  # (4, 2) symbol corners in the scene: top-left, top-right, bottom-right, bottom-left
+    hidden: tuple[int, ...] = ()  # positions of `text` the crop does not show (unprinted, or cut by its edge)
+
+    @property
+    def printed(self) -> str:
+        """The digits the crop shows: the recogniser's training label."""
+        return "".join(c for i, c in enumerate(self.text) if i not in self.hidden)
 
 
 @dataclass
@@ -234,6 +243,8 @@ def _sample_style(
     font = OCRB_FONT
     if fonts and rng.random() < cfg.p_other_font:
         font = fonts[int(rng.integers(len(fonts)))]
+    if cfg.p_sans_font > 0 and rng.random() < cfg.p_sans_font:  # no draw at 0: the default stream is unchanged
+        font = SANS_FONTS[int(rng.integers(len(SANS_FONTS)))]
     digit_h = rng.uniform(7.0, 12.0 if fmt == "UPC-E" else 10.0)
     book = fmt == "EAN-13" and code[:3] in ("978", "979")
     n_mod = {"EAN-13": 95, "UPC-A": 95, "EAN-8": 67, "UPC-E": 51}[fmt]
@@ -616,7 +627,9 @@ def _attempt(index: int, seed: int, attempt: int, cfg: SynthConfig) -> Sample | 
     crop = rectify(scene, quad, (nat_w, nat_h))
     if (nat_w, nat_h) != (out_w, out_h):
         crop = crop.resize((out_w, out_h), Image.Resampling.BILINEAR)
-    return Sample(scene, buf.getvalue(), (bx0, by0, bx1 - bx0, by1 - by0), crop, code, fmt, symbol_quad)
+    hidden = tuple(sorted({*style.hidden, *((0,) if lead_cut else ())}))
+    box_xywh = (bx0, by0, bx1 - bx0, by1 - by0)
+    return Sample(scene, buf.getvalue(), box_xywh, crop, code, fmt, symbol_quad, hidden)
 
 
 def _photometric(
@@ -787,7 +800,7 @@ def _make(index: int, seed: int, cfg: SynthConfig) -> Sample:
 # ---------------------------------------------------------------- dataset writer
 
 
-_Row = tuple[int, str, tuple[int, int, int, int], str, str]
+_Row = tuple[int, str, tuple[int, int, int, int], str, str, str]  # index, text, box, format, quad, printed
 
 
 def _write_chunk(args: tuple[Path, int, int, int, SynthConfig, int]) -> list[_Row]:
@@ -798,7 +811,7 @@ def _write_chunk(args: tuple[Path, int, int, int, SynthConfig, int]) -> list[_Ro
         name = f"{i:0{digits}d}"
         (out_dir / "images" / f"{name}.{cfg.scene_format}").write_bytes(s.scene_bytes)
         s.crop.save(out_dir / "crops" / f"{name}.png", compress_level=1)
-        rows.append((i, s.text, s.box, s.fmt, " ".join(f"{v:.1f}" for v in s.quad.ravel())))
+        rows.append((i, s.text, s.box, s.fmt, " ".join(f"{v:.1f}" for v in s.quad.ravel()), s.printed))
     return rows
 
 
@@ -836,7 +849,7 @@ def generate(
     """Write `count` samples under `out_dir`:
 
     images/NNNNNN.jpg  scenes;  annotations.tsv  filename, code, x_from, y_from, width, height, quad
-    crops/NNNNNN.png   crops;   crops.tsv        filename, text, format
+    crops/NNNNNN.png   crops;   crops.tsv        filename, text, format, printed
     Filenames in the TSVs are relative to `out_dir` (the TSVs' own folder). `synth.json` records the
     generator version, count, seed and settings, plus `stamp_extra`.
     """
@@ -866,13 +879,13 @@ def generate(
     with open(out_dir / "annotations.tsv", "w", newline="") as f:
         w = csv.writer(f, delimiter="\t", lineterminator="\n")
         w.writerow(ANNOTATION_HEADER)
-        for i, text, box, _, quad in rows:
+        for i, text, box, _, quad, _ in rows:
             w.writerow([f"images/{i:0{digits}d}.{cfg.scene_format}", text, *box, quad])
     with open(out_dir / "crops.tsv", "w", newline="") as f:
         w = csv.writer(f, delimiter="\t", lineterminator="\n")
         w.writerow(CROP_HEADER)
-        for i, text, _, fmt, _ in rows:
-            w.writerow([f"crops/{i:0{digits}d}.png", text, fmt])
+        for i, text, _, fmt, _, printed in rows:
+            w.writerow([f"crops/{i:0{digits}d}.png", text, fmt, printed])
     # Provenance, and what `crnn.train.ensure_synthetic` compares to know a folder is current.
     stamp = {"generator_version": GENERATOR_VERSION, "count": count, "seed": seed, "config": asdict(cfg)}
     stamp |= stamp_extra or {}

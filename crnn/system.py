@@ -53,7 +53,7 @@ class CropDataset(Dataset):
                 # Seeded per worker by Lightning's seed_everything(workers=True) through torch's seed.
                 self._rng = random.Random(torch.initial_seed())
             im = self.augment(im, self._rng)
-        return to_array(im, self.spec), self.codec.encode(s.text), s.text
+        return to_array(im, self.spec), self.codec.encode(s.target), s.text
 
 
 def collate(batch: list[tuple[np.ndarray, list[int], str]]) -> dict:

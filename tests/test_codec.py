@@ -90,3 +90,38 @@ def test_batch_greedy_matches_single():
     codec = Codec()
     batch = np.stack([frames_for("123", seed=1), frames_for("4455", seed=2)])
     assert [d.text for d in codec.decode_batch(batch)] == ["123", "4455"]
+
+
+@pytest.mark.parametrize(("code", "fmt", "pos"), [("036000291452", "UPC-A", 11), ("9780804816632", "EAN-13", 0)])
+def test_constrained_infers_a_digit_the_crop_lacks(code, fmt, pos):
+    """A UPC-A read without its check digit, an EAN-13 without its leading one: the check digit supplies it,
+    and the read says which position it inferred. With the hypothesis off, no such read."""
+    codec = Codec()
+    shown = code[:pos] + code[pos + 1 :]
+    lp = frames_for(shown)
+    d = codec.decode_constrained(lp, erasure_prior=0.02)
+    assert d.text == code and d.inferred == (pos,) and symbology.is_valid(d.text, fmt)
+    assert len(d.char_confidences) == len(code) and d.char_confidences[pos] == pytest.approx(d.confidence)
+    off = codec.decode_constrained(lp, erasure_prior=0.0)
+    assert off.inferred == () and off.text != code
+
+
+def test_erasure_hypothesis_leaves_whole_codes_alone():
+    """A whole code, even one needing the check-digit search, is read whole: the missing-digit hypothesis
+    pays its prior and the frames hold every digit."""
+    codec = Codec()
+    code = "5901234123457"
+    lp = frames_for(code)
+    two = codec.encode("2")[0]
+    frames = [t for t in range(lp.shape[0]) if lp[t].argmax() == two][:2]
+    logits = lp.copy()
+    for t in frames:
+        logits[t, codec.encode("7")[0]] = logits[t, two] + 0.5
+    d = codec.decode_constrained(log_softmax(logits), erasure_prior=0.02)
+    assert d.text == code and d.inferred == ()
+
+
+def test_constraint_fill():
+    (c,) = [c for c in symbology.constraints(("UPC-A",), erasure_prior=0.5) if c.erased is not None]
+    assert c.fill("03600029145") == "036000291452" and c.log_prior == pytest.approx(np.log(0.5))
+    assert symbology.constraints(("UPC-A",)) == [c for c in symbology.constraints(("UPC-A",), 0.5) if c.erased is None]

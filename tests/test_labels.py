@@ -20,6 +20,19 @@ def test_reads_good_rows(tmp_path):
     assert s.text == "5901234123457" and s.path.name == "a.png" and s.line == 2
 
 
+def test_printed_column_is_the_training_target(tmp_path):
+    (tmp_path / "img").mkdir()
+    Image.new("RGB", (120, 32), "white").save(tmp_path / "img" / "a.png")
+    rows = [("img/a.png", "036000291452", "03600029145"), ("img/a.png", "5901234123457", "")]
+    write_tsv(tmp_path / "l.tsv", rows, header=("filename", "text", "printed"))
+    a, b = read_tsv(tmp_path / "l.tsv", Codec())
+    assert (a.text, a.target) == ("036000291452", "03600029145")
+    assert (b.printed, b.target) == (None, "5901234123457")
+    write_tsv(tmp_path / "bad.tsv", [("img/a.png", "036000291452", "0399")], header=("filename", "text", "printed"))
+    with pytest.raises(ValueError, match=r"not a subsequence.*line 2"):
+        read_tsv(tmp_path / "bad.tsv", Codec())
+
+
 def test_bad_label_names_line_and_file(tmp_path):
     tsv = _data(tmp_path, [("img/a.png", "123"), ("img/a.png", "12a4")])
     with pytest.raises(ValueError, match=r"'12a4'.*outside charset.*line 3 of .*labels.tsv"):

@@ -38,9 +38,9 @@ def test_files_and_tsvs(dataset: Path) -> None:
     crops = _read_tsv(dataset / "crops.tsv")
     assert len(ann) == len(crops) == 24
     assert list(ann[0]) == ["filename", "code", "x_from", "y_from", "width", "height", "quad"]
-    assert list(crops[0]) == ["filename", "text", "format"]
+    assert list(crops[0]) == ["filename", "text", "format", "printed"]
     for a, c in zip(ann, crops, strict=True):
-        assert a["code"] == c["text"]
+        assert a["code"] == c["text"] and c["printed"] == c["text"]  # every digit printed by default
         assert is_valid(c["text"], c["format"])  # type: ignore[arg-type]  # format column
         assert len(c["text"]) == LENGTHS[c["format"]]  # type: ignore[index]  # format column
         scene = Image.open(dataset / a["filename"])
@@ -214,7 +214,7 @@ def test_ensure_synthetic_follows_the_generator_settings(tmp_path: Path) -> None
 
 def test_knobs_off_by_default_leave_the_stream_alone() -> None:
     """New generator knobs at 0 draw nothing: the default samples stay what they were."""
-    off = SynthConfig(p_text_below=0.0, p_crop_low=0.0, p_check_unprinted=0.0, p_lead_cut=0.0)
+    off = SynthConfig(p_text_below=0.0, p_crop_low=0.0, p_check_unprinted=0.0, p_lead_cut=0.0, p_sans_font=0.0)
     for i in range(3):
         a, b = make_sample(i, seed=11)[2], make_sample(i, seed=11, config=off)[2]
         assert a.tobytes() == b.tobytes()
@@ -225,7 +225,9 @@ def test_knobs_off_by_default_leave_the_stream_alone() -> None:
 
 
 def test_unprinted_check_digit_and_cut_leading_digit() -> None:
-    """Some UPC-A labels omit the check digit; some crops lose EAN-13's leading digit. Labels keep every digit."""
+    """Some UPC-A labels omit the check digit; some crops lose EAN-13's leading digit. `text` keeps every digit,
+    `printed` (what the recogniser learns) only those the crop shows."""
+    from crnn import synth
     from crnn.render import BarcodeStyle, render_mask
 
     code = "036000291452"
@@ -236,10 +238,11 @@ def test_unprinted_check_digit_and_cut_leading_digit() -> None:
     assert ink[0] > 0 and ink[1] == 0
     assert hidden.geometry.digit_boxes == full.geometry.digit_boxes  # the slot is still there, only blank
     cfg = SynthConfig(format_weights={"UPC-A": 1.0}, p_check_unprinted=1.0)
-    assert all(len(make_sample(i, seed=2, config=cfg)[3]) == 12 for i in range(3))
+    for i in range(3):
+        s = synth._make(i, 2, cfg)
+        assert len(s.text) == 12 and s.hidden == (11,) and s.printed == s.text[:11]
 
-    # A cut crop keeps at most 40% of the leading digit and every other digit whole; the label keeps all 13.
-    from crnn import synth
+    # A cut crop keeps at most 40% of the leading digit and every other digit whole; `text` keeps all 13.
 
     rng = np.random.default_rng(0)
     style = BarcodeStyle()
@@ -249,7 +252,20 @@ def test_unprinted_check_digit_and_cut_leading_digit() -> None:
         first, second, last = surf.digit_boxes[0], surf.digit_boxes[1], surf.digit_boxes[-1]
         assert first[2] - 0.4 * (first[2] - first[0]) - 1e-6 <= x0 <= first[2] < second[0] and x1 > last[2]
     cut = SynthConfig(format_weights={"EAN-13": 1.0}, p_lead_cut=1.0)
-    assert all(len(make_sample(i, seed=4, config=cut)[3]) == 13 for i in range(3))
+    for i in range(3):
+        s = synth._make(i, 4, cut)
+        assert len(s.text) == 13 and s.hidden == (0,) and s.printed == s.text[1:]
+
+
+def test_crops_tsv_carries_the_printed_digits(tmp_path: Path) -> None:
+    """The training label of a crop lacking a digit is its printed digits; `text` stays the whole code."""
+    from crnn.codec import Codec
+    from crnn.labels import read_tsv
+
+    cfg = SynthConfig(format_weights={"UPC-A": 1.0}, p_check_unprinted=1.0)
+    generate(tmp_path / "u", 3, seed=1, workers=1, config=cfg, progress=False)
+    for s in read_tsv(tmp_path / "u" / "crops.tsv", Codec()):
+        assert len(s.text) == 12 and s.target == s.text[:11]
 
 
 def test_photometric_knobs_are_checked(tmp_path: Path) -> None:
