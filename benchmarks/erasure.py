@@ -55,7 +55,8 @@ def main() -> int:
         if not tsv.is_file():
             print(f"{name}: {tsv} not found, skipped", file=sys.stderr)
             continue
-        print(f"\n{name} ({tsv})\n| prior | exact match | inferred reads (right) | wrong reads |\n| --- | --- | --- | --- |")
+        print(f"\n{name} ({tsv})")
+        print("| prior | exact match | inferred reads (right) | wrong reads |\n| --- | --- | --- | --- |")
         for prior, n, right, inf, inf_right, wrong in sweep(a.model, tsv):
             print(f"| {prior:g} | {right / n:.2%} ({right}/{n}) | {inf} ({inf_right}) | {wrong} |")
     return 0

@@ -119,8 +119,8 @@ def make_crops(raw_dir: str | Path, out_dir: str | Path, cfg: PreprocessConfig) 
             rotated += turned
             name = f"crops/{i:06d}.png"
             crop.save(out / split / name)
-            rows.append((name, s.text, s.fmt))
-        write_tsv(out / split / "crops.tsv", rows, header=("filename", "text", "format"))
+            rows.append((name, s.text, s.fmt, s.printed or ""))
+        write_tsv(out / split / "crops.tsv", rows, header=("filename", "text", "format", "printed"))
         per_format[split] = dict(Counter(s.fmt or "unknown" for s in items))
     sizes = {k: len(v) for k, v in parts.items()}
     log.info("preprocessed %s: %s, %d rotated upright", raw_dir, sizes, rotated)

@@ -31,12 +31,13 @@ from PIL import Image, UnidentifiedImageError
 from crnn import symbology
 from crnn.codec import Codec
 from crnn.config import DatasetConfig
-from crnn.labels import write_tsv
+from crnn.labels import is_subsequence, write_tsv
 
 log = logging.getLogger(__name__)
 
 LABELS = "labels.tsv"
-LABELS_HEADER = ("filename", "text", "format", "x_from", "y_from", "width", "height")
+# `printed`: the digits the image shows where fewer than `text` (crnn.labels); empty when all are.
+LABELS_HEADER = ("filename", "text", "format", "x_from", "y_from", "width", "height", "printed")
 TSV_HEADER = ("filename", "code", "x_from", "y_from", "width", "height")
 
 Box = tuple[int, int, int, int]  # x_from, y_from, width, height
@@ -101,6 +102,7 @@ class _Row:
     text: str
     box: Box | None
     fmt: str | None = None
+    printed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ class RawSample:
     fmt: str
     box: Box | None
     line: int
+    printed: str | None = None
 
 
 def import_dataset(cfg: DatasetConfig, out_dir: str | Path, progress: bool = True) -> ImportReport:
@@ -180,7 +183,8 @@ def read_raw(raw_dir: str | Path) -> list[RawSample]:
         box = None
         if row.get("width"):
             box = (int(row["x_from"]), int(row["y_from"]), int(row["width"]), int(row["height"]))
-        out.append(RawSample(Path(raw_dir) / row["filename"], row["text"], row.get("format") or "", box, line))
+        path = Path(raw_dir) / row["filename"]
+        out.append(RawSample(path, row["text"], row.get("format") or "", box, line, row.get("printed") or None))
     return out
 
 
@@ -201,6 +205,8 @@ def _image_size(path: Path) -> tuple[int, int] | str:
 def _check(row: _Row, codec: Codec, sizes: dict[Path, tuple[int, int] | str]) -> Issue | None:
     try:
         codec.check(row.text)
+        if row.printed and not is_subsequence(row.printed, row.text):
+            raise ValueError(f"printed digits {row.printed!r} are not a subsequence of the label {row.text!r}")
     except ValueError as e:
         return Issue(row.where, "bad_label", str(e))
     if row.image not in sizes:
@@ -241,7 +247,8 @@ def _write(rows: Iterable[_Row | Issue], out: Path, codec: Codec, copy: bool, re
                 copied[name] = row.image
         fmt = row.fmt or symbology.guess_format(row.text) or ""
         box = [str(v) for v in row.box] if row.box else ["", "", "", ""]
-        lines.append([name, row.text, fmt, *box])
+        printed = row.printed if row.printed and row.printed != row.text else ""
+        lines.append([name, row.text, fmt, *box, printed])
         report.imported += 1
     report.images = len({line[0] for line in lines})
     write_tsv(out / LABELS, lines, header=LABELS_HEADER)
@@ -291,6 +298,7 @@ def _synthetic_rows(cfg: DatasetConfig, out: Path, progress: bool) -> Iterator[_
                 row["text"],
                 None,
                 row.get("format"),
+                row.get("printed") or None,
             )
     else:
         shutil.rmtree(out / "crops", ignore_errors=True)
@@ -325,7 +333,8 @@ def _crops_rows(tsv: Path, images_dir: Path, cfg: DatasetConfig) -> Iterator[_Ro
         if image is None:
             yield Issue(where, "bad_row", f"filename {row['filename']!r} points outside {images_dir}")
             continue
-        yield _Row(where, image, _image_name(row["filename"]), row["text"], None, row.get("format") or None)
+        name = _image_name(row["filename"])
+        yield _Row(where, image, name, row["text"], None, row.get("format") or None, row.get("printed") or None)
 
 
 def _image_name(name: str) -> str:

@@ -60,7 +60,7 @@ def read_tsv(tsv: str | Path, codec: Codec | None, check_files: bool = True) -> 
             try:
                 if codec is not None:
                     codec.check(text)
-                if printed and not _is_subsequence(printed, text):
+                if printed and not is_subsequence(printed, text):
                     raise ValueError(f"printed digits {printed!r} are not a subsequence of the label {text!r}")
             except ValueError as e:
                 raise ValueError(f"{e} (line {line} of {tsv})") from None
@@ -78,7 +78,8 @@ def read_tsv(tsv: str | Path, codec: Codec | None, check_files: bool = True) -> 
     return samples
 
 
-def _is_subsequence(part: str, whole: str) -> bool:
+def is_subsequence(part: str, whole: str) -> bool:
+    """True when `part` is `whole` with some characters left out (the printed digits of a label)."""
     it = iter(whole)
     return all(c in it for c in part)
 

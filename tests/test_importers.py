@@ -140,6 +140,25 @@ def test_crops_import(synth_dir, tmp_path):
     assert [s.text for s in read_raw(tmp_path / "raw")] == [r["text"] for r in src]
 
 
+def test_printed_digits_flow_from_import_to_training_crops(synth_dir, tmp_path):
+    """A crop showing fewer digits than its number keeps both through import and preprocess (the recogniser
+    learns the printed ones); a `printed` that is not the label less some digits is a bad label."""
+    src = _rows(synth_dir / "crops.tsv")[:4]
+    rows = [[r["filename"], r["text"], r["text"][:-1] if i % 2 else ""] for i, r in enumerate(src)]
+    rows.append([src[0]["filename"], src[0]["text"], "x" + src[0]["text"]])
+    tsv = _write(tmp_path / "labels.tsv", ["filename", "text", "printed"], rows)
+    report = import_dataset(
+        _cfg(source="crops", path=tsv, images_dir=synth_dir, max_skipped_fraction=0.5), tmp_path / "raw"
+    )
+    assert (report.imported, report.counts) == (4, {"bad_label": 1})
+    raw = read_raw(tmp_path / "raw")
+    assert [s.printed for s in raw] == [None, src[1]["text"][:-1], None, src[3]["text"][:-1]]
+    cfg = config.load(PreprocessConfig, overrides=["split.train=1.0", "split.val=0.0", "split.test=0.0"])
+    summary = make_crops(tmp_path / "raw", tmp_path / "crops", cfg)
+    targets = {s.text: s.target for s in read_tsv(summary.tsv("train"), Codec())}
+    assert targets == {r["text"]: r["text"][:-1] if i % 2 else r["text"] for i, r in enumerate(src)}
+
+
 @pytest.mark.parametrize("images", ["crops", "scenes"])
 def test_synthetic_import(tmp_path, images):
     report = import_dataset(
