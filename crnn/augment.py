@@ -26,6 +26,8 @@ class Augment:
         c = self.cfg
         if rng.random() < c.perspective_p:
             im = _perspective(im, c.perspective_max, rng)
+        if c.wave_p > 0 and rng.random() < c.wave_p:  # no draw at 0: the default stream is unchanged
+            im = _wave(im, c.wave_max, rng)
         if rng.random() < c.x_scale_p:
             s = rng.uniform(*c.x_scale_range)
             im = im.resize((max(8, round(im.width * s)), im.height), Image.Resampling.BILINEAR)
@@ -65,6 +67,26 @@ def _perspective(im: Image.Image, amount: float, rng: random.Random) -> Image.Im
     return im.transform(
         (w, h), Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR, fillcolor=_border_colour(im)
     )
+
+
+def _wave(im: Image.Image, amount: float, rng: random.Random, strips: int = 16) -> Image.Image:
+    """Bend the crop like a wrinkled bag: each column moves up or down by a sine of its position, up to
+    `amount` of the height, 0.7 to 3 waves across (piecewise linear over `strips` vertical strips). The
+    frame grows by the shift above and below, so no digit leaves it."""
+    w, h = im.size
+    amp = rng.uniform(0.3, 1.0) * amount * h
+    pad = int(np.ceil(amp))
+    period = w / rng.uniform(0.7, 3.0)
+    phase = rng.uniform(0, 2 * np.pi)
+    xs = np.linspace(0, w, strips + 1)
+    top = amp * np.sin(2 * np.pi * xs / period + phase) - pad  # source row at the output's top edge
+    bottom = top + h + 2 * pad
+    mesh = [
+        ((round(x0), 0, round(x1), h + 2 * pad), (x0, top[i], x0, bottom[i], x1, bottom[i + 1], x1, top[i + 1]))
+        for i, (x0, x1) in enumerate(zip(xs[:-1], xs[1:]))
+    ]
+    size = (w, h + 2 * pad)
+    return im.transform(size, Image.Transform.MESH, mesh, Image.Resampling.BILINEAR, fillcolor=_border_colour(im))
 
 
 def _border_colour(im: Image.Image) -> tuple[int, ...] | int:

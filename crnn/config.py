@@ -76,6 +76,8 @@ class AugmentConfig:
     dropout_p: float = 0.2
     dropout_max_frac: float = 0.08
     invert_p: float = 0.0
+    wave_p: float = 0.0  # wrinkled-bag bend: columns shifted by a sine (crnn.augment._wave)
+    wave_max: float = 0.12  # largest shift, fraction of the crop's height
 
 
 @dataclass

@@ -45,3 +45,18 @@ def test_dropout_spares_the_digit_zone():
         out = np.asarray(Augment(cfg)(im, random.Random(seed)))
         assert out[int(60 * 0.6) :].max() == 0  # the lower 40% (printed digits) is untouched
         assert out.max() > 0
+
+
+def test_wave_bends_columns_and_keeps_the_digits_in_the_frame():
+    """A dark line at the bottom (the digits) survives every bend whole, moved up or down along its length."""
+    from crnn.augment import _wave
+
+    arr = np.full((58, 213), 230, np.uint8)
+    arr[-5:-2] = 20
+    for seed in range(5):
+        out = np.asarray(_wave(Image.fromarray(arr), 0.12, random.Random(seed)))
+        assert out.shape[1] == 213 and 58 < out.shape[0] <= 58 + 2 * int(np.ceil(0.12 * 58))
+        dark_rows = (out[:, 20:190] < 100).sum(axis=0)  # per column: the bottom row's 3 px, moved not lost
+        assert (dark_rows >= 2).all()
+        tops = [int(np.argmax(out[:, x] < 100)) for x in (5, 60, 150, 208)]
+        assert max(tops) - min(tops) >= 1
