@@ -14,6 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+ERASURE_HELP = (
+    "constrained decoder: prior probability that a crop lacks one digit the check digit supplies (a UPC-A "
+    "printed without its check digit, an EAN-13 whose leading digit the frame cut off); such reads say which "
+    "digit they inferred. Default 0 (off); 0.005 for models trained with p_check_unprinted / p_lead_cut"
+)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
 
 
@@ -79,8 +84,10 @@ def _cmd_export_detector(a: argparse.Namespace) -> int:
 
 def _cmd_evaluate(a: argparse.Namespace) -> int:
     from crnn.evaluate import evaluate
+    from crnn.inference import open_reader
 
-    ev = evaluate(a.model, a.data, decoder=a.decoder, batch_size=a.batch_size)
+    reader = open_reader(a.model, decoder=a.decoder, erasure_prior=a.erasure_prior)
+    ev = evaluate(reader, a.data, decoder=a.decoder, batch_size=a.batch_size)
     if a.failures:
         Path(a.failures).write_text(json.dumps(ev.failures, indent=1))
     print(json.dumps(ev.summary))
@@ -139,6 +146,7 @@ def _read_photos(a: argparse.Namespace, files: list[Path]) -> int:
         cross_check=a.cross_check,
         zooms=a.zooms,
         min_confidence=a.min_confidence,
+        erasure_prior=a.erasure_prior,
     )
     failed = 0
     for p in tqdm(files, unit="photo", disable=a.quiet or None, file=sys.stderr):
@@ -177,7 +185,7 @@ def _cmd_read(a: argparse.Namespace) -> int:
     files = list(_image_files(a.images))
     if a.detector:
         return _read_photos(a, files)
-    reader = open_reader(a.model, decoder=a.decoder, threads=a.threads)
+    reader = open_reader(a.model, decoder=a.decoder, threads=a.threads, erasure_prior=a.erasure_prior)
     failed = 0
 
     def load(p: Path) -> tuple[Path, object]:
@@ -250,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--decoder", choices=["greedy", "beam", "constrained"], default=None)
     e.add_argument("--batch-size", type=int, default=64)
     e.add_argument("--failures", help="write the misread crops to this JSON file")
+    e.add_argument("--erasure-prior", type=float, default=None, help=ERASURE_HELP)
     e.set_defaults(func=_cmd_evaluate)
 
     x = sub.add_parser("export", help="export a checkpoint to ONNX and check onnxruntime against PyTorch")
@@ -295,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--batch-size", type=int, default=64)
     r.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: all cores)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--erasure-prior", type=float, default=None, help=ERASURE_HELP)
     r.set_defaults(func=_cmd_read)
 
     td = sub.add_parser("train-detector", help="train the barcode detector (config YAML + key=value overrides)")

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from crnn import symbology
-from crnn.codec import Codec, Decoder, log_softmax
+from crnn.codec import ERASURE_PRIOR, Codec, Decoder, log_softmax
 from crnn.preprocess import InputSpec, to_batch
 
 META_PREFIX = "crnn."
@@ -46,6 +46,8 @@ class Reader:
     spec: InputSpec
     codec: Codec
     decoder: Decoder
+    # The constrained decoder's missing-digit hypothesis (crnn.codec.ERASURE_PRIOR); set per reader.
+    erasure_prior: float = ERASURE_PRIOR
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """`(N, C, H, W)` float32 -> `(N, T, classes)` logits."""
@@ -55,7 +57,11 @@ class Reader:
         if not images:
             return []
         logp = log_softmax(self.logits(to_batch(list(images), self.spec)).astype(np.float32))
-        decoded = self.codec.decode_batch(logp, decoder or self.decoder)
+        decoder = decoder or self.decoder
+        if decoder == "constrained":
+            decoded = self.codec.decode_constrained_batch(logp, erasure_prior=self.erasure_prior)
+        else:
+            decoded = self.codec.decode_batch(logp, decoder)
         return [
             Reading(d.text, d.confidence, symbology.checksum_ok(d.text), d.char_confidences, d.inferred)
             for d in decoded
@@ -139,14 +145,21 @@ class TorchReader(Reader):
             return self.model(torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
 
 
-def open_reader(path: str | Path, decoder: Decoder | None = None, threads: int | None = None) -> Reader:
-    """A reader for an `.onnx` model or a `.ckpt` checkpoint."""
+def open_reader(
+    path: str | Path, decoder: Decoder | None = None, threads: int | None = None, erasure_prior: float | None = None
+) -> Reader:
+    """A reader for an `.onnx` model or a `.ckpt` checkpoint (`erasure_prior`: see `Reader.erasure_prior`)."""
     suffix = Path(path).suffix.lower()
+    reader: Reader
     if suffix == ".onnx":
-        return OnnxReader(path, threads=threads, decoder=decoder)
-    if suffix == ".ckpt":
-        return TorchReader(path, decoder=decoder)
-    raise ValueError(f"unsupported model file {path}: expected .onnx or .ckpt")
+        reader = OnnxReader(path, threads=threads, decoder=decoder)
+    elif suffix == ".ckpt":
+        reader = TorchReader(path, decoder=decoder)
+    else:
+        raise ValueError(f"unsupported model file {path}: expected .onnx or .ckpt")
+    if erasure_prior is not None:
+        reader.erasure_prior = erasure_prior
+    return reader
 
 
 def metadata_for(cfg_dict: dict, spec: InputSpec, charset: str, decoder: str, time_steps: int) -> dict[str, str]:

@@ -293,6 +293,7 @@ class PhotoReader:
         variants: int = 1,
         zooms: Sequence[float] = DEFAULT_ZOOMS,
         min_confidence: float = MIN_CONFIDENCE,
+        erasure_prior: float | None = None,
     ) -> None:
         from crnn.inference import OnnxReader
 
@@ -300,6 +301,8 @@ class PhotoReader:
             raise ValueError(f"zooms must be one or more values in (0, 1], got {list(zooms)}")
         self.detector = Detector(detector, threads=threads)
         self.reader = OnnxReader(recogniser, threads=threads, decoder=decoder)  # type: ignore[arg-type]  # CLI choices
+        if erasure_prior is not None:
+            self.reader.erasure_prior = erasure_prior
         self.cross_check = cross_check
         self.variants = variants
         self.zooms = tuple(zooms)

@@ -125,3 +125,24 @@ def test_constraint_fill():
     (c,) = [c for c in symbology.constraints(("UPC-A",), erasure_prior=0.5) if c.erased is not None]
     assert c.fill("03600029145") == "036000291452" and c.log_prior == pytest.approx(np.log(0.5))
     assert symbology.constraints(("UPC-A",)) == [c for c in symbology.constraints(("UPC-A",), 0.5) if c.erased is None]
+
+
+def test_reader_takes_the_missing_digit_hypothesis_only_when_asked():
+    """`Reader.erasure_prior` (CLI --erasure-prior) reaches the decoder; off by default."""
+    from PIL import Image
+
+    from crnn.inference import Reader
+    from crnn.preprocess import InputSpec
+
+    class Fixed(Reader):
+        spec, codec, decoder = InputSpec(32, 128, 1, 0.5, 0.5), Codec(), "constrained"
+
+        def logits(self, batch: np.ndarray) -> np.ndarray:
+            return np.stack([frames_for("03600029145")] * len(batch))
+
+    reader = Fixed()
+    (off,) = reader.read([Image.new("L", (120, 32))])
+    assert off.inferred == () and off.text != "036000291452"
+    reader.erasure_prior = 0.005
+    (on,) = reader.read([Image.new("L", (120, 32))])
+    assert (on.text, on.inferred, on.checksum_ok) == ("036000291452", (11,), True)
