@@ -16,6 +16,9 @@ from crnn.inference import MIN_CONFIDENCE
 T = TypeVar("T")
 
 DEFAULT_CHARSET = "0123456789"
+# Scales the detector sees each photo at (crnn.photo.PhotoReader): barcodes that fill the frame are found at the
+# smaller ones (README: 78.4% of the 88 real photos read against 71.6% at 1 alone), for about twice the time a photo.
+DEFAULT_ZOOMS = (1.0, 0.8, 0.6)
 
 
 @dataclass
@@ -375,8 +378,7 @@ class PhotoEvaluateConfig:
     threshold: float = 0.0
     # Failed photos listed in the step's failures table (all of them go into the artifact).
     failures_shown: int = 32
-    # Scales the detector sees each photo at (crnn.photo.DEFAULT_ZOOMS).
-    zooms: list[float] = field(default_factory=lambda: [1.0, 0.8, 0.6])
+    zooms: list[float] = field(default_factory=lambda: list(DEFAULT_ZOOMS))
     # Reads under this confidence are unsure: listed apart, not counted as read (crnn.inference.MIN_CONFIDENCE).
     min_confidence: float = MIN_CONFIDENCE
 

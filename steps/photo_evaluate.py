@@ -45,7 +45,7 @@ def run(
     )
     if not cfg.photos_tsv or not Path(cfg.photos_tsv).is_file():
         log.warning("no photos to evaluate: %s does not exist; reporting n=0", cfg.photos_tsv)
-        return {"n": 0, **{k: float("nan") for k in ("read", "found", "zxing")}}
+        return {"n": 0, **{k: float("nan") for k in FIGURES}}
     result = evaluate_photos(reader, cfg.photos_tsv, zxing=cfg.zxing, progress=False)
     tracker.scalars({k: result[k] for k in ("n", *FIGURES)}, title="photos")
     groups = [{"group": g, **v} for g, v in result["per_group"].items()]
