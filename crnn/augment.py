@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
 from crnn.config import AugmentConfig
+from crnn.preprocess import border_colour
 from crnn.straighten import perspective_coeffs
 
 
@@ -65,7 +66,7 @@ def _perspective(im: Image.Image, amount: float, rng: random.Random) -> Image.Im
     src = [(rng.uniform(-dx, dx) + x, rng.uniform(-dy, dy) + y) for x, y in ((0, 0), (w, 0), (w, h), (0, h))]
     coeffs = perspective_coeffs(np.array([(0, 0), (w, 0), (w, h), (0, h)]), np.array(src))
     return im.transform(
-        (w, h), Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR, fillcolor=_border_colour(im)
+        (w, h), Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR, fillcolor=border_colour(im, sides=False)
     )
 
 
@@ -85,15 +86,8 @@ def _wave(im: Image.Image, amount: float, rng: random.Random, strips: int = 16) 
         ((round(x0), 0, round(x1), h + 2 * pad), (x0, top[i], x0, bottom[i], x1, bottom[i + 1], x1, top[i + 1]))
         for i, (x0, x1) in enumerate(zip(xs[:-1], xs[1:]))
     ]
-    size = (w, h + 2 * pad)
-    return im.transform(size, Image.Transform.MESH, mesh, Image.Resampling.BILINEAR, fillcolor=_border_colour(im))
-
-
-def _border_colour(im: Image.Image) -> tuple[int, ...] | int:
-    arr = np.asarray(im)
-    edge = np.concatenate([arr[0], arr[-1]])
-    med = np.median(edge, axis=0)
-    return int(med) if np.ndim(med) == 0 else tuple(int(v) for v in med)
+    fill = border_colour(im, sides=False)
+    return im.transform((w, h + 2 * pad), Image.Transform.MESH, mesh, Image.Resampling.BILINEAR, fillcolor=fill)
 
 
 def _dropout(im: Image.Image, max_frac: float, rng: random.Random) -> Image.Image:

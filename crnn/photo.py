@@ -22,7 +22,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from crnn.config import DEFAULT_ZOOMS, DetectorPostConfig
 from crnn.inference import MIN_CONFIDENCE, Reading, is_sure, ort_session
-from crnn.preprocess import letterbox
+from crnn.preprocess import border_colour, letterbox
 from crnn.straighten import SYMBOL_VARIANTS, direction, straighten, sub_quad
 
 log = logging.getLogger(__name__)
@@ -219,20 +219,12 @@ class Detector:
             w, h = image.size
             cw, ch = round(w / zoom), round(h / zoom)
             offset = np.array([(cw - w) // 2, (ch - h) // 2], dtype=np.float64)
-            canvas = Image.new(image.mode, (cw, ch), _border_colour(image))
+            canvas = Image.new(image.mode, (cw, ch), border_colour(image))
             canvas.paste(image, (int(offset[0]), int(offset[1])))
             image = canvas
         maps, sx, sy = self.maps(image)
         scale = np.array([sx, sy])
         return [Detection(d.quad / scale - offset, d.score) for d in boxes_from_maps(maps, self.post, self.stride)]
-
-
-def _border_colour(image: Image.Image) -> tuple[int, ...] | int:
-    """Median colour of the image's outermost rows and columns."""
-    arr = np.asarray(image)
-    edge = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]])
-    med = np.median(edge, axis=0)
-    return int(med) if np.ndim(med) == 0 else tuple(int(v) for v in med)
 
 
 def _box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:

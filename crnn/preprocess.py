@@ -40,6 +40,15 @@ def load_image(path: str | Path) -> Image.Image:
         raise ValueError(f"cannot read image {p}: {e}") from e
 
 
+def border_colour(image: Image.Image, sides: bool = True) -> tuple[int, ...] | int:
+    """Median colour of the image's top and bottom rows, and of its outermost columns when `sides`: what to
+    fill new pixels with when warping or padding (the paper, not the ink)."""
+    arr = np.asarray(image)
+    edge = np.concatenate([arr[0], arr[-1], *((arr[:, 0], arr[:, -1]) if sides else ())])
+    med = np.median(edge, axis=0)
+    return int(med) if np.ndim(med) == 0 else tuple(int(v) for v in med)
+
+
 def letterbox(image: Image.Image, height: int, width: int) -> Image.Image:
     """Resize keeping the aspect ratio so the image fits height x width; pad right/bottom with edge colour.
 
