@@ -132,6 +132,14 @@ def _image_files(inputs: list[str]) -> Iterator[Path]:
             yield p
 
 
+def _check_column(checksum_ok: bool, inferred: tuple[int, ...]) -> str:
+    """The check-digit column of `crnn read`'s text output: `inferred-12` names digits the check digit supplied
+    (it checks nothing then)."""
+    if inferred:
+        return "inferred-" + ",".join(str(i + 1) for i in inferred)
+    return "ok" if checksum_ok else "BAD-CHECKSUM"
+
+
 def _read_photos(a: argparse.Namespace, files: list[Path]) -> int:
     """`crnn read --detector`: every barcode in each photo, one JSON object (or TSV line) a photo."""
     from tqdm import tqdm
@@ -162,9 +170,7 @@ def _read_photos(a: argparse.Namespace, files: list[Path]) -> int:
             unsure = f" ({len(result.uncertain)} unsure reads; --json lists them)" if result.uncertain else ""
             print(f"{p}\t-\tno barcode found{unsure}")
         for b in result.barcodes:
-            check = "ok" if b.checksum_ok else "BAD-CHECKSUM"
-            if b.inferred:
-                check = "inferred-" + ",".join(str(i + 1) for i in b.inferred)
+            check = _check_column(b.checksum_ok, b.inferred)
             z = (
                 ""
                 if b.zxing is None
@@ -221,9 +227,7 @@ def _cmd_read(a: argparse.Namespace) -> int:
                         )
                     )
                 else:
-                    check = "ok" if r.checksum_ok else "BAD-CHECKSUM"
-                    if r.inferred:  # a digit the crop lacks, supplied by the check digit (which checks nothing then)
-                        check = "inferred-" + ",".join(str(i + 1) for i in r.inferred)
+                    check = _check_column(r.checksum_ok, r.inferred)
                     sure = "sure" if is_sure(r.confidence, r.checksum_ok, a.min_confidence) else "UNSURE"
                     print(f"{p}\t{r.text}\t{r.confidence:.3f}\t{check}\t{sure}")
             bar.update(len(loaded))

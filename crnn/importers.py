@@ -31,7 +31,7 @@ from PIL import Image, UnidentifiedImageError
 from crnn import symbology
 from crnn.codec import Codec
 from crnn.config import DatasetConfig
-from crnn.labels import is_subsequence, write_tsv
+from crnn.labels import printed_digits, write_tsv
 
 log = logging.getLogger(__name__)
 
@@ -205,8 +205,7 @@ def _image_size(path: Path) -> tuple[int, int] | str:
 def _check(row: _Row, codec: Codec, sizes: dict[Path, tuple[int, int] | str]) -> Issue | None:
     try:
         codec.check(row.text)
-        if row.printed and not is_subsequence(row.printed, row.text):
-            raise ValueError(f"printed digits {row.printed!r} are not a subsequence of the label {row.text!r}")
+        printed_digits(row.printed or "", row.text)
     except ValueError as e:
         return Issue(row.where, "bad_label", str(e))
     if row.image not in sizes:
@@ -247,8 +246,7 @@ def _write(rows: Iterable[_Row | Issue], out: Path, codec: Codec, copy: bool, re
                 copied[name] = row.image
         fmt = row.fmt or symbology.guess_format(row.text) or ""
         box = [str(v) for v in row.box] if row.box else ["", "", "", ""]
-        printed = row.printed if row.printed and row.printed != row.text else ""
-        lines.append([name, row.text, fmt, *box, printed])
+        lines.append([name, row.text, fmt, *box, printed_digits(row.printed or "", row.text) or ""])
         report.imported += 1
     report.images = len({line[0] for line in lines})
     write_tsv(out / LABELS, lines, header=LABELS_HEADER)

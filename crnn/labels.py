@@ -56,12 +56,10 @@ def read_tsv(tsv: str | Path, codec: Codec | None, check_files: bool = True) -> 
             if len(row) < len(header):
                 raise ValueError(f"{tsv}: line {line} has {len(row)} columns, expected {len(header)}")
             name, text = row[i_file].strip(), row[i_text].strip()
-            printed = row[i_printed].strip() if i_printed is not None else ""
             try:
                 if codec is not None:
                     codec.check(text)
-                if printed and not is_subsequence(printed, text):
-                    raise ValueError(f"printed digits {printed!r} are not a subsequence of the label {text!r}")
+                printed = printed_digits(row[i_printed].strip() if i_printed is not None else "", text)
             except ValueError as e:
                 raise ValueError(f"{e} (line {line} of {tsv})") from None
             path = (root / name).resolve()
@@ -72,16 +70,19 @@ def read_tsv(tsv: str | Path, codec: Codec | None, check_files: bool = True) -> 
             if check_files and not path.is_file():
                 raise ValueError(f"{tsv}: line {line}: image not found: {path}")
             fmt = row[i_fmt].strip() if i_fmt is not None else None
-            samples.append(Sample(path, text, line, fmt or None, printed if printed and printed != text else None))
+            samples.append(Sample(path, text, line, fmt or None, printed))
     if not samples:
         raise ValueError(f"{tsv}: no samples")
     return samples
 
 
-def is_subsequence(part: str, whole: str) -> bool:
-    """True when `part` is `whole` with some characters left out (the printed digits of a label)."""
-    it = iter(whole)
-    return all(c in it for c in part)
+def printed_digits(printed: str, text: str) -> str | None:
+    """The `printed` value of a label `text`: None when empty or all of `text`; ValueError unless it is `text`
+    with some digits left out."""
+    it = iter(text)
+    if printed and not all(c in it for c in printed):
+        raise ValueError(f"printed digits {printed!r} are not a subsequence of the label {text!r}")
+    return printed if printed and printed != text else None
 
 
 def write_tsv(
