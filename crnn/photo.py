@@ -24,6 +24,7 @@ from crnn.config import DEFAULT_ZOOMS, DetectorPostConfig
 from crnn.inference import MIN_CONFIDENCE, Reading, is_sure, ort_session
 from crnn.preprocess import border_colour, letterbox
 from crnn.straighten import SYMBOL_VARIANTS, direction, straighten, sub_quad
+from crnn.symbology import upce_to_upca
 
 log = logging.getLogger(__name__)
 
@@ -255,8 +256,23 @@ def zxing_decode(image: Image.Image) -> list[dict]:
 
 
 def same_number(a: str, b: str) -> bool:
-    """Equal, or a UPC-A (12 digits) and the EAN-13 it is (a leading 0): bar decoders report either."""
-    return a == b or (len(a) == 12 and b == "0" + a) or (len(b) == 12 and a == "0" + b)
+    """The same number as printed or as a bar decoder reports it: equal, or equal as GTIN-13 (a UPC-A is the
+    EAN-13 with a leading 0; zxing-cpp reports a UPC-E expanded to that EAN-13)."""
+    return a == b or bool(_gtin13_forms(a) & _gtin13_forms(b))
+
+
+def _gtin13_forms(code: str) -> set[str]:
+    """The 13-digit forms `code` may stand for: itself (EAN-13), 0 + a UPC-A, 0 + an 8-digit UPC-E expanded
+    (8 digits that are not a UPC-E are an EAN-8, which has no 13-digit form)."""
+    if not code.isdigit():
+        return set()
+    if len(code) == 13:
+        return {code}
+    if len(code) == 12:
+        return {"0" + code}
+    if len(code) == 8 and code[0] in "01":
+        return {"0" + upce_to_upca(code)}
+    return set()
 
 
 def _match_zxing(det: Detection, decodes: list[dict]) -> dict | None:

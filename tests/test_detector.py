@@ -208,12 +208,16 @@ def test_zoom_keeps_the_barcode_centre_in_a_window_of_the_same_aspect() -> None:
         assert 0 <= cx <= crop.width and 0 <= cy <= crop.height
 
 
-def test_same_number_treats_a_upca_and_its_ean13_as_one() -> None:
+def test_same_number_treats_a_upca_or_upce_and_its_ean13_as_one() -> None:
     from crnn.photo import same_number
 
     assert same_number("036000291452", "0036000291452") and same_number("0036000291452", "036000291452")
     assert same_number("96385074", "96385074")
     assert not same_number("036000291452", "1036000291452") and not same_number("9780201752847", "780201752847")
+    # zxing-cpp 3 reports a UPC-E as the EAN-13 of its UPC-A (the real photo upce-3_03 decodes so).
+    assert same_number("04965802", "0049000006582") and same_number("0049000006582", "04965802")
+    assert same_number("04965802", "049000006582")
+    assert not same_number("04965802", "0049000006583") and not same_number("96385074", "0096385074000")
 
 
 def test_scene_folders_follow_the_detector_generator_settings(tmp_path: Path) -> None:
