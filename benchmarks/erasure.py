@@ -4,7 +4,7 @@
 
 A UPC-A printed without its check digit, or an EAN-13 whose leading digit the frame cut off, shows one digit
 fewer than its number; the constrained decoder may read the digits shown and infer the missing one from the
-check digit (`crnn.symbology.ERASABLE`), at a prior probability (`crnn.codec.ERASURE_PRIOR`). For each prior
+check digit (`crnn.symbology.ERASABLE`), at a prior probability (the model's `erasure_prior`). For each prior
 this prints, on the synthetic val crops (where the prior is chosen) and on the real crops (reported, never
 chosen on): exact match, the reads with an inferred digit and how many of them are right, and the wrong reads
 among all (a read with an inferred digit always passes the check digit, so only its confidence can flag it).
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crnn.codec import ERASURE_PRIOR, log_softmax
+from crnn.codec import log_softmax
 from crnn.inference import open_reader
 from crnn.labels import read_tsv
 from crnn.preprocess import load_image, to_batch
@@ -50,7 +50,7 @@ def main() -> int:
     ap.add_argument("--synth", type=Path, default=Path("data/synth/val/crops.tsv"))
     ap.add_argument("--real", type=Path, default=Path("../shared/data/real-dev/crops.tsv"))
     a = ap.parse_args()
-    print(f"default prior (crnn.codec.ERASURE_PRIOR): {ERASURE_PRIOR}")
+    print(f"the model's own prior (its training config's erasure_prior): {open_reader(a.model).erasure_prior}")
     for name, tsv in (("synthetic val", a.synth), ("real crops", a.real)):
         if not tsv.is_file():
             print(f"{name}: {tsv} not found, skipped", file=sys.stderr)

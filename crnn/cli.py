@@ -17,7 +17,7 @@ from typing import Any
 ERASURE_HELP = (
     "constrained decoder: prior probability that a crop lacks one digit the check digit supplies (a UPC-A "
     "printed without its check digit, an EAN-13 whose leading digit the frame cut off); such reads say which "
-    "digit they inferred. Default 0 (off); 0.005 for models trained with p_check_unprinted / p_lead_cut"
+    "digit they inferred. Default: the model's own (its training config's erasure_prior); 0 turns it off"
 )
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
 

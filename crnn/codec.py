@@ -19,9 +19,8 @@ Decoder = Literal["greedy", "beam", "constrained"]
 DECODERS: tuple[Decoder, ...] = ("greedy", "beam", "constrained")
 _NEG = -1e30
 # Prior probability that a crop lacks a digit the check digit can supply (constrained decoder); 0 turns the
-# hypothesis off. Off by default: it helps only models trained on such crops (`p_check_unprinted`, `p_lead_cut`),
-# and on the real crops it read none of the three that lack a digit (README, "Digits the crop lacks").
-# 0.005 is the best prior on those models' synthetic val crops (benchmarks/erasure.py).
+# hypothesis off. The decoder's default is off; a model carries its own (`TrainConfig.erasure_prior`, in the
+# checkpoint and the ONNX metadata), which readers use.
 ERASURE_PRIOR = 0.0
 
 

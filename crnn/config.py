@@ -148,6 +148,11 @@ class TrainConfig:
     val_decoder: Literal["greedy", "beam", "constrained"] = "greedy"
     # Default decoder for evaluation and reading; exported into the ONNX metadata.
     decoder: Literal["greedy", "beam", "constrained"] = "constrained"
+    # The constrained decoder's prior that a crop lacks one digit the check digit supplies (a UPC-A printed
+    # without it, an EAN-13 with the leading digit cut off; crnn.codec). Meaningful for a model trained on
+    # labels of the digits shown (`p_check_unprinted`, `p_lead_cut`); stored in the checkpoint and the ONNX
+    # metadata, so readers use it unless told otherwise (`--erasure-prior`). 0 turns it off.
+    erasure_prior: float = 0.0
     out_dir: str = "runs/train"
     # Checkpoint to resume from (model, optimizer, scheduler, epoch); None starts fresh.
     resume: str | None = None

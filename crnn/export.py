@@ -100,7 +100,7 @@ def export_model(
         out,
         "logits",
         opset,
-        metadata_for(to_dict(cfg), spec, cfg.input.charset, cfg.decoder, model.time_steps),
+        metadata_for(to_dict(cfg), spec, cfg.input.charset, cfg.decoder, model.time_steps, cfg.erasure_prior),
     )
 
     rng = np.random.default_rng(seed)

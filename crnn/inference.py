@@ -46,7 +46,8 @@ class Reader:
     spec: InputSpec
     codec: Codec
     decoder: Decoder
-    # The constrained decoder's missing-digit hypothesis (crnn.codec.ERASURE_PRIOR); set per reader.
+    # The constrained decoder's missing-digit hypothesis (crnn.codec): the model's own (its training config,
+    # its ONNX metadata), unless set per reader.
     erasure_prior: float = ERASURE_PRIOR
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
@@ -115,6 +116,8 @@ class OnnxReader(Reader):
             )
             self.codec = Codec(meta[META_PREFIX + "charset"])
             self.decoder = decoder or meta.get(META_PREFIX + "decoder", "greedy")  # type: ignore[assignment]
+            # models exported before the prior was a model setting read without it
+            self.erasure_prior = float(meta.get(META_PREFIX + "erasure_prior", "0"))
         except KeyError as e:
             raise ValueError(f"{path} lacks crnn metadata {e}; export it with `crnn export`") from None
         self.metadata = dict(meta)
@@ -137,6 +140,7 @@ class TorchReader(Reader):
         self.spec = input_spec(self.cfg)
         self.codec = Codec(self.cfg.input.charset)
         self.decoder = decoder or self.cfg.decoder
+        self.erasure_prior = self.cfg.erasure_prior
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         import torch
@@ -162,7 +166,9 @@ def open_reader(
     return reader
 
 
-def metadata_for(cfg_dict: dict, spec: InputSpec, charset: str, decoder: str, time_steps: int) -> dict[str, str]:
+def metadata_for(
+    cfg_dict: dict, spec: InputSpec, charset: str, decoder: str, time_steps: int, erasure_prior: float
+) -> dict[str, str]:
     """The ONNX metadata `OnnxReader` needs (written by export)."""
     return {
         META_PREFIX + "charset": charset,
@@ -173,6 +179,7 @@ def metadata_for(cfg_dict: dict, spec: InputSpec, charset: str, decoder: str, ti
         META_PREFIX + "std": str(spec.std),
         META_PREFIX + "blur": str(spec.blur),
         META_PREFIX + "decoder": decoder,
+        META_PREFIX + "erasure_prior": str(erasure_prior),
         META_PREFIX + "time_steps": str(time_steps),
         META_PREFIX + "config": json.dumps(cfg_dict),
     }

@@ -172,6 +172,8 @@ def fit(cfg: TrainConfig, callbacks: list[Callback] | None = None, logger: Any =
     start = time.time()
     if not 0.0 <= cfg.optim.ema_decay < 1.0:
         raise ValueError(f"optim.ema_decay must be in [0, 1), got {cfg.optim.ema_decay}")
+    if not 0.0 <= cfg.erasure_prior < 1.0:
+        raise ValueError(f"erasure_prior must be in [0, 1), got {cfg.erasure_prior}")
     L.seed_everything(cfg.trainer.seed, workers=True)
     if cfg.trainer.threads:
         torch.set_num_threads(cfg.trainer.threads)
@@ -227,7 +229,9 @@ def model_state(ck: dict) -> dict:
 def load_checkpoint(path: str | Path) -> tuple[CRNN, TrainConfig]:
     """The network and its config from a training checkpoint, loaded with weights_only=True."""
     ck = read_checkpoint(path)
-    cfg = from_dict(TrainConfig, ck["hyper_parameters"]["cfg"])
+    raw = ck["hyper_parameters"]["cfg"]
+    # trained before the missing-digit prior was a model setting: read without it, as its ONNX export does
+    cfg = from_dict(TrainConfig, {"erasure_prior": 0.0, **raw} if isinstance(raw, dict) else raw)
     model = CRNN(cfg.model, cfg.input)
     model.load_state_dict(model_state(ck))
     return model.eval(), cfg

@@ -44,6 +44,7 @@ def tiny_train_cfg(synth_dir: Path, tmp_path: Path):
             "model.rnn_layers=1",
             "trainer.max_epochs=2",
             "trainer.limit_val_batches=2",
+            "erasure_prior=0.01",  # not the default, so tests see it carried into checkpoints and exports
             f"out_dir={tmp_path / 'run'}",
         ],
     )

@@ -46,6 +46,8 @@ def test_train_export_read(trained, synth_dir, tmp_path, capsys):
     reader = OnnxReader(onnx_path)
     assert reader.codec.charset == "0123456789"
     assert (reader.spec.height, reader.spec.width, reader.spec.blur) == (cfg.input.height, cfg.input.width, 0.5)
+    # ... including the model's missing-digit prior, which both readers use unless told otherwise.
+    assert reader.erasure_prior == TorchReader(result.best_checkpoint).erasure_prior == cfg.erasure_prior == 0.01
     batch = np.zeros((5, 1, cfg.input.height, cfg.input.width), np.float32)
     assert reader.logits(batch).shape == (5, int(reader.metadata["crnn.time_steps"]), 11)
 
@@ -67,6 +69,12 @@ def test_train_export_read(trained, synth_dir, tmp_path, capsys):
     assert cli.main(["evaluate", "--model", str(onnx_path), "--data", str(synth_dir / "crops.tsv")]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["n"] == 96 and 0 <= summary["exact_match"] <= 1 and summary["cer"] >= 0
+
+    # A checkpoint from before the prior was a model setting reads without it (as its ONNX export would).
+    ck = torch.load(result.best_checkpoint, weights_only=True)
+    del ck["hyper_parameters"]["cfg"]["erasure_prior"]
+    torch.save(ck, tmp_path / "old.ckpt")
+    assert load_checkpoint(tmp_path / "old.ckpt")[1].erasure_prior == 0.0
 
 
 @pytest.mark.slow
