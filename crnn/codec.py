@@ -179,6 +179,7 @@ class Codec:
         erasure_prior: float = ERASURE_PRIOR,
     ) -> list[Decoded]:
         """`decode_constrained` for `logp: (N, T, C)`; the images that need the search share one."""
+        symbology.check_erasure_prior(erasure_prior)  # also when no image needs the search
         out = self.decode_greedy_batch(logp)
         # Where the best path overall satisfies a constraint it is also the best constrained path.
         todo = [i for i, d in enumerate(out) if not any(symbology.is_valid(d.text, f) for f in formats)]

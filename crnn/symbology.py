@@ -154,9 +154,18 @@ def _upce_constraints() -> list[Constraint]:
 ERASABLE: dict[Format, int] = {"UPC-A": 11, "EAN-13": 0}
 
 
+def check_erasure_prior(prior: float) -> float:
+    """`prior` when it is a probability the decoder can weigh, in [0, 1); ValueError otherwise (a training
+    config, `--erasure-prior` or an ONNX file's metadata may carry any number)."""
+    if not 0.0 <= prior < 1.0:
+        raise ValueError(f"erasure_prior must be in [0, 1), got {prior}")
+    return prior
+
+
 def constraints(formats: tuple[Format, ...] = FORMATS, erasure_prior: float = 0.0) -> list[Constraint]:
     """The check-digit constraints of `formats`, for constrained decoding, with the erasure hypotheses of
     `ERASABLE` at prior probability `erasure_prior` when it is above 0."""
+    check_erasure_prior(erasure_prior)
     out: list[Constraint] = []
     for f in formats:
         out.extend(_upce_constraints() if f == "UPC-E" else [_gs1_constraint(f)])

@@ -177,7 +177,7 @@ def cosine_factor(progress: float, warmup_frac: float) -> float:
 def time_progress(trainer: L.Trainer) -> float:
     """Share of the trainer's time limit spent so far (0 without a limit); the Timer's elapsed time is
     checkpointed, so a resumed run continues where it stopped."""
-    for cb in trainer.callbacks:  # type: ignore[attr-defined]  # Lightning types it as a property
+    for cb in trainer.callbacks:  # type: ignore[attr-defined]  # assigned by a connector, unseen by mypy
         if isinstance(cb, Timer):
             remaining = cb.time_remaining("train")
             if remaining is None:

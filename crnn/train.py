@@ -16,7 +16,7 @@ import torch
 from lightning.pytorch.callbacks import Callback, EMAWeightAveraging, LearningRateMonitor, ModelCheckpoint
 from torch.utils.data import DataLoader
 
-from crnn import metrics
+from crnn import metrics, symbology
 from crnn.augment import Augment
 from crnn.codec import Codec
 from crnn.config import OptimConfig, TrainConfig, TrainerConfig, from_dict
@@ -172,8 +172,7 @@ def fit(cfg: TrainConfig, callbacks: list[Callback] | None = None, logger: Any =
     start = time.time()
     if not 0.0 <= cfg.optim.ema_decay < 1.0:
         raise ValueError(f"optim.ema_decay must be in [0, 1), got {cfg.optim.ema_decay}")
-    if not 0.0 <= cfg.erasure_prior < 1.0:
-        raise ValueError(f"erasure_prior must be in [0, 1), got {cfg.erasure_prior}")
+    symbology.check_erasure_prior(cfg.erasure_prior)  # before the training, not at the first decode after it
     L.seed_everything(cfg.trainer.seed, workers=True)
     if cfg.trainer.threads:
         torch.set_num_threads(cfg.trainer.threads)

@@ -146,3 +146,10 @@ def test_reader_takes_the_missing_digit_hypothesis_only_when_asked():
     reader.erasure_prior = 0.005
     (on,) = reader.read([Image.new("L", (120, 32))])
     assert (on.text, on.inferred, on.checksum_ok) == ("036000291452", (11,), True)
+
+
+@pytest.mark.parametrize("prior", [-0.01, 1.0, 2.5, float("nan")])
+def test_an_erasure_prior_that_is_no_probability_is_a_clear_error(prior):
+    """However it arrives (training config, --erasure-prior, ONNX metadata), the decoder refuses it."""
+    with pytest.raises(ValueError, match=r"erasure_prior must be in \[0, 1\)"):
+        Codec().decode_constrained(frames_for("036000291452"), erasure_prior=prior)
