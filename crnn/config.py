@@ -51,6 +51,10 @@ class InputConfig:
     # Gaussian low-pass (std, in network pixels) after letterboxing, in training and inference alike:
     # real crops are sharper than any synthetic set we made, and this narrows the gap from both sides.
     blur: float = 0.0
+    # Widen crops this many times before letterboxing (width must grow with it): at 1, a 32-pixel-high input
+    # gives ~1.1 pixels per bar module, too few to resolve bars; at 2, ~2.2, so the network can read the bars
+    # over the digits too.
+    x_stretch: float = 1.0
     # Longest label the model must be able to emit, repeats included: sets the time-step check.
     max_label_length: int = 13
 
@@ -104,6 +108,9 @@ class DataConfig:
     synth: SynthDataConfig = field(default_factory=SynthDataConfig)
     batch_size: int = 64
     num_workers: int = 2
+    # What the recogniser learns: the digits a crop shows (`printed`), or the whole number (`text`) where the
+    # crop's bars carry digits its print lacks (needs bars the network can resolve: input.x_stretch).
+    learn: Literal["printed", "text"] = "printed"
 
 
 @dataclass

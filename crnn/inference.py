@@ -113,6 +113,7 @@ class OnnxReader(Reader):
                 float(meta[META_PREFIX + "mean"]),
                 float(meta[META_PREFIX + "std"]),
                 float(meta.get(META_PREFIX + "blur", "0")),  # models exported before the low-pass existed
+                float(meta.get(META_PREFIX + "x_stretch", "1")),  # ... or the stretch
             )
             self.codec = Codec(meta[META_PREFIX + "charset"])
             self.decoder = decoder or meta.get(META_PREFIX + "decoder", "greedy")  # type: ignore[assignment]
@@ -178,6 +179,7 @@ def metadata_for(
         META_PREFIX + "mean": str(spec.mean),
         META_PREFIX + "std": str(spec.std),
         META_PREFIX + "blur": str(spec.blur),
+        META_PREFIX + "x_stretch": str(spec.x_stretch),
         META_PREFIX + "decoder": decoder,
         META_PREFIX + "erasure_prior": str(erasure_prior),
         META_PREFIX + "time_steps": str(time_steps),

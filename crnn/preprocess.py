@@ -25,6 +25,11 @@ class InputSpec:
     mean: float
     std: float
     blur: float = 0.0  # Gaussian std in network pixels, applied after letterboxing (0: none)
+    x_stretch: float = 1.0  # images are widened by this factor before letterboxing (more pixels per bar)
+
+    def __post_init__(self) -> None:
+        if not 0.25 <= self.x_stretch <= 8:
+            raise ValueError(f"x_stretch must be within [0.25, 8], got {self.x_stretch}")
 
 
 def load_image(path: str | Path) -> Image.Image:
@@ -49,14 +54,15 @@ def border_colour(image: Image.Image, sides: bool = True) -> tuple[int, ...] | i
     return int(med) if np.ndim(med) == 0 else tuple(int(v) for v in med)
 
 
-def letterbox(image: Image.Image, height: int, width: int) -> Image.Image:
-    """Resize keeping the aspect ratio so the image fits height x width; pad right/bottom with edge colour.
+def letterbox(image: Image.Image, height: int, width: int, x_stretch: float = 1.0) -> Image.Image:
+    """Resize keeping the aspect ratio (widened `x_stretch` times) so the image fits height x width; pad
+    right/bottom with edge colour.
 
     Padding replicates the last column/row, which looks like more background rather than a hard border.
     """
     w, h = image.size
-    scale = min(height / h, width / w)
-    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    scale = min(height / h, width / (w * x_stretch))
+    nw, nh = max(1, round(w * scale * x_stretch)), max(1, round(h * scale))
     resized = image.resize((nw, nh), Image.Resampling.BILINEAR)
     if (nw, nh) == (width, height):
         return resized
@@ -77,7 +83,7 @@ def shrink_for_augment(image: Image.Image, height: int) -> Image.Image:
 def to_array(image: Image.Image, spec: InputSpec) -> np.ndarray:
     """Letterbox and normalise one image to a float32 array `(C, H, W)`."""
     im = image.convert("L" if spec.channels == 1 else "RGB")
-    im = letterbox(im, spec.height, spec.width)
+    im = letterbox(im, spec.height, spec.width, spec.x_stretch)
     if spec.blur > 0:
         im = im.filter(ImageFilter.GaussianBlur(spec.blur))
     arr = np.asarray(im, dtype=np.float32) / 255.0

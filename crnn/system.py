@@ -6,7 +6,7 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import lightning as L
 import numpy as np
@@ -26,15 +26,29 @@ from crnn.preprocess import InputSpec, load_image, shrink_for_augment, to_array
 
 def input_spec(cfg: TrainConfig) -> InputSpec:
     return InputSpec(
-        cfg.input.height, cfg.input.width, cfg.model.in_chans, cfg.input.mean, cfg.input.std, cfg.input.blur
+        cfg.input.height,
+        cfg.input.width,
+        cfg.model.in_chans,
+        cfg.input.mean,
+        cfg.input.std,
+        cfg.input.blur,
+        cfg.input.x_stretch,
     )
 
 
 class CropDataset(Dataset):
     """Labelled crops -> (image `(C, H, W)` float32, label indices, text)."""
 
-    def __init__(self, samples: Sequence[Sample], spec: InputSpec, codec: Codec, augment: Augment | None = None):
+    def __init__(
+        self,
+        samples: Sequence[Sample],
+        spec: InputSpec,
+        codec: Codec,
+        augment: Augment | None = None,
+        learn: Literal["printed", "text"] = "printed",
+    ):
         self.samples, self.spec, self.codec, self.augment = list(samples), spec, codec, augment
+        self.learn = learn  # the label column the CTC loss sees; metrics always score the whole number
         self._rng: random.Random | None = None
 
     def __len__(self) -> int:
@@ -54,7 +68,7 @@ class CropDataset(Dataset):
                 # Seeded per worker by Lightning's seed_everything(workers=True) through torch's seed.
                 self._rng = random.Random(torch.initial_seed())
             im = self.augment(im, self._rng)
-        return to_array(im, self.spec), self.codec.encode(s.target), s.text
+        return to_array(im, self.spec), self.codec.encode(s.target if self.learn == "printed" else s.text), s.text
 
 
 def collate(batch: list[tuple[np.ndarray, list[int], str]]) -> dict:

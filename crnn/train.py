@@ -179,7 +179,7 @@ def fit(cfg: TrainConfig, callbacks: list[Callback] | None = None, logger: Any =
     ensure_synthetic(cfg)
     codec = Codec(cfg.input.charset)
     spec = input_spec(cfg)
-    train_set = CropDataset(read_tsv(cfg.data.train_tsv, codec), spec, codec, Augment(cfg.augment))
+    train_set = CropDataset(read_tsv(cfg.data.train_tsv, codec), spec, codec, Augment(cfg.augment), cfg.data.learn)
     val_sets = {"val": CropDataset(read_tsv(cfg.data.val_tsv, codec), spec, codec)}
     if cfg.data.real_tsv and Path(cfg.data.real_tsv).is_file():
         val_sets["val_real"] = CropDataset(read_tsv(cfg.data.real_tsv, codec), spec, codec)

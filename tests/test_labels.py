@@ -5,6 +5,7 @@ from PIL import Image
 from crnn.codec import Codec
 from crnn.labels import read_tsv, write_tsv
 from crnn.preprocess import InputSpec, letterbox, load_image, to_array
+from crnn.system import CropDataset
 
 
 def _data(tmp_path, rows):
@@ -28,6 +29,10 @@ def test_printed_column_is_the_training_target(tmp_path):
     a, b = read_tsv(tmp_path / "l.tsv", Codec())
     assert (a.text, a.target) == ("036000291452", "03600029145")
     assert (b.printed, b.target) == (None, "5901234123457")
+    # A recogniser that reads the bars learns the whole number instead (data.learn=text); both score `text`.
+    codec, spec = Codec(), InputSpec(32, 128, 1, 0.5, 0.5)
+    assert CropDataset([a], spec, codec)[0][1:] == (codec.encode("03600029145"), "036000291452")
+    assert CropDataset([a], spec, codec, learn="text")[0][1:] == (codec.encode("036000291452"), "036000291452")
     write_tsv(tmp_path / "bad.tsv", [("img/a.png", "036000291452", "0399")], header=("filename", "text", "printed"))
     with pytest.raises(ValueError, match=r"not a subsequence.*line 2"):
         read_tsv(tmp_path / "bad.tsv", Codec())
@@ -77,6 +82,17 @@ def test_letterbox_keeps_aspect_and_pads():
     assert out.size == (224, 48)
     arr = to_array(Image.new("RGB", (100, 50), (255, 255, 255)), InputSpec(48, 224, 1, 0.5, 0.5))
     assert arr.shape == (1, 48, 224) and arr.max() == pytest.approx(1.0)
+
+
+def test_stretch_widens_before_letterboxing():
+    im = Image.new("L", (100, 50), 255)
+    im.paste(0, (0, 0, 50, 50))  # left half dark
+    plain = to_array(im, InputSpec(32, 256, 1, 0.5, 0.5))
+    wide = to_array(im, InputSpec(32, 256, 1, 0.5, 0.5, x_stretch=2.0))
+    dark = lambda a: int((a[0, 16] < 0).sum())  # noqa: E731 - a one-line helper local to this test
+    assert dark(plain) == 32 and dark(wide) == 64  # 100x50 -> 64x32, then twice as wide
+    with pytest.raises(ValueError, match="x_stretch"):
+        InputSpec(32, 256, 1, 0.5, 0.5, x_stretch=0.0)
 
 
 def test_low_pass_softens_edges_only_when_asked():

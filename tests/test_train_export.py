@@ -4,6 +4,7 @@ import json
 import re
 
 import numpy as np
+import onnx
 import pytest
 import torch
 
@@ -46,6 +47,7 @@ def test_train_export_read(trained, synth_dir, tmp_path, capsys):
     reader = OnnxReader(onnx_path)
     assert reader.codec.charset == "0123456789"
     assert (reader.spec.height, reader.spec.width, reader.spec.blur) == (cfg.input.height, cfg.input.width, 0.5)
+    assert reader.spec.x_stretch == TorchReader(result.best_checkpoint).spec.x_stretch == cfg.input.x_stretch == 1.5
     # ... including the model's missing-digit prior, which both readers use unless told otherwise.
     assert reader.erasure_prior == TorchReader(result.best_checkpoint).erasure_prior == cfg.erasure_prior == 0.01
     batch = np.zeros((5, 1, cfg.input.height, cfg.input.width), np.float32)
@@ -73,8 +75,17 @@ def test_train_export_read(trained, synth_dir, tmp_path, capsys):
     # A checkpoint from before the prior was a model setting reads without it (as its ONNX export would).
     ck = torch.load(result.best_checkpoint, weights_only=True)
     del ck["hyper_parameters"]["cfg"]["erasure_prior"]
+    del ck["hyper_parameters"]["cfg"]["input"]["x_stretch"]  # nor stretched its input
     torch.save(ck, tmp_path / "old.ckpt")
-    assert load_checkpoint(tmp_path / "old.ckpt")[1].erasure_prior == 0.0
+    old_cfg = load_checkpoint(tmp_path / "old.ckpt")[1]
+    assert (old_cfg.erasure_prior, old_cfg.input.x_stretch) == (0.0, 1.0)
+    model = onnx.load(str(onnx_path))
+    kept = [p for p in model.metadata_props if p.key not in ("crnn.erasure_prior", "crnn.x_stretch")]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    onnx.save(model, str(tmp_path / "old.onnx"))
+    old_reader = OnnxReader(tmp_path / "old.onnx")
+    assert (old_reader.erasure_prior, old_reader.spec.x_stretch) == (0.0, 1.0)
 
 
 @pytest.mark.slow
