@@ -35,6 +35,8 @@ class Augment:
         if rng.random() < c.color_p:
             im = ImageEnhance.Brightness(im).enhance(1 + rng.uniform(-c.brightness, c.brightness))
             im = ImageEnhance.Contrast(im).enhance(max(0.2, 1 + rng.uniform(-c.contrast, c.contrast)))
+        if c.cover_p > 0 and rng.random() < c.cover_p:  # no draw at 0: the default stream is unchanged
+            im = _cover_digits(im, c.cover_max_frac, rng)
         if rng.random() < c.downscale_p:
             f = rng.uniform(c.downscale_min, 1.0)
             w, h = im.size
@@ -88,6 +90,29 @@ def _wave(im: Image.Image, amount: float, rng: random.Random, strips: int = 16) 
     ]
     fill = border_colour(im, sides=False)
     return im.transform((w, h + 2 * pad), Image.Transform.MESH, mesh, Image.Resampling.BILINEAR, fillcolor=fill)
+
+
+def _cover_digits(im: Image.Image, max_frac: float, rng: random.Random) -> Image.Image:
+    """Hide a stretch of the printed digits (a sticker, glare or a smear) and leave the bars above them: the
+    label still holds every digit, so the network learns to read the hidden ones from their bars, which sit
+    right above them (only useful when it can resolve the bars: `input.x_stretch`)."""
+    w, h = im.size
+    cw = max(2, round(w * rng.uniform(0.06, max_frac)))
+    x0 = rng.randint(0, max(0, w - cw))
+    box = (x0, round(h * rng.uniform(0.55, 0.7)), x0 + cw, h)  # the digit band: bars above stay whole
+    kind = rng.random()
+    if kind < 1 / 3:  # an opaque sticker or paint of the background's tone
+        im = im.copy()
+        im.paste(border_colour(im, sides=False), box)
+        return im
+    patch = im.crop(box)
+    if kind < 2 / 3:  # glare: washed towards white
+        patch = Image.blend(patch, Image.new(im.mode, patch.size, (255,) * len(im.getbands())), rng.uniform(0.7, 0.95))
+    else:  # a smear: the glyphs blurred beyond reading
+        patch = patch.filter(ImageFilter.GaussianBlur(h * rng.uniform(0.06, 0.12)))
+    im = im.copy()
+    im.paste(patch, box[:2])
+    return im
 
 
 def _dropout(im: Image.Image, max_frac: float, rng: random.Random) -> Image.Image:

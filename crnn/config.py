@@ -85,6 +85,10 @@ class AugmentConfig:
     invert_p: float = 0.0
     wave_p: float = 0.0  # wrinkled-bag bend: columns shifted by a sine (crnn.augment._wave)
     wave_max: float = 0.12  # largest shift, fraction of the crop's height
+    # Hide 1-4 printed digits (sticker, glare, smear) under intact bars (crnn.augment._cover_digits), so a
+    # network that resolves the bars (input.x_stretch) learns to read digits from them.
+    cover_p: float = 0.0
+    cover_max_frac: float = 0.3  # widest cover, fraction of the crop's width
 
 
 @dataclass

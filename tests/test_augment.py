@@ -60,3 +60,18 @@ def test_wave_bends_columns_and_keeps_the_digits_in_the_frame():
         assert (dark_rows >= 2).all()
         tops = [int(np.argmax(out[:, x] < 100)) for x in (5, 60, 150, 208)]
         assert max(tops) - min(tops) >= 1
+
+
+def test_cover_hides_some_digits_and_spares_the_bars():
+    """Bars (dark stripes) over the top 55%, digits (a dark band) below: every cover changes part of the digit
+    band, never the bars, and leaves most of the band as it was."""
+    from crnn.augment import _cover_digits
+
+    arr = np.full((60, 200), 230, np.uint8)
+    arr[:33, ::4] = 10  # bars
+    arr[40:55, 10:190] = 30  # printed digits
+    for seed in range(30):
+        out = np.asarray(_cover_digits(Image.fromarray(arr).convert("L"), 0.3, random.Random(seed)))
+        assert np.array_equal(out[:33], arr[:33])
+        changed = (np.abs(out.astype(int) - arr) > 20).any(axis=0)  # per column
+        assert 0.04 * 200 <= changed.sum() <= 0.3 * 200 + 1
