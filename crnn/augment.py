@@ -101,18 +101,17 @@ def _cover_digits(im: Image.Image, max_frac: float, rng: random.Random) -> Image
     x0 = rng.randint(0, max(0, w - cw))
     box = (x0, round(h * rng.uniform(0.55, 0.7)), x0 + cw, h)  # the digit band: bars above stay whole
     kind = rng.random()
+    out = im.copy()
     if kind < 1 / 3:  # an opaque sticker or paint of the background's tone
-        im = im.copy()
-        im.paste(border_colour(im, sides=False), box)
-        return im
+        out.paste(border_colour(im, sides=False), box)
+        return out
     patch = im.crop(box)
     if kind < 2 / 3:  # glare: washed towards white
         patch = Image.blend(patch, Image.new(im.mode, patch.size, (255,) * len(im.getbands())), rng.uniform(0.7, 0.95))
     else:  # a smear: the glyphs blurred beyond reading
         patch = patch.filter(ImageFilter.GaussianBlur(h * rng.uniform(0.06, 0.12)))
-    im = im.copy()
-    im.paste(patch, box[:2])
-    return im
+    out.paste(patch, box[:2])
+    return out
 
 
 def _dropout(im: Image.Image, max_frac: float, rng: random.Random) -> Image.Image:
