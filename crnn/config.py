@@ -37,6 +37,12 @@ class ModelConfig:
     rnn_hidden: int = 128
     rnn_layers: int = 2
     dropout: float = 0.1
+    # How the feature map's rows become one vector per time step: `mean` averages them; `flatten` stacks
+    # them (rows x neck_channels), so the RNN knows which row (digits or bars) a feature came from.
+    height_pool: Literal["mean", "flatten"] = "mean"
+    # Each backbone column becomes this many time steps (linear interpolation before the RNN): more frames per
+    # character for CTC at the RNN's cost only (1: none).
+    time_upsample: int = 1
 
 
 @dataclass

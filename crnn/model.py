@@ -51,7 +51,11 @@ class CRNN(nn.Module):
             feat = self.backbone(torch.zeros(1, model.in_chans, inp.height, inp.width))[-1]
             self.backbone.train()
         channels, feat_h, steps = feat.shape[1], feat.shape[2], feat.shape[3]
-        self.time_steps = int(steps)
+        if model.height_pool not in ("mean", "flatten"):
+            raise ValueError(f"height_pool must be 'mean' or 'flatten', got {model.height_pool!r}")
+        if not 1 <= model.time_upsample <= 4:
+            raise ValueError(f"time_upsample must be within [1, 4], got {model.time_upsample}")
+        self.time_steps = int(steps) * model.time_upsample
         needed = 2 * inp.max_label_length - 1  # worst case: every neighbour repeats, e.g. '0011...'
         if self.time_steps < needed:
             raise ValueError(
@@ -66,7 +70,7 @@ class CRNN(nn.Module):
         )
         rnn_cls = nn.GRU if model.rnn == "gru" else nn.LSTM
         self.rnn = rnn_cls(
-            input_size=model.neck_channels,
+            input_size=model.neck_channels * (int(feat_h) if model.height_pool == "flatten" else 1),
             hidden_size=model.rnn_hidden,
             num_layers=model.rnn_layers,
             bidirectional=True,
@@ -75,11 +79,17 @@ class CRNN(nn.Module):
         )
         self.dropout = nn.Dropout(model.dropout)
         self.head = nn.Linear(2 * model.rnn_hidden, len(inp.charset) + 1)
-        log.info("CRNN %s: feature map %dx%dx%d -> %d time steps", model.backbone, channels, feat_h, steps, steps)
+        log.info(
+            "CRNN %s: feature map %dx%dx%d -> %d time steps", model.backbone, channels, feat_h, steps, self.time_steps
+        )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         feat = self.neck(self.backbone(images)[-1])  # (N, C, h, T)
-        seq = feat.mean(dim=2).permute(0, 2, 1)  # (N, T, C): pool the height away
+        # (N, C*h, T), each row keeping its own channels; or (N, C, T), the height pooled away
+        seq = feat.flatten(1, 2) if self.cfg.height_pool == "flatten" else feat.mean(dim=2)
+        if self.cfg.time_upsample > 1:
+            seq = nn.functional.interpolate(seq, scale_factor=self.cfg.time_upsample, mode="linear")
+        seq = seq.permute(0, 2, 1)  # (N, T, C)
         seq, _ = self.rnn(seq)
         return self.head(self.dropout(seq))  # (N, T, num_classes)
 
