@@ -19,6 +19,10 @@ ERASURE_HELP = (
     "printed without its check digit, an EAN-13 whose leading digit the frame cut off); such reads say which "
     "digit they inferred. Default: the model's own (its training config's erasure_prior); 0 turns it off"
 )
+LEAD0_HELP = (
+    "constrained decoder: prior that a 13-digit number starting with 0 is printed as an EAN-13 rather than as "
+    "its 12-digit UPC-A (the same bars); below 1 prefers the UPC-A. Default: the model's own (1: no preference)"
+)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
 
 
@@ -86,7 +90,9 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
     from crnn.evaluate import evaluate
     from crnn.inference import open_reader
 
-    reader = open_reader(a.model, decoder=a.decoder, erasure_prior=a.erasure_prior)
+    reader = open_reader(
+        a.model, decoder=a.decoder, erasure_prior=a.erasure_prior, ean13_lead0_prior=a.ean13_lead0_prior
+    )
     ev = evaluate(reader, a.data, decoder=a.decoder, batch_size=a.batch_size)
     if a.failures:
         Path(a.failures).write_text(json.dumps(ev.failures, indent=1))
@@ -155,6 +161,7 @@ def _read_photos(a: argparse.Namespace, files: list[Path]) -> int:
         zooms=a.zooms,
         min_confidence=a.min_confidence,
         erasure_prior=a.erasure_prior,
+        ean13_lead0_prior=a.ean13_lead0_prior,
     )
     failed = 0
     for p in tqdm(files, unit="photo", disable=a.quiet or None, file=sys.stderr):
@@ -191,7 +198,13 @@ def _cmd_read(a: argparse.Namespace) -> int:
     files = list(_image_files(a.images))
     if a.detector:
         return _read_photos(a, files)
-    reader = open_reader(a.model, decoder=a.decoder, threads=a.threads, erasure_prior=a.erasure_prior)
+    reader = open_reader(
+        a.model,
+        decoder=a.decoder,
+        threads=a.threads,
+        erasure_prior=a.erasure_prior,
+        ean13_lead0_prior=a.ean13_lead0_prior,
+    )
     failed = 0
 
     def load(p: Path) -> tuple[Path, object]:
@@ -263,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--batch-size", type=int, default=64)
     e.add_argument("--failures", help="write the misread crops to this JSON file")
     e.add_argument("--erasure-prior", type=float, default=None, help=ERASURE_HELP)
+    e.add_argument("--ean13-lead0-prior", type=float, default=None, help=LEAD0_HELP)
     e.set_defaults(func=_cmd_evaluate)
 
     x = sub.add_parser("export", help="export a checkpoint to ONNX and check onnxruntime against PyTorch")
@@ -309,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: all cores)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--erasure-prior", type=float, default=None, help=ERASURE_HELP)
+    r.add_argument("--ean13-lead0-prior", type=float, default=None, help=LEAD0_HELP)
     r.set_defaults(func=_cmd_read)
 
     td = sub.add_parser("train-detector", help="train the barcode detector (config YAML + key=value overrides)")

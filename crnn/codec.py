@@ -22,6 +22,9 @@ _NEG = -1e30
 # hypothesis off. The decoder's default is off; a model carries its own (`TrainConfig.erasure_prior`, in the
 # checkpoint and the ONNX metadata), which readers use.
 ERASURE_PRIOR = 0.0
+# Prior that a 13-digit read starting with 0 is printed as an EAN-13 rather than as its UPC-A
+# (`symbology.constraints`); 1 (the default) weighs both layouts alike.
+EAN13_LEAD0_PRIOR = 1.0
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,7 @@ class Codec:
         logp: np.ndarray,
         formats: Sequence[Format] = symbology.FORMATS,
         erasure_prior: float = ERASURE_PRIOR,
+        ean13_lead0_prior: float = EAN13_LEAD0_PRIOR,
     ) -> Decoded:
         """Most probable alignment whose string is a valid code of one of `formats`.
 
@@ -168,21 +172,32 @@ class Codec:
         result always has a format's length and a valid check digit (when the frames allow one).
         With `erasure_prior` > 0 it also weighs the hypothesis that the image lacks one digit the check
         digit can supply (`symbology.ERASABLE`), at that prior; such a read carries the position it
-        inferred in `Decoded.inferred`. Falls back to greedy when no frame sequence can hold any format.
+        inferred in `Decoded.inferred`. With `ean13_lead0_prior` < 1 a 13-digit string starting with 0 costs
+        that prior (`symbology.constraints`). Falls back to greedy when no frame sequence can hold any format.
         """
-        return self.decode_constrained_batch(logp[None], formats, erasure_prior)[0]
+        return self.decode_constrained_batch(logp[None], formats, erasure_prior, ean13_lead0_prior)[0]
 
     def decode_constrained_batch(
         self,
         logp: np.ndarray,
         formats: Sequence[Format] = symbology.FORMATS,
         erasure_prior: float = ERASURE_PRIOR,
+        ean13_lead0_prior: float = EAN13_LEAD0_PRIOR,
     ) -> list[Decoded]:
         """`decode_constrained` for `logp: (N, T, C)`; the images that need the search share one."""
         symbology.check_erasure_prior(erasure_prior)  # also when no image needs the search
+        symbology.check_lead0_prior(ean13_lead0_prior)
         out = self.decode_greedy_batch(logp)
-        # Where the best path overall satisfies a constraint it is also the best constrained path.
-        todo = [i for i, d in enumerate(out) if not any(symbology.is_valid(d.text, f) for f in formats)]
+        # Where the best path overall satisfies a constraint (at no prior cost) it is also the best constrained
+        # path; a valid 13-digit path starting with 0 is searched again when that layout costs a prior.
+        lead0_costs = ean13_lead0_prior < 1.0 and "EAN-13" in formats
+
+        def settled(t: str) -> bool:
+            if lead0_costs and len(t) == 13 and t.startswith("0"):
+                return False
+            return any(symbology.is_valid(t, f) for f in formats)
+
+        todo = [i for i, d in enumerate(out) if not settled(d.text)]
         if not todo:
             return out
         digits = "0123456789"
@@ -190,7 +205,7 @@ class Codec:
         if missing:
             raise ValueError(f"constrained decoding needs the digits in the charset, missing {missing}")
         groups: dict[int, list[Constraint]] = {}
-        for c in symbology.constraints(tuple(formats), erasure_prior):
+        for c in symbology.constraints(tuple(formats), erasure_prior, ean13_lead0_prior):
             groups.setdefault(len(c.weights), []).append(c)
         digit_class = [self._index[d] for d in digits]
         best: list[tuple[float, list[int], Constraint] | None] = [None] * len(todo)

@@ -170,6 +170,10 @@ class TrainConfig:
     # labels of the digits shown (`p_check_unprinted`, `p_lead_cut`); stored in the checkpoint and the ONNX
     # metadata, so readers use it unless told otherwise (`--erasure-prior`). 0 turns it off.
     erasure_prior: float = 0.0
+    # The constrained decoder's prior that a 13-digit code starting with 0 is printed as an EAN-13 rather than
+    # as its 12-digit UPC-A (same bars; crnn.symbology.constraints). 1 weighs both alike; a model that reads the
+    # bars (`data.learn=text`) may need less. Stored and carried like erasure_prior (`--ean13-lead0-prior`).
+    ean13_lead0_prior: float = 1.0
     out_dir: str = "runs/train"
     # Checkpoint to resume from (model, optimizer, scheduler, epoch); None starts fresh.
     resume: str | None = None

@@ -100,7 +100,15 @@ def export_model(
         out,
         "logits",
         opset,
-        metadata_for(to_dict(cfg), spec, cfg.input.charset, cfg.decoder, model.time_steps, cfg.erasure_prior),
+        metadata_for(
+            to_dict(cfg),
+            spec,
+            cfg.input.charset,
+            cfg.decoder,
+            model.time_steps,
+            cfg.erasure_prior,
+            cfg.ean13_lead0_prior,
+        ),
     )
 
     rng = np.random.default_rng(seed)

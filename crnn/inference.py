@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from crnn import symbology
-from crnn.codec import ERASURE_PRIOR, Codec, Decoder, log_softmax
+from crnn.codec import EAN13_LEAD0_PRIOR, ERASURE_PRIOR, Codec, Decoder, log_softmax
 from crnn.preprocess import InputSpec, to_batch
 
 META_PREFIX = "crnn."
@@ -49,6 +49,7 @@ class Reader:
     # The constrained decoder's missing-digit hypothesis (crnn.codec): the model's own (its training config,
     # its ONNX metadata), unless set per reader.
     erasure_prior: float = ERASURE_PRIOR
+    ean13_lead0_prior: float = EAN13_LEAD0_PRIOR  # the same: the model's own unless set
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """`(N, C, H, W)` float32 -> `(N, T, classes)` logits."""
@@ -60,7 +61,9 @@ class Reader:
         logp = log_softmax(self.logits(to_batch(list(images), self.spec)).astype(np.float32))
         decoder = decoder or self.decoder
         if decoder == "constrained":
-            decoded = self.codec.decode_constrained_batch(logp, erasure_prior=self.erasure_prior)
+            decoded = self.codec.decode_constrained_batch(
+                logp, erasure_prior=self.erasure_prior, ean13_lead0_prior=self.ean13_lead0_prior
+            )
         else:
             decoded = self.codec.decode_batch(logp, decoder)
         return [
@@ -119,6 +122,7 @@ class OnnxReader(Reader):
             self.decoder = decoder or meta.get(META_PREFIX + "decoder", "greedy")  # type: ignore[assignment]
             # models exported before the prior was a model setting read without it
             self.erasure_prior = float(meta.get(META_PREFIX + "erasure_prior", "0"))
+            self.ean13_lead0_prior = float(meta.get(META_PREFIX + "ean13_lead0_prior", "1"))
         except KeyError as e:
             raise ValueError(f"{path} lacks crnn metadata {e}; export it with `crnn export`") from None
         self.metadata = dict(meta)
@@ -142,6 +146,7 @@ class TorchReader(Reader):
         self.codec = Codec(self.cfg.input.charset)
         self.decoder = decoder or self.cfg.decoder
         self.erasure_prior = self.cfg.erasure_prior
+        self.ean13_lead0_prior = self.cfg.ean13_lead0_prior
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         import torch
@@ -151,9 +156,13 @@ class TorchReader(Reader):
 
 
 def open_reader(
-    path: str | Path, decoder: Decoder | None = None, threads: int | None = None, erasure_prior: float | None = None
+    path: str | Path,
+    decoder: Decoder | None = None,
+    threads: int | None = None,
+    erasure_prior: float | None = None,
+    ean13_lead0_prior: float | None = None,
 ) -> Reader:
-    """A reader for an `.onnx` model or a `.ckpt` checkpoint (`erasure_prior`: see `Reader.erasure_prior`)."""
+    """A reader for an `.onnx` model or a `.ckpt` checkpoint (the priors: see `Reader`; None: the model's)."""
     suffix = Path(path).suffix.lower()
     reader: Reader
     if suffix == ".onnx":
@@ -164,11 +173,19 @@ def open_reader(
         raise ValueError(f"unsupported model file {path}: expected .onnx or .ckpt")
     if erasure_prior is not None:
         reader.erasure_prior = erasure_prior
+    if ean13_lead0_prior is not None:
+        reader.ean13_lead0_prior = symbology.check_lead0_prior(ean13_lead0_prior)
     return reader
 
 
 def metadata_for(
-    cfg_dict: dict, spec: InputSpec, charset: str, decoder: str, time_steps: int, erasure_prior: float
+    cfg_dict: dict,
+    spec: InputSpec,
+    charset: str,
+    decoder: str,
+    time_steps: int,
+    erasure_prior: float,
+    ean13_lead0_prior: float = EAN13_LEAD0_PRIOR,
 ) -> dict[str, str]:
     """The ONNX metadata `OnnxReader` needs (written by export)."""
     return {
@@ -182,6 +199,7 @@ def metadata_for(
         META_PREFIX + "x_stretch": str(spec.x_stretch),
         META_PREFIX + "decoder": decoder,
         META_PREFIX + "erasure_prior": str(erasure_prior),
+        META_PREFIX + "ean13_lead0_prior": str(ean13_lead0_prior),
         META_PREFIX + "time_steps": str(time_steps),
         META_PREFIX + "config": json.dumps(cfg_dict),
     }

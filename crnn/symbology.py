@@ -162,13 +162,36 @@ def check_erasure_prior(prior: float) -> float:
     return prior
 
 
-def constraints(formats: tuple[Format, ...] = FORMATS, erasure_prior: float = 0.0) -> list[Constraint]:
+def check_lead0_prior(prior: float) -> float:
+    """`prior` when it is a probability the decoder can weigh, in (0, 1]; ValueError otherwise."""
+    if not 0.0 < prior <= 1.0:
+        raise ValueError(f"ean13_lead0_prior must be in (0, 1], got {prior}")
+    return prior
+
+
+def constraints(
+    formats: tuple[Format, ...] = FORMATS, erasure_prior: float = 0.0, ean13_lead0_prior: float = 1.0
+) -> list[Constraint]:
     """The check-digit constraints of `formats`, for constrained decoding, with the erasure hypotheses of
-    `ERASABLE` at prior probability `erasure_prior` when it is above 0."""
+    `ERASABLE` at prior probability `erasure_prior` when it is above 0.
+
+    `ean13_lead0_prior` below 1 weighs a 13-digit read that starts with 0 by that prior: its bars are those
+    of the 12-digit UPC-A, the layout such a code is almost always printed in (GS1 prefixes 000-019 are
+    UPC-A's), so a model that reads the bars can put out either; the layout prior prefers the UPC-A unless
+    the EAN-13 path is that much more likely.
+    """
     check_erasure_prior(erasure_prior)
+    check_lead0_prior(ean13_lead0_prior)
     out: list[Constraint] = []
     for f in formats:
-        out.extend(_upce_constraints() if f == "UPC-E" else [_gs1_constraint(f)])
+        if f == "UPC-E":
+            out.extend(_upce_constraints())
+        elif f == "EAN-13" and ean13_lead0_prior < 1.0:
+            c = _gs1_constraint(f)
+            out.append(Constraint(f, c.weights, ("123456789",) + c.allowed[1:]))
+            out.append(Constraint(f, c.weights, ("0",) + c.allowed[1:], log_prior=math.log(ean13_lead0_prior)))
+        else:
+            out.append(_gs1_constraint(f))
     if erasure_prior > 0:
         for f in formats:
             if f in ERASABLE:

@@ -153,3 +153,50 @@ def test_an_erasure_prior_that_is_no_probability_is_a_clear_error(prior):
     """However it arrives (training config, --erasure-prior, ONNX metadata), the decoder refuses it."""
     with pytest.raises(ValueError, match=r"erasure_prior must be in \[0, 1\)"):
         Codec().decode_constrained(frames_for("036000291452"), erasure_prior=prior)
+
+
+def _lead0_frames(upca: str, p_zero: float) -> np.ndarray:
+    """Frames spelling `upca` after a frame that is '0' with probability `p_zero`, else blank, and a blank: the best
+    path is the 13-digit EAN-13 `'0' + upca` (same bars), the runner-up the 12-digit UPC-A."""
+    codec = Codec()
+    lp = frames_for(upca, t=30)
+    first = np.full((2, codec.num_classes), 1e-6)
+    first[0, codec.encode("0")[0]], first[0, 0], first[1, 0] = p_zero, 1 - p_zero, 1.0  # then a blank
+    return np.concatenate([np.log(first / first.sum(1, keepdims=True)), lp])
+
+
+def test_lead0_prior_prefers_the_upca_layout_of_the_same_bars():
+    codec = Codec()
+    upca = "036000291452"
+    lp = _lead0_frames(upca, 0.6)
+    assert codec.decode_constrained(lp).text == "0" + upca  # no preference: the likelier path
+    assert codec.decode_constrained(lp, ean13_lead0_prior=0.1).text == upca  # 0.6 * 0.1 < 0.4
+    # Strong evidence for the 13th digit still wins, and other EAN-13s pay nothing.
+    assert codec.decode_constrained(_lead0_frames(upca, 0.99), ean13_lead0_prior=0.1).text == "0" + upca
+    ean = "5901234123457"
+    assert codec.decode_constrained(frames_for(ean), ean13_lead0_prior=0.01).text == ean
+
+
+def test_lead0_prior_reaches_the_decoder_from_reader_and_config():
+    from PIL import Image
+
+    from crnn.inference import Reader
+    from crnn.preprocess import InputSpec
+
+    class Fixed(Reader):
+        spec, codec, decoder = InputSpec(32, 128, 1, 0.5, 0.5), Codec(), "constrained"
+
+        def logits(self, batch: np.ndarray) -> np.ndarray:
+            return np.stack([_lead0_frames("036000291452", 0.6)] * len(batch))
+
+    reader = Fixed()
+    image = Image.new("L", (120, 32))
+    assert reader.read([image])[0].text == "0036000291452"
+    reader.ean13_lead0_prior = 0.1
+    assert reader.read([image])[0].text == "036000291452"
+
+
+@pytest.mark.parametrize("prior", [0.0, -0.5, 1.5, float("nan")])
+def test_a_lead0_prior_that_is_no_probability_is_a_clear_error(prior):
+    with pytest.raises(ValueError, match=r"ean13_lead0_prior must be in \(0, 1\]"):
+        Codec().decode_constrained(frames_for("036000291452"), ean13_lead0_prior=prior)

@@ -50,6 +50,8 @@ def test_train_export_read(trained, synth_dir, tmp_path, capsys):
     assert reader.spec.x_stretch == TorchReader(result.best_checkpoint).spec.x_stretch == cfg.input.x_stretch == 1.5
     # ... including the model's missing-digit prior, which both readers use unless told otherwise.
     assert reader.erasure_prior == TorchReader(result.best_checkpoint).erasure_prior == cfg.erasure_prior == 0.01
+    lead0 = (reader.ean13_lead0_prior, TorchReader(result.best_checkpoint).ean13_lead0_prior, cfg.ean13_lead0_prior)
+    assert lead0 == (0.5, 0.5, 0.5)
     batch = np.zeros((5, 1, cfg.input.height, cfg.input.width), np.float32)
     assert reader.logits(batch).shape == (5, int(reader.metadata["crnn.time_steps"]), 11)
 
@@ -71,21 +73,29 @@ def test_train_export_read(trained, synth_dir, tmp_path, capsys):
     assert cli.main(["evaluate", "--model", str(onnx_path), "--data", str(synth_dir / "crops.tsv")]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["n"] == 96 and 0 <= summary["exact_match"] <= 1 and summary["cer"] >= 0
+    # The layout prior can be set per command; one that is no probability is a clear error, not a traceback.
+    ev = ["evaluate", "--model", str(onnx_path), "--data", str(synth_dir / "crops.tsv")]
+    assert cli.main([*ev, "--ean13-lead0-prior", "0.2"]) == 0
+    capsys.readouterr()
+    assert cli.main([*ev, "--ean13-lead0-prior", "0"]) == 2
+    assert "ean13_lead0_prior must be in (0, 1]" in capsys.readouterr().err
 
     # A checkpoint from before the prior was a model setting reads without it (as its ONNX export would).
     ck = torch.load(result.best_checkpoint, weights_only=True)
     del ck["hyper_parameters"]["cfg"]["erasure_prior"]
     del ck["hyper_parameters"]["cfg"]["input"]["x_stretch"]  # nor stretched its input
+    del ck["hyper_parameters"]["cfg"]["ean13_lead0_prior"]  # nor preferred a layout
     torch.save(ck, tmp_path / "old.ckpt")
     old_cfg = load_checkpoint(tmp_path / "old.ckpt")[1]
-    assert (old_cfg.erasure_prior, old_cfg.input.x_stretch) == (0.0, 1.0)
+    assert (old_cfg.erasure_prior, old_cfg.input.x_stretch, old_cfg.ean13_lead0_prior) == (0.0, 1.0, 1.0)
     model = onnx.load(str(onnx_path))
-    kept = [p for p in model.metadata_props if p.key not in ("crnn.erasure_prior", "crnn.x_stretch")]
+    old_keys = ("crnn.erasure_prior", "crnn.x_stretch", "crnn.ean13_lead0_prior")
+    kept = [p for p in model.metadata_props if p.key not in old_keys]
     del model.metadata_props[:]
     model.metadata_props.extend(kept)
     onnx.save(model, str(tmp_path / "old.onnx"))
     old_reader = OnnxReader(tmp_path / "old.onnx")
-    assert (old_reader.erasure_prior, old_reader.spec.x_stretch) == (0.0, 1.0)
+    assert (old_reader.erasure_prior, old_reader.spec.x_stretch, old_reader.ean13_lead0_prior) == (0.0, 1.0, 1.0)
 
 
 @pytest.mark.slow
