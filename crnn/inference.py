@@ -55,6 +55,13 @@ class Reader:
         """`(N, C, H, W)` float32 -> `(N, T, classes)` logits."""
         raise NotImplementedError
 
+    def override_priors(self, erasure_prior: float | None = None, ean13_lead0_prior: float | None = None) -> None:
+        """Set the decoder priors given per command (CLI, photo reader); None keeps the model's own."""
+        if erasure_prior is not None:
+            self.erasure_prior = erasure_prior
+        if ean13_lead0_prior is not None:
+            self.ean13_lead0_prior = symbology.check_lead0_prior(ean13_lead0_prior)
+
     def read(self, images: Sequence[Image.Image], decoder: Decoder | None = None) -> list[Reading]:
         if not images:
             return []
@@ -171,10 +178,7 @@ def open_reader(
         reader = TorchReader(path, decoder=decoder)
     else:
         raise ValueError(f"unsupported model file {path}: expected .onnx or .ckpt")
-    if erasure_prior is not None:
-        reader.erasure_prior = erasure_prior
-    if ean13_lead0_prior is not None:
-        reader.ean13_lead0_prior = symbology.check_lead0_prior(ean13_lead0_prior)
+    reader.override_priors(erasure_prior, ean13_lead0_prior)
     return reader
 
 
@@ -185,7 +189,7 @@ def metadata_for(
     decoder: str,
     time_steps: int,
     erasure_prior: float,
-    ean13_lead0_prior: float = EAN13_LEAD0_PRIOR,
+    ean13_lead0_prior: float,
 ) -> dict[str, str]:
     """The ONNX metadata `OnnxReader` needs (written by export)."""
     return {

@@ -24,7 +24,7 @@ from crnn.config import DEFAULT_ZOOMS, DetectorPostConfig
 from crnn.inference import MIN_CONFIDENCE, Reading, is_sure, ort_session
 from crnn.preprocess import border_colour, letterbox
 from crnn.straighten import SYMBOL_VARIANTS, direction, straighten, sub_quad
-from crnn.symbology import check_lead0_prior, upce_to_upca
+from crnn.symbology import upce_to_upca
 
 log = logging.getLogger(__name__)
 
@@ -307,10 +307,7 @@ class PhotoReader:
             raise ValueError(f"zooms must be one or more values in (0, 1], got {list(zooms)}")
         self.detector = Detector(detector, threads=threads)
         self.reader = OnnxReader(recogniser, threads=threads, decoder=decoder)  # type: ignore[arg-type]  # CLI choices
-        if erasure_prior is not None:
-            self.reader.erasure_prior = erasure_prior
-        if ean13_lead0_prior is not None:
-            self.reader.ean13_lead0_prior = check_lead0_prior(ean13_lead0_prior)
+        self.reader.override_priors(erasure_prior, ean13_lead0_prior)
         self.cross_check = cross_check
         self.variants = variants
         self.zooms = tuple(zooms)
