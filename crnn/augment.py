@@ -29,6 +29,8 @@ class Augment:
             im = _perspective(im, c.perspective_max, rng)
         if c.wave_p > 0 and rng.random() < c.wave_p:  # no draw at 0: the default stream is unchanged
             im = _wave(im, c.wave_max, rng)
+        if c.distort_p > 0 and rng.random() < c.distort_p:  # no draw at 0: the default stream is unchanged
+            im = _distort(im, c.distort_max, rng)
         if rng.random() < c.x_scale_p:
             s = rng.uniform(*c.x_scale_range)
             im = im.resize((max(8, round(im.width * s)), im.height), Image.Resampling.BILINEAR)
@@ -90,6 +92,39 @@ def _wave(im: Image.Image, amount: float, rng: random.Random, strips: int = 16) 
     ]
     fill = border_colour(im, sides=False)
     return im.transform((w, h + 2 * pad), Image.Transform.MESH, mesh, Image.Resampling.BILINEAR, fillcolor=fill)
+
+
+def _distort(im: Image.Image, amount: float, rng: random.Random) -> Image.Image:
+    """Crumple the crop locally: a grid of 3-8 by 2-3 cells whose inner nodes move by up to `amount` of a
+    cell in x and y (the grid distortion of scene-text augmentation, e.g. STRAug's `Distort`), each cell
+    warped bilinearly. Nodes on the frame slide along it only and the corners stay, so the frame stays
+    filled and no digit leaves it; glyphs come out unevenly wide, tall and spaced, as on crumpled packaging."""
+    w, h = im.size
+    nx, ny = rng.randint(3, 8), rng.randint(2, 3)
+    xs = np.round(np.linspace(0, w, nx + 1)).astype(int)
+    ys = np.round(np.linspace(0, h, ny + 1)).astype(int)
+    cw, ch = w / nx, h / ny
+    gx = np.tile(xs, (ny + 1, 1)).astype(float)  # source x of each node, (ny + 1, nx + 1)
+    gy = np.tile(ys[:, None], (1, nx + 1)).astype(float)
+    for j in range(ny + 1):
+        for i in range(nx + 1):
+            if 0 < i < nx:
+                gx[j, i] += rng.uniform(-amount, amount) * cw
+            if 0 < j < ny:
+                gy[j, i] += rng.uniform(-amount, amount) * ch
+
+    def node(j: int, i: int) -> tuple[float, float]:
+        return float(gx[j, i]), float(gy[j, i])
+
+    mesh = [  # output cell -> source quad: upper-left, lower-left, lower-right, upper-right
+        (
+            (int(xs[i]), int(ys[j]), int(xs[i + 1]), int(ys[j + 1])),
+            (*node(j, i), *node(j + 1, i), *node(j + 1, i + 1), *node(j, i + 1)),
+        )
+        for j in range(ny)
+        for i in range(nx)
+    ]
+    return im.transform((w, h), Image.Transform.MESH, mesh, Image.Resampling.BILINEAR, fillcolor=border_colour(im))
 
 
 def _cover_digits(im: Image.Image, max_frac: float, rng: random.Random) -> Image.Image:

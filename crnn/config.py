@@ -91,6 +91,8 @@ class AugmentConfig:
     invert_p: float = 0.0
     wave_p: float = 0.0  # wrinkled-bag bend: columns shifted by a sine (crnn.augment._wave)
     wave_max: float = 0.12  # largest shift, fraction of the crop's height
+    distort_p: float = 0.0  # crumple: a coarse grid's nodes moved at random, cells warped (crnn.augment._distort)
+    distort_max: float = 0.3  # largest node move, fraction of a grid cell
     # Hide 1-4 printed digits (sticker, glare, smear) under intact bars (crnn.augment._cover_digits), so a
     # network that resolves the bars (input.x_stretch) learns to read digits from them.
     cover_p: float = 0.0

@@ -75,3 +75,32 @@ def test_cover_hides_some_digits_and_spares_the_bars():
         assert np.array_equal(out[:33], arr[:33])
         changed = (np.abs(out.astype(int) - arr) > 20).any(axis=0)  # per column
         assert 0.04 * 200 <= changed.sum() <= 0.3 * 200 + 1
+
+
+def test_distort_crumples_inside_the_frame():
+    """The frame's edges stay in place and filled, the picture changes; a move of 0 is the identity."""
+    from crnn.augment import _distort
+
+    arr = np.full((58, 213), 230, np.uint8)
+    arr[:, ::6] = 20  # bars
+    arr[45:52, 10:200] = 30  # the digit band
+    im = Image.fromarray(arr)
+    assert np.array_equal(np.asarray(_distort(im, 0.0, random.Random(0))), arr)
+    for seed in range(10):
+        out = np.asarray(_distort(im, 0.3, random.Random(seed)))
+        assert out.shape == arr.shape
+        assert (out[:, 0] < 100).mean() > 0.9  # the left edge's nodes slide along it: its bar stays there
+        assert (np.abs(out.astype(int) - arr) > 50).mean() > 0.02  # it moved things
+        band = (out[:, 20:190] < 100).sum(axis=0)  # every column still crosses the dark band (bars or digits)
+        assert (band >= 1).all()
+
+
+def test_distort_is_drawn_only_when_enabled():
+    """distort_p=0 (the default) draws nothing, so the default augmentation stream is unchanged."""
+    on = AugmentConfig(distort_p=1.0)
+    off = AugmentConfig()
+    im = Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 150), dtype=np.uint8))
+    a = np.asarray(Augment(off)(im, random.Random(3)))
+    b = np.asarray(Augment(AugmentConfig(distort_p=0.0))(im, random.Random(3)))
+    c = np.asarray(Augment(on)(im, random.Random(3)))
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
