@@ -1,10 +1,11 @@
 """Photo benchmark: whole photos in, numbers out, beside the zxing-cpp bar decoder on the same photos.
 
-    python benchmarks/photos.py --model runs/model.onnx [--detector runs/detector/detector.onnx | --train]
+    python benchmarks/photos.py --model runs/model.onnx [--detector runs/detector/detector.onnx ... | --train]
                                 [--photos ../shared/data/real-dev/photos.tsv] [--threads 2] [--json out.json]
 
 `--train` first trains the detector with configs/detector.yaml (synthetic scenes only; prints the training
-time) and exports it. Prints, on the labelled photos (never trained on): the share read exactly, the
+time) and exports it (added to any `--detector`s given; several detectors read together, as `crnn read` does
+with `--detector` repeated). Prints, on the labelled photos (never trained on): the share read exactly, the
 detector's recall (a detection covers the labelled barcode), zxing-cpp's decode rate, either, seconds per
 photo on this machine, per group, the cross-check's agreements and conflicts, and every photo not read.
 """
@@ -25,7 +26,9 @@ from crnn.photo import DEFAULT_ZOOMS, PhotoReader, evaluate_photos
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="recogniser .onnx")
-    ap.add_argument("--detector", help="detector .onnx (default: train one with --train)")
+    ap.add_argument(
+        "--detector", action="append", default=[], help="detector .onnx; repeat for several (or train one: --train)"
+    )
     ap.add_argument("--train", action="store_true", help="train and export the detector first")
     ap.add_argument("--config", default="configs/detector.yaml")
     ap.add_argument("--photos", default="../shared/data/real-dev/photos.tsv")
@@ -49,26 +52,26 @@ def main() -> int:
     if not Path(a.photos).is_file():
         print(f"photos not found: {a.photos}", file=sys.stderr)
         return 2
-    detector = a.detector
+    detectors = list(a.detector)
     if a.train:
         from crnn.detector import export_detector, fit_detector
 
         cfg = config.load(config.DetectorConfig, a.config, a.overrides)
         t0 = time.time()
         result = fit_detector(cfg)
-        detector = str(Path(cfg.out_dir) / "detector.onnx")
-        diff = export_detector(result.best_checkpoint, detector)
+        detectors.append(str(Path(cfg.out_dir) / "detector.onnx"))
+        diff = export_detector(result.best_checkpoint, detectors[-1])
         print(
             f"detector: {time.time() - t0:.0f} s incl. synthetic scenes ({result.seconds:.0f} s training), "
             f"{result.epochs} epochs, val recall {result.metrics.get('val/recall', float('nan')):.3f} "
             f"precision {result.metrics.get('val/precision', float('nan')):.3f}; ONNX parity {diff:.1e}"
         )
-    if not detector:
+    if not detectors:
         print("give --detector or --train", file=sys.stderr)
         return 2
     # evaluate_photos cross-checks with zxing-cpp itself.
     reader = PhotoReader(
-        detector, a.model, threads=a.threads, variants=a.variants, zooms=a.zooms, min_confidence=a.min_confidence
+        detectors, a.model, threads=a.threads, variants=a.variants, zooms=a.zooms, min_confidence=a.min_confidence
     )
     s = evaluate_photos(reader, a.photos)
     print(
@@ -81,7 +84,8 @@ def main() -> int:
         f"unsure {s['unsure_reads_per_photo']:.2f}"
     )
     print(
-        f"seconds per photo (detect + read, {a.threads} threads, {a.variants} variant(s), zooms {a.zooms}): "
+        f"seconds per photo (detect + read, {len(detectors)} detector(s), {a.threads} threads, {a.variants} "
+        f"variant(s), zooms {a.zooms}): "
         f"{s['seconds_per_photo']:.4f}"
     )
     print(f"cross-check with zxing-cpp: {s['cross_check']['agree']} agree, {s['cross_check']['conflict']} conflict")

@@ -296,7 +296,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("read", help="read crops with an ONNX model, or whole photos with --detector (onnxruntime only)")
     r.add_argument("--model", required=True, help="the recogniser (.onnx, or a .ckpt for crops)")
-    r.add_argument("--detector", help="detector .onnx: the images are photos; read every barcode in each")
+    r.add_argument(
+        "--detector",
+        action="append",
+        help="detector .onnx: the images are photos; read every barcode in each. Repeat it to use several "
+        "detectors (e.g. two training seeds) together: each looks at each photo, the best read of a barcode wins",
+    )
     r.add_argument(
         "--cross-check",
         action="store_true",

@@ -290,7 +290,7 @@ class PhotoReader:
 
     def __init__(
         self,
-        detector: str | Path,
+        detector: str | Path | Sequence[str | Path],
         recogniser: str | Path,
         threads: int | None = None,
         decoder: str | None = None,
@@ -305,7 +305,12 @@ class PhotoReader:
 
         if not zooms or not all(0 < z <= 1 for z in zooms):
             raise ValueError(f"zooms must be one or more values in (0, 1], got {list(zooms)}")
-        self.detector = Detector(detector, threads=threads)
+        paths = [detector] if isinstance(detector, (str, Path)) else list(detector)
+        if not paths:
+            raise ValueError("give at least one detector")
+        # Several detectors (e.g. trainings with different seeds) each look at each photo; their detections of
+        # one barcode are grouped like those of several zooms, so the best read of any of them wins.
+        self.detectors = [Detector(d, threads=threads) for d in paths]
         self.reader = OnnxReader(recogniser, threads=threads, decoder=decoder)  # type: ignore[arg-type]  # CLI choices
         self.reader.override_priors(erasure_prior, ean13_lead0_prior)
         self.cross_check = cross_check
@@ -317,11 +322,13 @@ class PhotoReader:
         """Every barcode in `image` (its pixels), without the cross-check and whatever its confidence.
 
         With `variants` > 1, each detection is also read under the first `variants` hypotheses of
-        `SYMBOL_VARIANTS`; with several `zooms`, the detector looks at the photo at each. Detections of one
+        `SYMBOL_VARIANTS`; with several `zooms`, each detector looks at the photo at each. Detections of one
         barcode (boxes overlapping by IoU >= 0.3) are one barcode: the read that passes the check digit with
         the highest confidence wins.
         """
-        found = sorted((d for z in self.zooms for d in self.detector.detect(image, z)), key=lambda d: -d.score)
+        found = sorted(
+            (d for det in self.detectors for z in self.zooms for d in det.detect(image, z)), key=lambda d: -d.score
+        )
         detections: list[Detection] = []  # one per barcode: the best-scored of its group
         group: list[int] = []  # per found detection, its barcode
         for d in found:

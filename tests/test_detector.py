@@ -189,6 +189,8 @@ def test_train_resume_export_and_read_photo(
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [Path(x["file"]).name for x in lines] == ["blank.png", read_scenes(scenes)[1].path.name]
     assert lines[0]["barcodes"] == [] and lines[0]["size"] == [300, 200]
+    assert cli.main([*args, "--detector", str(onnx_path), str(blank)]) == 0  # two detectors: still one read each
+    assert json.loads(capsys.readouterr().out)["barcodes"] == []
     assert cli.main([*args, str(tmp_path / "bad.png")]) == 1
     assert "cannot read image" in capsys.readouterr().err
 
@@ -295,7 +297,7 @@ def test_detections_of_one_barcode_at_several_zooms_give_one_read() -> None:
             ]
 
     reader = PhotoReader.__new__(PhotoReader)
-    reader.detector, reader.reader, reader.variants = Stand(), Stand(), 1  # type: ignore[assignment]  # stand-ins
+    reader.detectors, reader.reader, reader.variants = [Stand()], Stand(), 1  # type: ignore[list-item,assignment]
     image = Image.new("RGB", (200, 100), "white")
     reader.zooms = (1.0,)
     assert [id(r.detection) for r in reader.read_barcodes(image)] == [id(a1), id(b)]
@@ -310,5 +312,16 @@ def test_detections_of_one_barcode_at_several_zooms_give_one_read() -> None:
     assert [b.text for b in result.barcodes] == ["036000291452"]
     assert [b.text for b in result.uncertain] == ["0360"] and result.uncertain[0].detection.box == (300, 140, 80, 40)
     assert [b["text"] for b in result.to_dict()["uncertain"]] == ["0360"] and result.size == (400, 200)
+
+    class Second:  # another detector: finds only the whole first barcode, at zoom 1
+        def detect(self, image: Image.Image, zoom: float = 1.0) -> list[Detection]:
+            return [a2] if zoom == 1.0 else []
+
+    reader.zooms = (1.0,)
+    reader.detectors = [Stand(), Second()]  # type: ignore[list-item]
+    reads = reader.read_barcodes(image)  # the second detector's box reads; still one read per barcode
+    assert [id(r.detection) for r in reads] == [id(a2), id(b)] and reads[0].checksum_ok
+    with pytest.raises(ValueError, match="at least one detector"):
+        PhotoReader([], "rec.onnx")
     with pytest.raises(ValueError, match="zooms"):
         PhotoReader("det.onnx", "rec.onnx", zooms=(1.0, 2.0))
