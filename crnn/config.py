@@ -61,6 +61,9 @@ class InputConfig:
     # gives ~1.1 pixels per bar module, too few to resolve bars; at 2, ~2.2, so the network can read the bars
     # over the digits too.
     x_stretch: float = 1.0
+    # Stretch each crop's levels (clip this percent of the darkest and of the lightest pixels, spread the rest
+    # over the full range), in training and inference alike; None leaves them as they are.
+    levels: float | None = None
     # Longest label the model must be able to emit, repeats included: sets the time-step check.
     max_label_length: int = 13
 

@@ -108,6 +108,10 @@ def ort_session(path: Path, threads: int | None = None) -> Any:
         raise ValueError(f"cannot load ONNX model {path}: {e}") from e
 
 
+def _optional_float(value: str) -> float | None:
+    return None if value.lower() == "none" else float(value)
+
+
 class OnnxReader(Reader):
     """An exported model in onnxruntime; everything it needs comes from the ONNX file's metadata."""
 
@@ -124,6 +128,7 @@ class OnnxReader(Reader):
                 float(meta[META_PREFIX + "std"]),
                 float(meta.get(META_PREFIX + "blur", "0")),  # models exported before the low-pass existed
                 float(meta.get(META_PREFIX + "x_stretch", "1")),  # ... or the stretch
+                _optional_float(meta.get(META_PREFIX + "levels", "none")),  # ... or the levels stretch
             )
             self.codec = Codec(meta[META_PREFIX + "charset"])
             self.decoder = decoder or meta.get(META_PREFIX + "decoder", "greedy")  # type: ignore[assignment]
@@ -201,6 +206,7 @@ def metadata_for(
         META_PREFIX + "std": str(spec.std),
         META_PREFIX + "blur": str(spec.blur),
         META_PREFIX + "x_stretch": str(spec.x_stretch),
+        META_PREFIX + "levels": "none" if spec.levels is None else str(spec.levels),
         META_PREFIX + "decoder": decoder,
         META_PREFIX + "erasure_prior": str(erasure_prior),
         META_PREFIX + "ean13_lead0_prior": str(ean13_lead0_prior),

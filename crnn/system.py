@@ -33,6 +33,7 @@ def input_spec(cfg: TrainConfig) -> InputSpec:
         cfg.input.std,
         cfg.input.blur,
         cfg.input.x_stretch,
+        cfg.input.levels,
     )
 
 

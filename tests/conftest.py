@@ -47,6 +47,7 @@ def tiny_train_cfg(synth_dir: Path, tmp_path: Path):
             "erasure_prior=0.01",  # not the default, so tests see it carried into checkpoints and exports
             "input.x_stretch=1.5",  # ditto
             "ean13_lead0_prior=0.5",  # ditto
+            "input.levels=1.0",  # ditto
             f"out_dir={tmp_path / 'run'}",
         ],
     )

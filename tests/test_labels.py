@@ -95,6 +95,19 @@ def test_stretch_widens_before_letterboxing():
         InputSpec(32, 256, 1, 0.5, 0.5, x_stretch=0.0)
 
 
+def test_levels_stretch_spreads_a_grey_crop_only_when_asked():
+    im = Image.new("L", (128, 32), 150)  # grey paper...
+    im.paste(110, (40, 0, 80, 32))  # ... and grey ink: 40 levels of contrast
+    plain = to_array(im, InputSpec(32, 128, 1, 0.5, 0.5))
+    spread = to_array(im, InputSpec(32, 128, 1, 0.5, 0.5, levels=1.0))
+    assert plain.max() - plain.min() == pytest.approx(40 / 255 / 0.5, abs=1e-6)
+    assert (spread.min(), spread.max()) == (pytest.approx(-1.0), pytest.approx(1.0))  # ink black, paper white
+    assert (spread[0, :, 60] < 0).all() and (spread[0, :, 10] > 0).all()  # the same picture, not a new one
+    for bad in (-1.0, 50.0):
+        with pytest.raises(ValueError, match="levels"):
+            InputSpec(32, 128, 1, 0.5, 0.5, levels=bad)
+
+
 def test_low_pass_softens_edges_only_when_asked():
     im = Image.new("L", (128, 32), 255)
     im.paste(0, (60, 0, 64, 32))  # one dark bar
