@@ -416,7 +416,7 @@ class PhotoEvaluateConfig:
 
 @dataclass
 class PipelineQueuesConfig:
-    # train, evaluate, export, detector_train, detector_export, photo_evaluate (`--queue`)
+    # train, evaluate, export, the detector steps, photo_evaluate (`--queue`)
     gpu: str = "gpu"
     cpu: str = "cpu"  # dataset, preprocess
     controller: str = "services"  # where the controller runs with `--remote-controller`
@@ -463,6 +463,8 @@ class PipelineConfig:
             "export": "configs/export.yaml",
             "detector_train": "configs/detector.yaml",
             "detector_export": "configs/detector_export.yaml",
+            "detector_train_b": "configs/detector.yaml",  # + trainer.seed=1 (pipelines.wiring)
+            "detector_export_b": "configs/detector_export.yaml",
             "photo_evaluate": "configs/photo_evaluate.yaml",
         }
     )

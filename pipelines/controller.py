@@ -15,7 +15,7 @@ from typing import Any
 
 from crnn.config import PipelineConfig, to_dict
 from crnn.tracking import INPUTS, OUTPUTS, flatten
-from pipelines.wiring import ORDER, PARAMETERS, REPO, STEPS
+from pipelines.wiring import ORDER, PARAMETERS, REPO, STEPS, parameter_targets
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +50,14 @@ def step_packages() -> list[str]:
 
 
 def step_parameters(name: str, cfg: Any) -> dict[str, Any]:
-    """A step task's hyperparameters: its config (section = step name) and its input IDs (section Inputs)."""
+    """A node's hyperparameters: its config (section = its script's step name, which the script connects)
+    and its input IDs (section Inputs)."""
     import importlib
 
+    step = STEPS[name].step
     flat, _ = flatten(cfg)
-    params: dict[str, Any] = {f"{name}/{k}": v for k, v in flat.items()}
-    params |= {f"{INPUTS}/{i}": "" for i in importlib.import_module(f"steps.{name}").INPUTS}
+    params: dict[str, Any] = {f"{step}/{k}": v for k, v in flat.items()}
+    params |= {f"{INPUTS}/{i}": "" for i in importlib.import_module(f"steps.{step}").INPUTS}
     return params
 
 
@@ -99,9 +101,8 @@ def node_overrides(name: str, cfg: Any) -> dict[str, Any]:
     params = {k: v for k, v in params.items() if not k.startswith(f"{INPUTS}/")}
     for inp, (src, out) in STEPS[name].inputs.items():
         params[f"{INPUTS}/{inp}"] = f"${{{src}.parameters.{OUTPUTS}/{out}}}"
-    for p, (step, key) in PARAMETERS.items():
-        if step == name:
-            params[f"{name}/{key}"] = f"${{pipeline.{p}}}"
+    for p, key in parameter_targets(name):
+        params[f"{STEPS[name].step}/{key}"] = f"${{pipeline.{p}}}"
     return params
 
 
@@ -131,9 +132,10 @@ def build_controller(
     )
     pipe.set_default_execution_queue(cpu_queue)
     defaults = to_dict(pcfg.parameters)
-    for p, (step, key) in PARAMETERS.items():
+    for p, targets in PARAMETERS.items():
         value = defaults[p]
-        pipe.add_parameter(p, default="" if value is None else value, description=f"overrides {step}: {key}")
+        where = ", ".join(f"{step}: {key}" for step, key in targets)
+        pipe.add_parameter(p, default="" if value is None else value, description=f"overrides {where}")
     for name in ORDER:
         spec = STEPS[name]
         pipe.add_step(

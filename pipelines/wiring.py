@@ -25,10 +25,19 @@ class StepSpec:
     inputs: dict[str, tuple[str, str]] = field(default_factory=dict)
     # upstream steps that must finish first besides those feeding inputs
     after: tuple[str, ...] = ()
+    # the step script this node runs, when not `steps/<name>.py` (a second node of the same step)
+    module: str = ""
+    # config overrides of this node, after its YAML and before the pipeline parameters (e.g. another seed)
+    preset: tuple[str, ...] = ()
+
+    @property
+    def step(self) -> str:
+        """The script's step name: its module, its ClearML parameter section."""
+        return self.module or self.name
 
     @property
     def script(self) -> str:
-        return f"steps/{self.name}.py"
+        return f"steps/{self.step}.py"
 
     @property
     def parents(self) -> list[str]:
@@ -36,7 +45,7 @@ class StepSpec:
 
 
 # Recogniser, then detector, then both together on photos. An order the DAG allows (parents first); on a
-# server the detector branch runs beside the recogniser's, as it needs only the raw dataset.
+# server the detector branches run beside the recogniser's, as they need only the raw dataset.
 ORDER = [
     "dataset",
     "preprocess",
@@ -45,6 +54,8 @@ ORDER = [
     "export",
     "detector_train",
     "detector_export",
+    "detector_train_b",
+    "detector_export_b",
     "photo_evaluate",
 ]
 
@@ -81,26 +92,54 @@ STEPS: dict[str, StepSpec] = {
         "custom",
         {"model_id": ("detector_train", "model_id")},
     ),
+    # A second detector, the same config trained with another seed: two trainings miss different barcodes,
+    # and photo_evaluate reads with both (README, "Two detectors together").
+    "detector_train_b": StepSpec(
+        "detector_train_b",
+        cfgs.DetectorConfig,
+        "gpu",
+        "training",
+        {"raw_dataset_id": ("dataset", "dataset_id")},
+        module="detector_train",
+        preset=("trainer.seed=1",),
+    ),
+    "detector_export_b": StepSpec(
+        "detector_export_b",
+        cfgs.DetectorExportConfig,
+        "gpu",
+        "custom",
+        {"model_id": ("detector_train_b", "model_id")},
+        module="detector_export",
+    ),
     "photo_evaluate": StepSpec(
         "photo_evaluate",
         cfgs.PhotoEvaluateConfig,
         "gpu",
         "testing",
-        {"detector_model_id": ("detector_export", "model_id"), "recogniser_model_id": ("export", "onnx_model_id")},
+        {
+            "detector_model_id": ("detector_export", "model_id"),
+            "second_detector_model_id": ("detector_export_b", "model_id"),
+            "recogniser_model_id": ("export", "onnx_model_id"),
+        },
     ),
 }
 
-# Pipeline parameter -> (step, the step's config key it overrides).
-PARAMETERS: dict[str, tuple[str, str]] = {
-    "source": ("dataset", "source"),
-    "source_path": ("dataset", "path"),
-    "count": ("dataset", "synthetic.count"),
-    "epochs": ("train", "trainer.max_epochs"),
-    "lr": ("train", "optim.lr"),
-    "backbone": ("train", "model.backbone"),
-    "threshold": ("evaluate", "threshold"),
-    "detector_epochs": ("detector_train", "trainer.max_epochs"),
+# Pipeline parameter -> the (step, config key) pairs it overrides.
+PARAMETERS: dict[str, tuple[tuple[str, str], ...]] = {
+    "source": (("dataset", "source"),),
+    "source_path": (("dataset", "path"),),
+    "count": (("dataset", "synthetic.count"),),
+    "epochs": (("train", "trainer.max_epochs"),),
+    "lr": (("train", "optim.lr"),),
+    "backbone": (("train", "model.backbone"),),
+    "threshold": (("evaluate", "threshold"),),
+    "detector_epochs": (("detector_train", "trainer.max_epochs"), ("detector_train_b", "trainer.max_epochs")),
 }
+
+
+def parameter_targets(step: str) -> list[tuple[str, str]]:
+    """(pipeline parameter, config key) pairs that override `step`'s config."""
+    return [(p, key) for p, targets in PARAMETERS.items() for s, key in targets if s == step]
 
 
 def split_overrides(overrides: list[str]) -> tuple[list[str], dict[str, list[str]]]:
@@ -129,12 +168,12 @@ def step_configs(pcfg: cfgs.PipelineConfig, step_overrides: dict[str, list[str]]
     for name, spec in STEPS.items():
         from_params = [
             f"{key}={_yaml_value(params[p])}"
-            for p, (step, key) in PARAMETERS.items()
-            if step == name and not (p == "source_path" and params[p] is None)
+            for p, key in parameter_targets(name)
+            if not (p == "source_path" and params[p] is None)
         ]
         path = Path(pcfg.configs[name])
         path = path if path.is_absolute() or path.is_file() else REPO / path
-        out[name] = cfgs.load(spec.schema, path, from_params + step_overrides.get(name, []))
+        out[name] = cfgs.load(spec.schema, path, [*spec.preset, *from_params, *step_overrides.get(name, [])])
     return out
 
 

@@ -1,7 +1,9 @@
 """Step `photo_evaluate`: the exported detector and recogniser together on labelled whole photos.
 
-    python steps/photo_evaluate.py --detector-model-id ID --recogniser-model-id ID
+    python steps/photo_evaluate.py --detector-model-id ID [--second-detector-model-id ID] --recogniser-model-id ID
         [--config configs/photo_evaluate.yaml] [photos_tsv=photos.tsv threshold=0.5 ...]
+With a second detector (the pipeline's detector_export_b), both look at every photo and the best read of a
+barcode wins (crnn.photo.PhotoReader).
 Scalars (title `photos`): read, read_any, wrong_sure, found, zxing, either, seconds_per_photo; a table per
 group and one of the first failures (unsure reads marked `?`); photo_metrics.json and the failures as
 artifacts. Without the photos TSV the step reports
@@ -23,7 +25,7 @@ from crnn.photo import PhotoReader, evaluate_photos
 from crnn.tracking import Tracker, step_main
 
 STEP = "photo_evaluate"
-INPUTS = ["detector_model_id", "recogniser_model_id"]
+INPUTS = ["detector_model_id", "recogniser_model_id", "second_detector_model_id"]
 FIGURES = ("read", "read_any", "wrong_sure", "found", "zxing", "either", "seconds_per_photo")
 
 log = logging.getLogger(STEP)
@@ -34,18 +36,24 @@ class BelowThreshold(ValueError):
 
 
 def run(
-    cfg: PhotoEvaluateConfig, tracker: Tracker, work_dir: Path, detector_model_id: str, recogniser_model_id: str
+    cfg: PhotoEvaluateConfig,
+    tracker: Tracker,
+    work_dir: Path,
+    detector_model_id: str,
+    recogniser_model_id: str,
+    second_detector_model_id: str = "",
 ) -> dict:
     # Models first, so a broken wiring fails even where there are no photos.
+    detector_ids = [i for i in (detector_model_id, second_detector_model_id) if i]
     reader = PhotoReader(
-        tracker.model(detector_model_id),
+        [tracker.model(i) for i in detector_ids],
         tracker.model(recogniser_model_id),
         zooms=cfg.zooms,
         min_confidence=cfg.min_confidence,
     )
     if not cfg.photos_tsv or not Path(cfg.photos_tsv).is_file():
         log.warning("no photos to evaluate: %s does not exist; reporting n=0", cfg.photos_tsv)
-        return {"n": 0, **{k: float("nan") for k in FIGURES}}
+        return {"n": 0, "detectors": len(detector_ids), **{k: float("nan") for k in FIGURES}}
     result = evaluate_photos(reader, cfg.photos_tsv, zxing=cfg.zxing, progress=False)
     tracker.scalars({k: result[k] for k in ("n", *FIGURES)}, title="photos")
     groups = [{"group": g, **v} for g, v in result["per_group"].items()]
@@ -72,7 +80,7 @@ def run(
     out.write_text(
         json.dumps(
             {
-                "detector_model_id": detector_model_id,
+                "detector_model_ids": detector_ids,
                 "recogniser_model_id": recogniser_model_id,
                 "photos_tsv": cfg.photos_tsv,
                 "threshold": cfg.threshold,
@@ -88,6 +96,7 @@ def run(
         )
     return {
         "n": result["n"],
+        "detectors": len(detector_ids),
         **{k: result[k] for k in FIGURES},
         "failures": len(failures),
         "metrics_file": str(out),
