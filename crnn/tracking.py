@@ -19,7 +19,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -310,7 +310,7 @@ class Tracker:
     def scalar(self, title: str, series: str, value: float, iteration: int = 0) -> None:
         self.task.get_logger().report_scalar(title, series, float(value), iteration)
 
-    def scalars(self, values: dict[str, float], iteration: int = 0, title: str | None = None) -> None:
+    def scalars(self, values: Mapping[str, float], iteration: int = 0, title: str | None = None) -> None:
         """`{"val/exact_match": 0.9}` as title `val`, series `exact_match` (or all under `title`)."""
         for k, v in values.items():
             t, _, s = k.rpartition("/") if title is None else (title, "", k)
