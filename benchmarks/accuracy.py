@@ -3,7 +3,6 @@
     python benchmarks/accuracy.py [--config configs/train.yaml] [key=value ...]
     python benchmarks/accuracy.py --model runs/x/model.onnx [--ean13-lead0-prior P]   # no training
 
-
 Prints the synthetic data time, the training time, and for each decoder the exact match and CER on
 ../shared/data/real-dev/crops.tsv (never trained on): overall, per barcode format, per distinct number,
 how the failures split into caught by the check digit vs wrong-but-valid, and what the confidence floor

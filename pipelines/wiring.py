@@ -6,7 +6,7 @@ One table, read by both the ClearML PipelineController (`pipelines.controller`) 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -92,25 +92,6 @@ STEPS: dict[str, StepSpec] = {
         "custom",
         {"model_id": ("detector_train", "model_id")},
     ),
-    # A second detector, the same config trained with another seed: two trainings miss different barcodes,
-    # and photo_evaluate reads with both (README, "Two detectors together").
-    "detector_train_b": StepSpec(
-        "detector_train_b",
-        cfgs.DetectorConfig,
-        "gpu",
-        "training",
-        {"raw_dataset_id": ("dataset", "dataset_id")},
-        module="detector_train",
-        preset=("trainer.seed=1",),
-    ),
-    "detector_export_b": StepSpec(
-        "detector_export_b",
-        cfgs.DetectorExportConfig,
-        "gpu",
-        "custom",
-        {"model_id": ("detector_train_b", "model_id")},
-        module="detector_export",
-    ),
     "photo_evaluate": StepSpec(
         "photo_evaluate",
         cfgs.PhotoEvaluateConfig,
@@ -123,6 +104,19 @@ STEPS: dict[str, StepSpec] = {
         },
     ),
 }
+
+
+def second_node(spec: StepSpec, name: str, **changes: Any) -> StepSpec:
+    """Another node running `spec`'s script with its schema, queue and task type (e.g. another seed)."""
+    return replace(spec, name=name, module=spec.step, **changes)
+
+
+# A second detector, the same config trained with another seed: two trainings miss different barcodes, and
+# photo_evaluate reads with both (README, "Two detectors together").
+STEPS["detector_train_b"] = second_node(STEPS["detector_train"], "detector_train_b", preset=("trainer.seed=1",))
+STEPS["detector_export_b"] = second_node(
+    STEPS["detector_export"], "detector_export_b", inputs={"model_id": ("detector_train_b", "model_id")}
+)
 
 # Pipeline parameter -> the (step, config key) pairs it overrides.
 PARAMETERS: dict[str, tuple[tuple[str, str], ...]] = {
