@@ -23,6 +23,11 @@ LEAD0_HELP = (
     "constrained decoder: prior that a 13-digit number starting with 0 is printed as an EAN-13 rather than as "
     "its 12-digit UPC-A (the same bars); below 1 prefers the UPC-A. Default: the model's own (1: no preference)"
 )
+VIEWS_HELP = (
+    "test-time views for reads under the confidence floor, comma-separated (top15, sides4, pad5) or none; "
+    'their reads are fused (README, "Views"). Default: top15,sides4 for crops, none for photos (their '
+    "detections are the views)"
+)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
 
 
@@ -91,7 +96,11 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
     from crnn.inference import open_reader
 
     reader = open_reader(
-        a.model, decoder=a.decoder, erasure_prior=a.erasure_prior, ean13_lead0_prior=a.ean13_lead0_prior
+        a.model,
+        decoder=a.decoder,
+        erasure_prior=a.erasure_prior,
+        ean13_lead0_prior=a.ean13_lead0_prior,
+        views=a.views,
     )
     ev = evaluate(reader, a.data, decoder=a.decoder, batch_size=a.batch_size)
     if a.failures:
@@ -129,6 +138,16 @@ def _cmd_export(a: argparse.Namespace) -> int:
     return 0
 
 
+def _views(value: str) -> tuple[str, ...]:
+    from crnn.inference import check_views
+
+    names = () if value.strip().lower() in ("", "none") else tuple(v.strip() for v in value.split(","))
+    try:
+        return check_views(names)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _image_files(inputs: list[str]) -> Iterator[Path]:
     for item in inputs:
         p = Path(item)
@@ -162,6 +181,7 @@ def _read_photos(a: argparse.Namespace, files: list[Path]) -> int:
         min_confidence=a.min_confidence,
         erasure_prior=a.erasure_prior,
         ean13_lead0_prior=a.ean13_lead0_prior,
+        views=() if a.views is None else a.views,
     )
     failed = 0
     for p in tqdm(files, unit="photo", disable=a.quiet or None, file=sys.stderr):
@@ -204,6 +224,7 @@ def _cmd_read(a: argparse.Namespace) -> int:
         threads=a.threads,
         erasure_prior=a.erasure_prior,
         ean13_lead0_prior=a.ean13_lead0_prior,
+        views=a.views,
     )
     failed = 0
 
@@ -277,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--failures", help="write the misread crops to this JSON file")
     e.add_argument("--erasure-prior", type=float, default=None, help=ERASURE_HELP)
     e.add_argument("--ean13-lead0-prior", type=float, default=None, help=LEAD0_HELP)
+    e.add_argument("--views", type=_views, default=None, help=VIEWS_HELP)
     e.set_defaults(func=_cmd_evaluate)
 
     x = sub.add_parser("export", help="export a checkpoint to ONNX and check onnxruntime against PyTorch")
@@ -329,6 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--erasure-prior", type=float, default=None, help=ERASURE_HELP)
     r.add_argument("--ean13-lead0-prior", type=float, default=None, help=LEAD0_HELP)
+    r.add_argument("--views", type=_views, default=None, help=VIEWS_HELP)
     r.set_defaults(func=_cmd_read)
 
     td = sub.add_parser("train-detector", help="train the barcode detector (config YAML + key=value overrides)")

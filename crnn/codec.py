@@ -209,11 +209,30 @@ class Codec:
             groups.setdefault(len(c.weights), []).append(c)
         digit_class = [self._index[d] for d in digits]
         best: list[tuple[float, list[int], Constraint] | None] = [None] * len(todo)
-        for group in groups.values():
-            found = _viterbi_constrained(logp[todo], group, digit_class)
-            for j, f in enumerate(found):
-                if f is not None and (best[j] is None or f[0] > best[j][0]):  # type: ignore[index]  # checked
-                    best[j] = f
+        # Each image searches its groups (lengths) in the order of a cheap upper bound on their score (the best
+        # path of that length that each position's allowed digits permit, sums ignored) and skips a group whose
+        # bound cannot beat the best read found: the same result as searching every group, at a fraction.
+        group_list = list(groups.values())
+        sub = logp[todo]
+        bounds = [_length_bound(sub, g, digit_class) for g in group_list]
+        bound = np.stack([b for b, _ in bounds], axis=1)  # (len(todo), groups)
+        order = np.argsort(-bound, axis=1, kind="stable")
+        for rank in range(len(group_list)):
+            for gi, group in enumerate(group_list):
+                sel = [
+                    j
+                    for j in range(len(todo))
+                    if order[j, rank] == gi
+                    and bound[j, gi] > _NEG / 2
+                    and (best[j] is None or bound[j, gi] > best[j][0])  # type: ignore[index]  # checked
+                ]
+                # Where the bound's own path passes the check digit it is the group's best read: no search.
+                search = [j for j in sel if bounds[gi][1][j] is None]
+                found = dict(zip(search, _viterbi_constrained(sub[search], group, digit_class) if search else []))
+                for j in sel:
+                    f = found[j] if j in found else bounds[gi][1][j]
+                    if f is not None and (best[j] is None or f[0] > best[j][0]):  # type: ignore[index]  # checked
+                        best[j] = f
         for i, b in zip(todo, best):
             if b is None:
                 continue
@@ -226,6 +245,10 @@ class Codec:
             out[i] = read
         return out
 
+    def aligned(self, logp: np.ndarray, text: str) -> Decoded:
+        """`text` as read from `logp: (T, C)`: per-character confidences from its best alignment."""
+        return self._with_confidences(logp, self.encode(text))
+
     def _with_confidences(self, logp: np.ndarray, labels: list[int]) -> Decoded:
         """Decoded text for class `labels`, with per-character confidences from a forced alignment."""
         text = "".join(self.charset[k - 1] for k in labels)
@@ -235,6 +258,29 @@ class Codec:
         prob = np.exp(logp)
         confs = tuple(float(prob[f, k].max()) for f, k in zip(frames, labels))
         return Decoded(text, float(np.prod(confs)), confs)
+
+
+def ctc_log_likelihood(logp: np.ndarray, labels: Sequence[int]) -> float:
+    """log P(labels | image) under CTC for `logp: (T, C)`: the forward algorithm summed over every alignment
+    (-inf when T frames cannot emit the labels)."""
+    ext = [0]
+    for k in labels:
+        ext += [k, 0]
+    S, T = len(ext), logp.shape[0]
+    alpha = np.full(S, -np.inf)
+    alpha[0] = logp[0, 0]
+    if S > 1:
+        alpha[1] = logp[0, ext[1]]
+    can_skip = np.array([s >= 2 and ext[s] != 0 and ext[s] != ext[s - 2] for s in range(S)])
+    prev1 = np.full(S, -np.inf)
+    prev2 = np.full(S, -np.inf)
+    emit = logp[:, ext]
+    with np.errstate(divide="ignore"):
+        for t in range(1, T):
+            prev1[1:] = alpha[:-1]
+            prev2[2:] = np.where(can_skip[2:], alpha[:-2], -np.inf)
+            alpha = np.logaddexp(np.logaddexp(alpha, prev1), prev2) + emit[t]
+        return float(np.logaddexp(alpha[-1], alpha[-2]) if S > 1 else alpha[-1])
 
 
 def _force_align(logp: np.ndarray, labels: list[int]) -> list[list[int]]:
@@ -250,13 +296,16 @@ def _force_align(logp: np.ndarray, labels: list[int]) -> list[list[int]]:
     back = np.zeros((T, S), dtype=np.int64)
     # Skipping a blank is allowed only between different characters.
     can_skip = np.array([s >= 2 and ext[s] != 0 and ext[s] != ext[s - 2] for s in range(S)])
+    stacked = np.full((3, S), _NEG)  # staying, from one state back, from two back (skipping a blank)
+    steps = np.arange(S)
+    emit = logp[:, ext]
     for t in range(1, T):
-        prev1 = np.r_[_NEG, score[:-1]]
-        prev2 = np.where(can_skip, np.r_[_NEG, _NEG, score[:-2]], _NEG)
-        stacked = np.stack([score, prev1, prev2])
+        stacked[0] = score
+        stacked[1, 1:] = score[:-1]
+        stacked[2, 2:] = np.where(can_skip[2:], score[:-2], _NEG)
         choice = stacked.argmax(0)
-        back[t] = np.arange(S) - choice
-        score = stacked.max(0) + logp[t, ext]
+        back[t] = steps - choice
+        score = stacked[choice, steps] + emit[t]
     s = S - 1 if S == 1 or score[S - 1] >= score[S - 2] else S - 2
     frames: list[list[int]] = [[] for _ in labels]
     for t in range(T - 1, -1, -1):
@@ -264,6 +313,82 @@ def _force_align(logp: np.ndarray, labels: list[int]) -> list[list[int]]:
             frames[s // 2].append(t)
         s = back[t, s] if t > 0 else s
     return frames
+
+
+def _argmax3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`np.stack([a, b, c]).argmax(0)` and `.max(0)` (broadcast; ties to the first), without the stack."""
+    ab = b > a
+    best = np.where(ab, b, a)
+    bc = c > best
+    return np.where(bc, 2, ab.astype(np.int8)), np.where(bc, c, best)
+
+
+def _length_bound(
+    logp: np.ndarray, group: Sequence[Constraint], digit_class: list[int]
+) -> tuple[np.ndarray, list[tuple[float, list[int], Constraint] | None]]:
+    """Per image of `logp: (N, T, C)`, an upper bound on `_viterbi_constrained`'s score for `group`: the best
+    CTC path emitting exactly its length in digits each position allows, plus the constraint's prior, the
+    check digit ignored (`_NEG` where no path fits); a tenth of the search's states. Also, per image, that
+    path as `_viterbi_constrained` would return it when it passes its constraint's check digit (then it is
+    the group's best read), else None.
+    """
+    N, T = logp.shape[:2]
+    L, G = len(group[0].weights), len(group)
+    if T < L:
+        return np.full(N, _NEG), [None] * N
+    allowed = np.array([[[str(d) in c.allowed[k] for d in range(10)] for k in range(L)] for c in group])
+    lp_digit = logp[:, :, digit_class]  # (N, T, 10)
+    lp_blank = logp[:, :, 0]
+    B = np.full((N, G, L + 1), _NEG)
+    C = np.full((N, G, L + 1, 10), _NEG)
+    B[:, :, 0] = 0.0
+    bp_B = np.zeros((T, N, G, L + 1), dtype=np.int8)  # 0: from B, 1 + d: from C of digit d
+    bp_C = np.zeros((T, N, G, L + 1, 10), dtype=np.int8)  # 0: continue, 1: from B, 2 + d': from C of d'
+    digits = np.arange(10)
+    for t in range(T):
+        arg1 = C.argmax(-1)
+        top1 = C.max(-1)
+        rest = np.where(arg1[..., None] == digits, _NEG, C)
+        arg2 = rest.argmax(-1)
+        top2 = rest.max(-1)
+        use_c = top1 > B
+        bp_B[t] = np.where(use_c, 1 + arg1, 0)
+        newB = np.where(use_c, top1, B) + lp_blank[:, t, None, None]
+        # Into digit d at position k: continue its run, or start it after a blank or another digit.
+        other_is_d = arg1[:, :, :L, None] == digits
+        other = np.where(other_is_d, top2[:, :, :L, None], top1[:, :, :L, None])
+        other_arg = np.where(other_is_d, arg2[:, :, :L, None], arg1[:, :, :L, None])
+        choice, best = _argmax3(C[:, :, 1:], B[:, :, :L, None], other)
+        newC = np.full_like(C, _NEG)
+        newC[:, :, 1:] = np.where(allowed[None], best + lp_digit[:, t, None, None, :], _NEG)
+        bp_C[t, :, :, 1:] = np.where(choice == 2, 2 + other_arg, choice)
+        B, C = newB, newC
+    end_c = C[:, :, L].max(2)
+    end = np.maximum(B[:, :, L], end_c) + np.array([c.log_prior for c in group])
+    bound = end.max(1)
+    paths: list[tuple[float, list[int], Constraint] | None] = []
+    for n in range(N):
+        g = int(end[n].argmax())
+        if bound[n] <= _NEG / 2:
+            paths.append(None)
+            continue
+        kind, k, d = ("B", L, -1) if B[n, g, L] >= end_c[n, g] else ("C", L, int(C[n, g, L].argmax()))
+        read: list[int] = []
+        for t in range(T - 1, -1, -1):
+            if kind == "B":
+                code = int(bp_B[t, n, g, k])
+                kind, d = ("B", -1) if code == 0 else ("C", code - 1)
+            else:
+                code = int(bp_C[t, n, g, k, d])
+                if code == 0:
+                    continue
+                read.append(d)
+                kind, k, d = ("B", k - 1, -1) if code == 1 else ("C", k - 1, code - 2)
+        read.reverse()
+        c = group[g]
+        valid = sum(w * x for w, x in zip(c.weights, read, strict=True)) % 10 == 0
+        paths.append((float(bound[n]), [digit_class[x] for x in read], c) if valid else None)
+    return np.where(bound > _NEG / 2, bound, _NEG), paths
 
 
 def _viterbi_constrained(
@@ -285,45 +410,45 @@ def _viterbi_constrained(
     allowed = np.array([[[str(d) in c.allowed[k] for d in range(10)] for k in range(L)] for c in group])
     lp_digit = logp[:, :, digit_class]  # (N, T, 10)
     lp_blank = logp[:, :, 0]  # (N, T)
-    # src[g, k, d, s]: the sum before digit d at position k, given the sum s after it.
-    s_after = np.arange(10)
-    src = np.array([[[(s_after - c.weights[k] * d) % 10 for d in range(10)] for k in range(L)] for c in group])
-    # B[n, g, k, s]: k digits emitted, sum s, current frame blank. C[n, g, k, d, s]: in the run of digit d (k-th).
+    # src[g, k, s, d]: the sum before digit d at position k, given the sum s after it.
+    s_after = np.arange(10)[:, None]
+    src = np.array([[(s_after - c.weights[k] * np.arange(10)) % 10 for k in range(L)] for c in group])
+    # B[n, g, k, s]: k digits emitted, sum s, current frame blank. C[n, g, k, s, d]: in the run of digit d (the
+    # k-th); the digit is the last axis, so the per-frame reductions over it run on contiguous memory.
     B = np.full((N, G, L + 1, 10), _NEG)
     C = np.full((N, G, L + 1, 10, 10), _NEG)
     B[:, :, 0, 0] = 0.0
     bp_B = np.zeros((T, N, G, L + 1, 10), dtype=np.int8)  # 0: from B, 1 + d: from C of digit d
     bp_C = np.zeros((T, N, G, L + 1, 10, 10), dtype=np.int8)  # 0: continue, 1: from B, 2 + d': from C of d'
-    nn = np.arange(N)[:, None, None, None, None]
-    gg = np.arange(G)[None, :, None, None, None]
-    km1 = np.arange(L)[None, None, :, None, None]  # position k - 1 for k = 1..L
-    dd = np.arange(10)[None, None, None, :, None]
-    sidx = src[None]  # (1, G, L, 10, 10)
+    # The states a digit at position k (k = 1..L) comes from, as flat indices into a (G, L + 1, 10) array:
+    # (g, k - 1, src[g, k - 1, s, d]); one precomputed `take` per frame gathers all of them.
+    flat = (np.arange(G)[:, None, None, None] * (L + 1) * 10 + np.arange(L)[None, :, None, None] * 10 + src).reshape(-1)
+    digits = np.arange(10)
+    ok = allowed[None, :, :, None, :]  # (1, G, L, 1, 10)
     for t in range(T):
-        arg1 = C.argmax(3)  # best digit per (n, g, k, s), and its score
-        top1 = np.take_along_axis(C, arg1[:, :, :, None], 3)[:, :, :, 0]
+        arg1 = C.argmax(-1)  # best digit per (n, g, k, s), and its score
+        top1 = C.max(-1)
         use_c = top1 > B
         bp_B[t] = np.where(use_c, 1 + arg1, 0)
         newB = np.where(use_c, top1, B) + lp_blank[:, t, None, None, None]
         # Into digit d at position k: continue its run, or start it after a blank or another digit
         # (the best other digit: the runner-up where the best is d itself).
-        rest = C.copy()
-        np.put_along_axis(rest, arg1[:, :, :, None], _NEG, 3)
-        arg2 = rest.argmax(3)
-        top2 = np.take_along_axis(rest, arg2[:, :, :, None], 3)[:, :, :, 0]
-        from_b = B[nn, gg, km1, sidx]
-        other_is_d = arg1[nn, gg, km1, sidx] == dd
-        from_c = np.where(other_is_d, top2[nn, gg, km1, sidx], top1[nn, gg, km1, sidx])
-        from_c_arg = np.where(other_is_d, arg2[nn, gg, km1, sidx], arg1[nn, gg, km1, sidx])
-        stacked = np.stack([C[:, :, 1:], from_b, from_c])
-        choice = stacked.argmax(0)
-        val = stacked.max(0) + lp_digit[:, t, None, None, :, None]
+        rest = np.where(arg1[..., None] == digits, _NEG, C)
+        arg2 = rest.argmax(-1)
+        top2 = rest.max(-1)
+        gathered = np.stack([B, top1, top2, arg1, arg2]).reshape(5, N, -1).take(flat, axis=2)
+        from_b, g_top1, g_top2, g_arg1, g_arg2 = gathered.reshape(5, N, G, L, 10, 10)
+        other_is_d = g_arg1 == digits
+        from_c = np.where(other_is_d, g_top2, g_top1)
+        from_c_arg = np.where(other_is_d, g_arg2, g_arg1).astype(np.int64)
+        choice, best = _argmax3(C[:, :, 1:], from_b, from_c)
+        val = best + lp_digit[:, t, None, None, None, :]
         newC = np.full_like(C, _NEG)
-        newC[:, :, 1:] = np.where(allowed[None, ..., None], val, _NEG)
+        newC[:, :, 1:] = np.where(ok, val, _NEG)
         bp_C[t, :, :, 1:] = np.where(choice == 2, 2 + from_c_arg, choice)
         B, C = newB, newC
     end_b = B[:, :, L, 0]  # (N, G)
-    end_c = C[:, :, L, :, 0]  # (N, G, 10)
+    end_c = C[:, :, L, 0, :]  # (N, G, 10)
     scores = np.maximum(end_b, end_c.max(2)) + np.array([c.log_prior for c in group])
     results: list[tuple[float, list[int], Constraint] | None] = []
     for n in range(N):
@@ -343,11 +468,11 @@ def _viterbi_constrained(
                 code = int(bp_B[t, n, g, k, s])
                 state = ("B", k, -1, s) if code == 0 else ("C", k, code - 1, s)
             else:
-                code = int(bp_C[t, n, g, k, d, s])
+                code = int(bp_C[t, n, g, k, s, d])
                 if code == 0:
                     continue
                 digits_rev.append(d)
-                s_prev = int(src[g, k - 1, d, s])
+                s_prev = int(src[g, k - 1, s, d])
                 state = ("B", k - 1, -1, s_prev) if code == 1 else ("C", k - 1, code - 2, s_prev)
         results.append((float(scores[n, g]), [digit_class[d] for d in reversed(digits_rev)], group[g]))
     return results

@@ -7,6 +7,7 @@ deployment comes from the same preprocessing and the same decoder.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,14 +17,17 @@ import numpy as np
 from PIL import Image
 
 from crnn import symbology
-from crnn.codec import EAN13_LEAD0_PRIOR, ERASURE_PRIOR, Codec, Decoder, log_softmax
-from crnn.preprocess import InputSpec, to_batch
+from crnn.codec import EAN13_LEAD0_PRIOR, ERASURE_PRIOR, Codec, Decoded, Decoder, ctc_log_likelihood, log_softmax
+from crnn.preprocess import VIEW_NAMES, VIEWS, InputSpec, to_batch, view
 
 META_PREFIX = "crnn."
 # Reads below this confidence are shown as unsure (crops) or set apart (photos). Chosen on synthetic val
 # crops, never the real ones: the highest of the floors tried (benchmarks/confidence.py) whose dropped reads
 # there are still more often wrong than right. README, "Confidence floor": what it does on real crops and photos.
 MIN_CONFIDENCE = 0.05
+# Reads below this confidence are read again under the test-time views (`crnn.preprocess.VIEWS`) and the
+# views' answers fused (`Reader.read`): the reads the floor would flag, so sure reads cost nothing more.
+VIEWS_BELOW = MIN_CONFIDENCE
 
 
 def is_sure(confidence: float, checksum_ok: bool, floor: float = MIN_CONFIDENCE) -> bool:
@@ -40,6 +44,58 @@ class Reading:
     inferred: tuple[int, ...] = ()  # positions of `text` supplied by the check digit, not read (crnn.codec)
 
 
+def fuse_views(
+    codec: Codec,
+    logps: Sequence[np.ndarray],
+    decoded: Sequence[Decoded],
+    ean13_lead0_prior: float = EAN13_LEAD0_PRIOR,
+) -> Decoded:
+    """One read from several views of a crop: each view's read is a candidate, and the candidate the views
+    find likeliest together (summed CTC log-likelihood, a product of the views' probabilities, plus the
+    decoder's layout prior for a 13-digit read starting with 0) wins.
+
+    `logps[0]`/`decoded[0]` are the crop as given; when its read wins it is returned as it was. Otherwise the
+    winner's per-character confidences are the geometric mean of its forced-alignment confidences over the
+    views (the same product of experts). Reads with a digit inferred by the check digit stand only for the
+    crop as given: CTC cannot score a digit that was not read. Where some reads pass the check digit, only
+    they are candidates (the constrained decoder's always do).
+    """
+    candidates = list(dict.fromkeys(d.text for k, d in enumerate(decoded) if d.text and (k == 0 or not d.inferred)))
+    valid = [t for t in candidates if symbology.checksum_ok(t)]
+    candidates = valid or candidates  # a read that passes the check digit beats one that fails it
+    if len(candidates) < 2:
+        return next((d for d in decoded if candidates and d.text == candidates[0]), decoded[0])
+    lead0 = math.log(ean13_lead0_prior) if ean13_lead0_prior > 0 else -math.inf
+    score = {
+        t: sum(ctc_log_likelihood(lp, codec.encode(t)) for lp in logps) + (lead0 if _lead0(t) else 0.0)
+        for t in candidates
+    }
+    best = max(candidates, key=lambda t: score[t])  # ties: the crop's own read first
+    if best == decoded[0].text:
+        return decoded[0]
+    confs = np.array([codec.aligned(lp, best).char_confidences for lp in logps])
+    mean = tuple(float(c) for c in np.exp(np.log(np.maximum(confs, 1e-30)).mean(axis=0)))
+    return Decoded(best, float(np.prod(mean)), mean)
+
+
+def check_views(views: Sequence[str]) -> tuple[str, ...]:
+    """`views` as a tuple, each a known view name (ValueError otherwise)."""
+    unknown = [v for v in views if v not in VIEW_NAMES]
+    if unknown:
+        raise ValueError(f"unknown test-time view(s) {unknown}: expected names from {', '.join(VIEW_NAMES)}")
+    return tuple(views)
+
+
+def reading(d: Decoded) -> Reading:
+    """A decoded string as a reading (the check digit checked)."""
+    return Reading(d.text, d.confidence, symbology.checksum_ok(d.text), d.char_confidences, d.inferred)
+
+
+def _lead0(text: str) -> bool:
+    """A 13-digit read starting with 0: the EAN-13 layout of a UPC-A's bars (`symbology.constraints`)."""
+    return len(text) == 13 and text.startswith("0")
+
+
 class Reader:
     """Common part: preprocess a batch, run the network (subclass), decode."""
 
@@ -50,6 +106,8 @@ class Reader:
     # its ONNX metadata), unless set per reader.
     erasure_prior: float = ERASURE_PRIOR
     ean13_lead0_prior: float = EAN13_LEAD0_PRIOR  # the same: the model's own unless set
+    views: tuple[str, ...] = VIEWS  # test-time views of unsure reads; () reads each crop once
+    views_below: float = VIEWS_BELOW
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """`(N, C, H, W)` float32 -> `(N, T, classes)` logits."""
@@ -62,21 +120,47 @@ class Reader:
         if ean13_lead0_prior is not None:
             self.ean13_lead0_prior = symbology.check_lead0_prior(ean13_lead0_prior)
 
+    def set_views(self, views: Sequence[str] | None) -> None:
+        """The test-time views given per command (`crnn.preprocess.VIEW_NAMES`; empty: none); None keeps them."""
+        if views is not None:
+            self.views = check_views(views)
+
     def read(self, images: Sequence[Image.Image], decoder: Decoder | None = None) -> list[Reading]:
+        """Read crops; each read under `views_below` confidence is fused with its test-time views
+        (`fuse_views`)."""
         if not images:
             return []
-        logp = log_softmax(self.logits(to_batch(list(images), self.spec)).astype(np.float32))
         decoder = decoder or self.decoder
+        logp, decoded = self.decode_images(images, decoder)
+        unsure = [i for i, d in enumerate(decoded) if d.confidence < self.views_below] if self.views else []
+        if unsure:
+            n = len(self.views)
+            view_logp, view_decoded = self.decode_images(
+                [view(images[i], v) for i in unsure for v in self.views], decoder
+            )
+            for j, i in enumerate(unsure):
+                span = slice(j * n, (j + 1) * n)
+                decoded[i] = fuse_views(
+                    self.codec, [logp[i], *view_logp[span]], [decoded[i], *view_decoded[span]], self.ean13_lead0_prior
+                )
+        return [reading(d) for d in decoded]
+
+    def decode_images(
+        self, images: Sequence[Image.Image], decoder: Decoder | None = None
+    ) -> tuple[np.ndarray, list[Decoded]]:
+        """Each image's log-probabilities `(N, T, classes)` and its read, without test-time views."""
+        logp = self._logp(images)
+        return logp, self._decode(logp, decoder or self.decoder)
+
+    def _logp(self, images: Sequence[Image.Image]) -> np.ndarray:
+        return log_softmax(self.logits(to_batch(list(images), self.spec)).astype(np.float32))
+
+    def _decode(self, logp: np.ndarray, decoder: Decoder) -> list[Decoded]:
         if decoder == "constrained":
-            decoded = self.codec.decode_constrained_batch(
+            return self.codec.decode_constrained_batch(
                 logp, erasure_prior=self.erasure_prior, ean13_lead0_prior=self.ean13_lead0_prior
             )
-        else:
-            decoded = self.codec.decode_batch(logp, decoder)
-        return [
-            Reading(d.text, d.confidence, symbology.checksum_ok(d.text), d.char_confidences, d.inferred)
-            for d in decoded
-        ]
+        return self.codec.decode_batch(logp, decoder)
 
     def read_stream(
         self, images: Iterable[Image.Image], batch_size: int = 64, decoder: Decoder | None = None
@@ -173,8 +257,10 @@ def open_reader(
     threads: int | None = None,
     erasure_prior: float | None = None,
     ean13_lead0_prior: float | None = None,
+    views: Sequence[str] | None = None,
 ) -> Reader:
-    """A reader for an `.onnx` model or a `.ckpt` checkpoint (the priors: see `Reader`; None: the model's)."""
+    """A reader for an `.onnx` model or a `.ckpt` checkpoint (the priors: see `Reader`; None: the model's;
+    `views`: the test-time views, None: `VIEWS`)."""
     suffix = Path(path).suffix.lower()
     reader: Reader
     if suffix == ".onnx":
@@ -184,6 +270,7 @@ def open_reader(
     else:
         raise ValueError(f"unsupported model file {path}: expected .onnx or .ckpt")
     reader.override_priors(erasure_prior, ean13_lead0_prior)
+    reader.set_views(views)
     return reader
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from crnn.config import DEFAULT_ZOOMS, DetectorPostConfig
-from crnn.inference import MIN_CONFIDENCE, Reading, is_sure, ort_session
+from crnn.inference import MIN_CONFIDENCE, fuse_views, is_sure, ort_session, reading
 from crnn.preprocess import border_colour, letterbox
 from crnn.straighten import SYMBOL_VARIANTS, direction, straighten, sub_quad
 from crnn.symbology import upce_to_upca
@@ -300,6 +300,7 @@ class PhotoReader:
         min_confidence: float = MIN_CONFIDENCE,
         erasure_prior: float | None = None,
         ean13_lead0_prior: float | None = None,
+        views: Sequence[str] = (),
     ) -> None:
         from crnn.inference import OnnxReader
 
@@ -313,6 +314,9 @@ class PhotoReader:
         self.detectors = [Detector(d, threads=threads) for d in paths]
         self.reader = OnnxReader(recogniser, threads=threads, decoder=decoder)  # type: ignore[arg-type]  # CLI choices
         self.reader.override_priors(erasure_prior, ean13_lead0_prior)
+        # A photo's barcode is already read in several views (detections, zooms, variants; fused below), so
+        # the crop reader's own views stay off by default: on the photos they cost twice the time and no read.
+        self.reader.set_views(views)
         self.cross_check = cross_check
         self.variants = variants
         self.zooms = tuple(zooms)
@@ -323,8 +327,11 @@ class PhotoReader:
 
         With `variants` > 1, each detection is also read under the first `variants` hypotheses of
         `SYMBOL_VARIANTS`; with several `zooms`, each detector looks at the photo at each. Detections of one
-        barcode (boxes overlapping by IoU >= 0.3) are one barcode: the read that passes the check digit with
-        the highest confidence wins.
+        barcode (boxes overlapping by IoU >= 0.3) are one barcode, and their reads are fused like test-time
+        views (`crnn.inference.fuse_views`): the candidate all of its crops find likeliest together wins, the
+        read that passes the check digit with the highest confidence when it is that candidate. On the real
+        photos fusing rather than taking the most confident read kept every read and removed the one confident
+        misread (README, "Photos").
         """
         found = sorted(
             (d for det in self.detectors for z in self.zooms for d in det.detect(image, z)), key=lambda d: -d.score
@@ -346,11 +353,24 @@ class PhotoReader:
                     owner.append((k, d))
                 except ValueError as e:  # a degenerate quad: skip it, keep the rest
                     log.debug("skipping detection %s: %s", d.box, e)
-        best: dict[int, tuple[Detection, Reading]] = {}
-        for (k, d), r in zip(owner, self.reader.read(crops), strict=True):
-            if k not in best or (r.checksum_ok, r.confidence) > (best[k][1].checksum_ok, best[k][1].confidence):
-                best[k] = (d, r)
-        return [BarcodeRead(d, r.text, r.confidence, r.checksum_ok, r.inferred) for _, (d, r) in sorted(best.items())]
+        if not crops:
+            return []
+        logp, decoded = self.reader.decode_images(crops)
+        reads = [reading(d) for d in decoded]
+        out = []
+        for k in sorted({k for k, _ in owner}):
+            mine = sorted(
+                (i for i, (g, _) in enumerate(owner) if g == k),
+                key=lambda i: (reads[i].checksum_ok, reads[i].confidence),
+                reverse=True,
+            )
+            fused = fuse_views(
+                self.reader.codec, [logp[i] for i in mine], [decoded[i] for i in mine], self.reader.ean13_lead0_prior
+            )
+            det = next((owner[i][1] for i in mine if decoded[i].text == fused.text), owner[mine[0]][1])
+            r = reading(fused)
+            out.append(BarcodeRead(det, r.text, r.confidence, r.checksum_ok, r.inferred))
+        return out
 
     def read_image(self, image: Image.Image) -> list[BarcodeRead]:
         """Every barcode in `image`, cross-checked with zxing-cpp when the reader was made with `cross_check`."""

@@ -76,6 +76,29 @@ def letterbox(image: Image.Image, height: int, width: int, x_stretch: float = 1.
     return Image.fromarray(np.pad(arr, pad, mode="edge"))
 
 
+# Test-time views of a crop: how a detector or a hand might have cropped the same barcode a little differently
+# (bars above cut, sides trimmed, a looser frame). `Reader` fuses `VIEWS` for unsure reads (README, "Views":
+# the third, tried, added cost and no read).
+VIEW_NAMES = ("top15", "sides4", "pad5")
+VIEWS = ("top15", "sides4")
+
+
+def view(image: Image.Image, name: str) -> Image.Image:
+    """One of `VIEW_NAMES` of a crop: `top15` cuts the top 15% (the bars, not the digits at the bottom), `sides4`
+    trims 4% of the width each side, `pad5` pads 5% all round with the border colour."""
+    w, h = image.size
+    if name == "top15":
+        return image.crop((0, round(h * 0.15), w, h))
+    if name == "sides4":
+        return image.crop((round(w * 0.04), 0, w - round(w * 0.04), h))
+    if name == "pad5":
+        dx, dy = max(1, round(w * 0.05)), max(1, round(h * 0.05))
+        out = Image.new(image.mode, (w + 2 * dx, h + 2 * dy), border_colour(image))
+        out.paste(image, (dx, dy))
+        return out
+    raise ValueError(f"unknown view {name!r}: expected one of {', '.join(VIEW_NAMES)}")
+
+
 def shrink_for_augment(image: Image.Image, height: int) -> Image.Image:
     """At most twice the network's `height`: augmenting there costs a fraction of full resolution and
     looks the same once letterboxed (training only; evaluation and inference resize the original)."""

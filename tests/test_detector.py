@@ -279,7 +279,9 @@ def test_zoomed_out_detection_maps_back_to_the_photo() -> None:
 
 
 def test_detections_of_one_barcode_at_several_zooms_give_one_read() -> None:
-    from crnn.inference import Reading
+    from test_codec import frames_for
+
+    from crnn.codec import Codec, Decoded
     from crnn.straighten import corners
 
     a1 = Detection(corners(40, 20, 120, 60), 0.9)  # zoom 1: the barcode, cut a little short
@@ -290,11 +292,12 @@ def test_detections_of_one_barcode_at_several_zooms_give_one_read() -> None:
         def detect(self, image: Image.Image, zoom: float = 1.0) -> list[Detection]:
             return [a1, b] if zoom == 1.0 else [a2]
 
-        def read(self, crops: list[Image.Image]) -> list[Reading]:  # only the whole first barcode reads
-            return [
-                Reading("036000291452", 0.9, True, ()) if c.width > 85 else Reading("0360", 0.5, False, ())
-                for c in crops
-            ]
+        codec, ean13_lead0_prior = Codec(), 1.0
+
+        def decode_images(self, crops: list[Image.Image]) -> tuple[np.ndarray, list[Decoded]]:
+            # only the whole first barcode reads
+            logp = np.stack([frames_for("036000291452" if c.width > 85 else "0360") for c in crops])
+            return logp, [self.codec.decode_greedy(lp) for lp in logp]
 
     reader = PhotoReader.__new__(PhotoReader)
     reader.detectors, reader.reader, reader.variants = [Stand()], Stand(), 1  # type: ignore[list-item,assignment]

@@ -1,0 +1,100 @@
+"""Test-time views: the crops (`crnn.preprocess.view`), their fusion (`crnn.inference.fuse_views`) and the
+reader that reads unsure crops again in them."""
+
+import numpy as np
+import pytest
+from PIL import Image
+from test_codec import _lead0_frames, frames_for
+
+from crnn.codec import Codec, log_softmax
+from crnn.inference import MIN_CONFIDENCE, Reader, check_views, fuse_views
+from crnn.preprocess import VIEW_NAMES, VIEWS, InputSpec, view
+
+
+def test_views_crop_and_pad_the_way_a_detector_might_have():
+    image = Image.new("RGB", (200, 40), (200, 190, 180))
+    image.paste((0, 0, 0), (50, 0, 150, 30))  # "bars" from the top
+    assert view(image, "top15").size == (200, 34)
+    assert view(image, "sides4").size == (184, 40)
+    padded = view(image, "pad5")
+    assert padded.size == (220, 44)
+    assert padded.getpixel((0, 0)) == (200, 190, 180)  # the paper's colour, not black
+    assert padded.getpixel((10 + 100, 2 + 10)) == (0, 0, 0)  # the content, shifted by the pad
+    assert set(VIEWS) <= set(VIEW_NAMES)
+    with pytest.raises(ValueError, match="unknown view 'bottom'"):
+        view(image, "bottom")
+    with pytest.raises(ValueError, match="unknown test-time view"):
+        check_views(["top15", "rot90"])
+
+
+def _decoded(codec: Codec, lp: np.ndarray):
+    return codec.decode_constrained(lp)
+
+
+def test_fusion_picks_the_read_the_views_find_likeliest_together():
+    codec = Codec()
+    truth, wrong = "5901234123457", "5901234123464"  # both valid EAN-13s
+    unsure = log_softmax(frames_for(wrong) * 0.3)  # the crop as given: a weak read of the wrong number
+    clear = [frames_for(truth, seed=s) for s in (1, 2)]
+    first = _decoded(codec, unsure)
+    assert first.text == wrong and first.confidence < MIN_CONFIDENCE
+    fused = fuse_views(codec, [unsure, *clear], [first, *(_decoded(codec, lp) for lp in clear)])
+    assert fused.text == truth
+    assert len(fused.char_confidences) == 13 and 0 < fused.confidence < 1
+    assert fused.confidence == pytest.approx(np.prod(fused.char_confidences))
+    # Views that agree with the crop leave its read exactly as it was.
+    same = [frames_for(wrong, seed=s) for s in (1, 2)]
+    assert fuse_views(codec, [unsure, *same], [first, *(_decoded(codec, lp) for lp in same)]) is first
+
+
+def test_fusion_weighs_the_layout_prior_like_the_decoder():
+    """A 13-digit read starting with 0 is the EAN-13 layout of a UPC-A's bars; fusion weighs it by the prior."""
+    codec = Codec()
+    upca = "036000291452"
+    views = [_lead0_frames(upca, 0.9), _lead0_frames(upca, 0.3)]
+    reads = [codec.decode_constrained(views[0]), codec.decode_constrained(views[1])]
+    assert [r.text for r in reads] == ["0" + upca, upca]
+    # Together the views give the 13-digit path 0.9 * 0.3 = 0.27 and the 12-digit one 0.1 * 0.7 = 0.07.
+    assert fuse_views(codec, views, reads).text == "0" + upca
+    assert fuse_views(codec, views, reads, ean13_lead0_prior=0.1).text == upca
+
+
+class Scripted(Reader):
+    """A reader whose network answers each call with the next scripted frames (one per image)."""
+
+    spec, codec, decoder = InputSpec(32, 128, 1, 0.5, 0.5), Codec(), "constrained"
+
+    def __init__(self, script: list[np.ndarray]) -> None:
+        self.script, self.calls = list(script), []
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        self.calls.append(len(batch))
+        return np.stack([self.script.pop(0) for _ in range(len(batch))])
+
+
+def test_reader_reads_unsure_crops_again_in_views_and_sure_ones_once():
+    truth, wrong = "5901234123457", "5901234123464"
+    crops = [Image.new("L", (160, 40), 200), Image.new("L", (160, 40), 200)]
+    sure, unsure = frames_for("96385074"), log_softmax(frames_for(wrong) * 0.3)
+    reader = Scripted([sure, unsure, frames_for(truth, seed=1), frames_for(truth, seed=2)])
+    assert reader.views == VIEWS == ("top15", "sides4")
+    first, second = reader.read(crops)
+    assert reader.calls == [2, 2]  # both crops, then the unsure one's two views
+    assert first.text == "96385074" and second.text == truth and second.checksum_ok
+    # Without views the unsure crop keeps its own (wrong) read, and the network runs once.
+    reader = Scripted([sure, unsure])
+    reader.set_views("")
+    assert [r.text for r in reader.read(crops)] == ["96385074", wrong] and reader.calls == [2]
+
+
+def test_views_on_the_command_line():
+    import argparse
+
+    from crnn.cli import _views, build_parser
+
+    assert _views("none") == () and _views("top15,pad5") == ("top15", "pad5")
+    with pytest.raises(argparse.ArgumentTypeError, match="unknown test-time view"):
+        _views("top15,upside-down")
+    a = build_parser().parse_args(["read", "--model", "m.onnx", "--views", "sides4", "x.png"])
+    assert a.views == ("sides4",)
+    assert build_parser().parse_args(["read", "--model", "m.onnx", "x.png"]).views is None
