@@ -1,7 +1,7 @@
 """CTC codec: charset <-> label indices, and the decoders (greedy, beam, check-digit constrained).
 
-Numpy only, so reading with onnxruntime never needs torch. Index 0 is the CTC blank; character i of the
-charset is class i + 1. Decoders take log-probabilities `logp: (T, C)` for one image.
+Numpy, and numba for the constrained search, so reading with onnxruntime never needs torch. Index 0 is the CTC
+blank; character i of the charset is class i + 1. Decoders take log-probabilities `logp: (T, C)` for one image.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import numba
 import numpy as np
 
 from crnn import symbology
@@ -204,35 +205,9 @@ class Codec:
         missing = [d for d in digits if d not in self._index]
         if missing:
             raise ValueError(f"constrained decoding needs the digits in the charset, missing {missing}")
-        groups: dict[int, list[Constraint]] = {}
-        for c in symbology.constraints(tuple(formats), erasure_prior, ean13_lead0_prior):
-            groups.setdefault(len(c.weights), []).append(c)
+        group = symbology.constraints(tuple(formats), erasure_prior, ean13_lead0_prior)
         digit_class = [self._index[d] for d in digits]
-        best: list[tuple[float, list[int], Constraint] | None] = [None] * len(todo)
-        # Each image searches its groups (lengths) in the order of a cheap upper bound on their score (the best
-        # path of that length that each position's allowed digits permit, sums ignored) and skips a group whose
-        # bound cannot beat the best read found: the same result as searching every group, at a fraction.
-        group_list = list(groups.values())
-        sub = logp[todo]
-        bounds = [_length_bound(sub, g, digit_class) for g in group_list]
-        bound = np.stack([b for b, _ in bounds], axis=1)  # (len(todo), groups)
-        order = np.argsort(-bound, axis=1, kind="stable")
-        for rank in range(len(group_list)):
-            for gi, group in enumerate(group_list):
-                sel = [
-                    j
-                    for j in range(len(todo))
-                    if order[j, rank] == gi
-                    and bound[j, gi] > _NEG / 2
-                    and (best[j] is None or bound[j, gi] > best[j][0])  # type: ignore[index]  # checked
-                ]
-                # Where the bound's own path passes the check digit it is the group's best read: no search.
-                search = [j for j in sel if bounds[gi][1][j] is None]
-                found = dict(zip(search, _viterbi_constrained(sub[search], group, digit_class) if search else []))
-                for j in sel:
-                    f = found[j] if j in found else bounds[gi][1][j]
-                    if f is not None and (best[j] is None or f[0] > best[j][0]):  # type: ignore[index]  # checked
-                        best[j] = f
+        best = _search(logp[todo], group, digit_class)
         for i, b in zip(todo, best):
             if b is None:
                 continue
@@ -315,164 +290,244 @@ def _force_align(logp: np.ndarray, labels: list[int]) -> list[list[int]]:
     return frames
 
 
-def _argmax3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`np.stack([a, b, c]).argmax(0)` and `.max(0)` (broadcast; ties to the first), without the stack."""
-    ab = b > a
-    best = np.where(ab, b, a)
-    bc = c > best
-    return np.where(bc, 2, ab.astype(np.int8)), np.where(bc, c, best)
-
-
-def _length_bound(
-    logp: np.ndarray, group: Sequence[Constraint], digit_class: list[int]
-) -> tuple[np.ndarray, list[tuple[float, list[int], Constraint] | None]]:
-    """Per image of `logp: (N, T, C)`, an upper bound on `_viterbi_constrained`'s score for `group`: the best
-    CTC path emitting exactly its length in digits each position allows, plus the constraint's prior, the
-    check digit ignored (`_NEG` where no path fits); a tenth of the search's states. Also, per image, that
-    path as `_viterbi_constrained` would return it when it passes its constraint's check digit (then it is
-    the group's best read), else None.
-    """
-    N, T = logp.shape[:2]
-    L, G = len(group[0].weights), len(group)
-    if T < L:
-        return np.full(N, _NEG), [None] * N
-    allowed = np.array([[[str(d) in c.allowed[k] for d in range(10)] for k in range(L)] for c in group])
-    lp_digit = logp[:, :, digit_class]  # (N, T, 10)
-    lp_blank = logp[:, :, 0]
-    B = np.full((N, G, L + 1), _NEG)
-    C = np.full((N, G, L + 1, 10), _NEG)
-    B[:, :, 0] = 0.0
-    bp_B = np.zeros((T, N, G, L + 1), dtype=np.int8)  # 0: from B, 1 + d: from C of digit d
-    bp_C = np.zeros((T, N, G, L + 1, 10), dtype=np.int8)  # 0: continue, 1: from B, 2 + d': from C of d'
-    digits = np.arange(10)
-    for t in range(T):
-        arg1 = C.argmax(-1)
-        top1 = C.max(-1)
-        rest = np.where(arg1[..., None] == digits, _NEG, C)
-        arg2 = rest.argmax(-1)
-        top2 = rest.max(-1)
-        use_c = top1 > B
-        bp_B[t] = np.where(use_c, 1 + arg1, 0)
-        newB = np.where(use_c, top1, B) + lp_blank[:, t, None, None]
-        # Into digit d at position k: continue its run, or start it after a blank or another digit.
-        other_is_d = arg1[:, :, :L, None] == digits
-        other = np.where(other_is_d, top2[:, :, :L, None], top1[:, :, :L, None])
-        other_arg = np.where(other_is_d, arg2[:, :, :L, None], arg1[:, :, :L, None])
-        choice, best = _argmax3(C[:, :, 1:], B[:, :, :L, None], other)
-        newC = np.full_like(C, _NEG)
-        newC[:, :, 1:] = np.where(allowed[None], best + lp_digit[:, t, None, None, :], _NEG)
-        bp_C[t, :, :, 1:] = np.where(choice == 2, 2 + other_arg, choice)
-        B, C = newB, newC
-    end_c = C[:, :, L].max(2)
-    end = np.maximum(B[:, :, L], end_c) + np.array([c.log_prior for c in group])
-    bound = end.max(1)
-    paths: list[tuple[float, list[int], Constraint] | None] = []
-    for n in range(N):
-        g = int(end[n].argmax())
-        if bound[n] <= _NEG / 2:
-            paths.append(None)
-            continue
-        kind, k, d = ("B", L, -1) if B[n, g, L] >= end_c[n, g] else ("C", L, int(C[n, g, L].argmax()))
-        read: list[int] = []
-        for t in range(T - 1, -1, -1):
-            if kind == "B":
-                code = int(bp_B[t, n, g, k])
-                kind, d = ("B", -1) if code == 0 else ("C", code - 1)
-            else:
-                code = int(bp_C[t, n, g, k, d])
-                if code == 0:
-                    continue
-                read.append(d)
-                kind, k, d = ("B", k - 1, -1) if code == 1 else ("C", k - 1, code - 2)
-        read.reverse()
-        c = group[g]
-        valid = sum(w * x for w, x in zip(c.weights, read, strict=True)) % 10 == 0
-        paths.append((float(bound[n]), [digit_class[x] for x in read], c) if valid else None)
-    return np.where(bound > _NEG / 2, bound, _NEG), paths
-
-
-def _viterbi_constrained(
+def _search(
     logp: np.ndarray, group: Sequence[Constraint], digit_class: list[int]
 ) -> list[tuple[float, list[int], Constraint] | None]:
-    """Per image of `logp: (N, T, C)`, the best alignment emitting a string that satisfies one of `group`.
-
-    `group` holds constraints of one length; images (axis N) and constraints (axis G) are searched together,
-    which costs about as much as one of each in numpy. Each result is (log prob of the path plus its
-    constraint's log prior, class labels, the constraint), or None when no path fits.
-    """
+    """Per image of `logp: (N, T, C)`, the best CTC alignment whose string satisfies one of `group`: (its log
+    probability plus the constraint's log prior, class labels, the constraint), or None when no path fits."""
     N, T = logp.shape[:2]
-    L, G = len(group[0].weights), len(group)
-    if any(len(c.weights) != L for c in group):
-        raise ValueError("a constraint group must share one length")
+    G, L = len(group), max(len(c.weights) for c in group)
+    lengths = np.array([len(c.weights) for c in group], dtype=np.int64)
+    weights = np.zeros((G, L), dtype=np.int64)
+    allowed = np.zeros((G, L, 10), dtype=np.bool_)
+    for g, c in enumerate(group):
+        weights[g, : len(c.weights)] = c.weights
+        for k, digits in enumerate(c.allowed):
+            allowed[g, k, [int(d) for d in digits]] = True
+    log_prior = np.array([c.log_prior for c in group], dtype=np.float64)
+    lp = logp.astype(np.float64)
+    found, scores, read = _search_kernel(
+        np.ascontiguousarray(lp[:, :, digit_class]),
+        np.ascontiguousarray(lp[:, :, 0]),
+        lengths,
+        weights,
+        allowed,
+        log_prior,
+    )
+    return [
+        None
+        if found[n] < 0
+        else (float(scores[n]), [digit_class[d] for d in read[n, : lengths[found[n]]]], group[found[n]])
+        for n in range(N)
+    ]
+
+
+# The search, compiled (numba): per image, per constraint, a Viterbi over CTC alignments whose state holds the
+# digits emitted (k), the weighted digit sum mod 10 (s) and, in a digit's run, the digit (d). Each image first
+# takes every constraint's cheap bound, the best path of that length with the allowed digits, sums ignored
+# (`_bound_path`); constraints are then searched in the order of their bounds, a constraint whose bound cannot
+# beat the best read found is skipped, and a bound path that passes the check digit is taken as it is (no path
+# of that constraint can beat it). Ties go to the first in each order, as `np.argmax` breaks them.
+
+
+@numba.njit(cache=True)
+def _bound_path(lpd, lpb, L, allowed, out):  # pragma: no cover - compiled
+    """Best path of `lpd: (T, 10)` digit / `lpb: (T,)` blank log-probs emitting exactly L allowed digits
+    (written to `out`); its log probability, or _NEG."""
+    T = lpd.shape[0]
     if T < L:
-        return [None] * N
-    # allowed[g, k, d]: digit d may stand at position k under constraint g.
-    allowed = np.array([[[str(d) in c.allowed[k] for d in range(10)] for k in range(L)] for c in group])
-    lp_digit = logp[:, :, digit_class]  # (N, T, 10)
-    lp_blank = logp[:, :, 0]  # (N, T)
-    # src[g, k, s, d]: the sum before digit d at position k, given the sum s after it.
-    s_after = np.arange(10)[:, None]
-    src = np.array([[(s_after - c.weights[k] * np.arange(10)) % 10 for k in range(L)] for c in group])
-    # B[n, g, k, s]: k digits emitted, sum s, current frame blank. C[n, g, k, s, d]: in the run of digit d (the
-    # k-th); the digit is the last axis, so the per-frame reductions over it run on contiguous memory.
-    B = np.full((N, G, L + 1, 10), _NEG)
-    C = np.full((N, G, L + 1, 10, 10), _NEG)
-    B[:, :, 0, 0] = 0.0
-    bp_B = np.zeros((T, N, G, L + 1, 10), dtype=np.int8)  # 0: from B, 1 + d: from C of digit d
-    bp_C = np.zeros((T, N, G, L + 1, 10, 10), dtype=np.int8)  # 0: continue, 1: from B, 2 + d': from C of d'
-    # The states a digit at position k (k = 1..L) comes from, as flat indices into a (G, L + 1, 10) array:
-    # (g, k - 1, src[g, k - 1, s, d]); one precomputed `take` per frame gathers all of them.
-    flat = (np.arange(G)[:, None, None, None] * (L + 1) * 10 + np.arange(L)[None, :, None, None] * 10 + src).reshape(-1)
-    digits = np.arange(10)
-    ok = allowed[None, :, :, None, :]  # (1, G, L, 1, 10)
+        return _NEG
+    B = np.full(L + 1, _NEG)
+    C = np.full((L + 1, 10), _NEG)
+    nB = np.empty(L + 1)
+    nC = np.empty((L + 1, 10))
+    bpB = np.zeros((T, L + 1), dtype=np.int8)  # 0: from B, 1 + d: from C of digit d
+    bpC = np.zeros((T, L + 1, 10), dtype=np.int8)  # 0: continue, 1: from B, 2 + d': from C of d'
+    t1 = np.empty(L + 1)
+    a1 = np.empty(L + 1, dtype=np.int64)
+    t2 = np.empty(L + 1)
+    a2 = np.empty(L + 1, dtype=np.int64)
+    B[0] = 0.0
     for t in range(T):
-        arg1 = C.argmax(-1)  # best digit per (n, g, k, s), and its score
-        top1 = C.max(-1)
-        use_c = top1 > B
-        bp_B[t] = np.where(use_c, 1 + arg1, 0)
-        newB = np.where(use_c, top1, B) + lp_blank[:, t, None, None, None]
-        # Into digit d at position k: continue its run, or start it after a blank or another digit
-        # (the best other digit: the runner-up where the best is d itself).
-        rest = np.where(arg1[..., None] == digits, _NEG, C)
-        arg2 = rest.argmax(-1)
-        top2 = rest.max(-1)
-        gathered = np.stack([B, top1, top2, arg1, arg2]).reshape(5, N, -1).take(flat, axis=2)
-        from_b, g_top1, g_top2, g_arg1, g_arg2 = gathered.reshape(5, N, G, L, 10, 10)
-        other_is_d = g_arg1 == digits
-        from_c = np.where(other_is_d, g_top2, g_top1)
-        from_c_arg = np.where(other_is_d, g_arg2, g_arg1).astype(np.int64)
-        choice, best = _argmax3(C[:, :, 1:], from_b, from_c)
-        val = best + lp_digit[:, t, None, None, None, :]
-        newC = np.full_like(C, _NEG)
-        newC[:, :, 1:] = np.where(ok, val, _NEG)
-        bp_C[t, :, :, 1:] = np.where(choice == 2, 2 + from_c_arg, choice)
-        B, C = newB, newC
-    end_b = B[:, :, L, 0]  # (N, G)
-    end_c = C[:, :, L, 0, :]  # (N, G, 10)
-    scores = np.maximum(end_b, end_c.max(2)) + np.array([c.log_prior for c in group])
-    results: list[tuple[float, list[int], Constraint] | None] = []
-    for n in range(N):
-        g = int(scores[n].argmax())
-        if scores[n, g] <= _NEG / 2:
-            results.append(None)
-            continue
-        # Backtrack from the best final state of the best constraint.
-        if end_b[n, g] >= end_c[n, g].max():
-            state: tuple[str, int, int, int] = ("B", L, -1, 0)
-        else:
-            state = ("C", L, int(end_c[n, g].argmax()), 0)
-        digits_rev: list[int] = []
-        for t in range(T - 1, -1, -1):
-            kind, k, d, s = state
-            if kind == "B":
-                code = int(bp_B[t, n, g, k, s])
-                state = ("B", k, -1, s) if code == 0 else ("C", k, code - 1, s)
+        for k in range(L + 1):
+            _top2(C[k], t1, a1, t2, a2, k)
+            if t1[k] > B[k]:
+                nB[k] = t1[k] + lpb[t]
+                bpB[t, k] = 1 + a1[k]
             else:
-                code = int(bp_C[t, n, g, k, s, d])
-                if code == 0:
+                nB[k] = B[k] + lpb[t]
+                bpB[t, k] = 0
+        nC[0, :] = _NEG
+        for k in range(1, L + 1):
+            for d in range(10):
+                if not allowed[k - 1, d]:
+                    nC[k, d] = _NEG
                     continue
-                digits_rev.append(d)
-                s_prev = int(src[g, k - 1, s, d])
-                state = ("B", k - 1, -1, s_prev) if code == 1 else ("C", k - 1, code - 2, s_prev)
-        results.append((float(scores[n, g]), [digit_class[d] for d in reversed(digits_rev)], group[g]))
-    return results
+                v = C[k, d]
+                code = 0
+                if B[k - 1] > v:
+                    v = B[k - 1]
+                    code = 1
+                o, oa = (t2[k - 1], a2[k - 1]) if a1[k - 1] == d else (t1[k - 1], a1[k - 1])
+                if o > v:
+                    v = o
+                    code = 2 + oa
+                nC[k, d] = v + lpd[t, d]
+                bpC[t, k, d] = code
+        B, nB = nB, B
+        C, nC = nC, C
+    d = 0
+    for x in range(1, 10):
+        if C[L, x] > C[L, d]:
+            d = x
+    score = max(B[L], C[L, d])
+    if score <= _NEG / 2:
+        return _NEG
+    in_b = B[L] >= C[L, d]
+    k = L
+    for t in range(T - 1, -1, -1):
+        if in_b:
+            code = bpB[t, k]
+            if code > 0:
+                in_b, d = False, code - 1
+        else:
+            code = bpC[t, k, d]
+            if code == 0:
+                continue
+            out[k - 1] = d
+            k -= 1
+            if code == 1:
+                in_b = True
+            else:
+                d = code - 2
+    return score
+
+
+@numba.njit(cache=True)
+def _top2(row, t1, a1, t2, a2, i):  # pragma: no cover - compiled
+    """The best and second-best entries of `row` (first index on ties) into t1/a1 and t2/a2 at `i`."""
+    b1, i1 = row[0], 0
+    for x in range(1, row.shape[0]):
+        if row[x] > b1:
+            b1, i1 = row[x], x
+    b2, i2 = _NEG * 2, 0 if i1 != 0 else 1
+    for x in range(row.shape[0]):
+        if x != i1 and (row[x] > b2):
+            b2, i2 = row[x], x
+    t1[i], a1[i], t2[i], a2[i] = b1, i1, b2, i2
+
+
+@numba.njit(cache=True)
+def _viterbi_one(lpd, lpb, L, weights, allowed, out):  # pragma: no cover - compiled
+    """Best path emitting L allowed digits whose weighted sum is 0 mod 10 (digits to `out`); its log
+    probability, or _NEG."""
+    T = lpd.shape[0]
+    if T < L:
+        return _NEG
+    B = np.full((L + 1, 10), _NEG)
+    C = np.full((L + 1, 10, 10), _NEG)  # (k, s, d)
+    nB = np.empty((L + 1, 10))
+    nC = np.empty((L + 1, 10, 10))
+    bpB = np.zeros((T, L + 1, 10), dtype=np.int8)
+    bpC = np.zeros((T, L + 1, 10, 10), dtype=np.int8)
+    t1 = np.empty((L + 1) * 10)
+    a1 = np.empty((L + 1) * 10, dtype=np.int64)
+    t2 = np.empty((L + 1) * 10)
+    a2 = np.empty((L + 1) * 10, dtype=np.int64)
+    B[0, 0] = 0.0
+    for t in range(T):
+        for k in range(L + 1):
+            for s in range(10):
+                i = k * 10 + s
+                _top2(C[k, s], t1, a1, t2, a2, i)
+                if t1[i] > B[k, s]:
+                    nB[k, s] = t1[i] + lpb[t]
+                    bpB[t, k, s] = 1 + a1[i]
+                else:
+                    nB[k, s] = B[k, s] + lpb[t]
+                    bpB[t, k, s] = 0
+        nC[0] = _NEG
+        for k in range(1, L + 1):
+            w = weights[k - 1]
+            for s in range(10):
+                for d in range(10):
+                    if not allowed[k - 1, d]:
+                        nC[k, s, d] = _NEG
+                        continue
+                    sp = (s - w * d) % 10
+                    j = (k - 1) * 10 + sp
+                    v = C[k, s, d]
+                    code = 0
+                    if B[k - 1, sp] > v:
+                        v = B[k - 1, sp]
+                        code = 1
+                    o, oa = (t2[j], a2[j]) if a1[j] == d else (t1[j], a1[j])
+                    if o > v:
+                        v = o
+                        code = 2 + oa
+                    nC[k, s, d] = v + lpd[t, d]
+                    bpC[t, k, s, d] = code
+        B, nB = nB, B
+        C, nC = nC, C
+    d = 0
+    for x in range(1, 10):
+        if C[L, 0, x] > C[L, 0, d]:
+            d = x
+    score = max(B[L, 0], C[L, 0, d])
+    if score <= _NEG / 2:
+        return _NEG
+    in_b = B[L, 0] >= C[L, 0, d]
+    k, s = L, 0
+    for t in range(T - 1, -1, -1):
+        if in_b:
+            code = bpB[t, k, s]
+            if code > 0:
+                in_b, d = False, code - 1
+        else:
+            code = bpC[t, k, s, d]
+            if code == 0:
+                continue
+            out[k - 1] = d
+            s = (s - weights[k - 1] * d) % 10
+            k -= 1
+            if code == 1:
+                in_b = True
+            else:
+                d = code - 2
+    return score
+
+
+@numba.njit(cache=True)
+def _search_kernel(lpd, lpb, lengths, weights, allowed, log_prior):  # pragma: no cover - compiled
+    """`_search` over images `lpd: (N, T, 10)`, `lpb: (N, T)` and constraints (padded to the longest):
+    per image the constraint found (-1: none), its score and its digits."""
+    N = lpd.shape[0]
+    G, Lmax = weights.shape
+    found = np.full(N, -1, dtype=np.int64)
+    scores = np.full(N, _NEG)
+    read = np.zeros((N, Lmax), dtype=np.int64)
+    bound = np.empty(G)
+    paths = np.zeros((G, Lmax), dtype=np.int64)
+    path = np.zeros(Lmax, dtype=np.int64)
+    for n in range(N):
+        for g in range(G):
+            b = _bound_path(lpd[n], lpb[n], lengths[g], allowed[g], paths[g])
+            bound[g] = b + log_prior[g] if b > _NEG / 2 else _NEG
+        order = np.argsort(-bound, kind="mergesort")
+        for g in order:
+            if bound[g] <= _NEG / 2 or (found[n] >= 0 and bound[g] <= scores[n]):
+                break  # sorted: no later constraint can win either
+            L = lengths[g]
+            total = 0
+            for k in range(L):
+                total += weights[g, k] * paths[g, k]
+            if total % 10 == 0:
+                score = bound[g]
+                path[:L] = paths[g, :L]
+            else:
+                v = _viterbi_one(lpd[n], lpb[n], L, weights[g], allowed[g], path)
+                score = v + log_prior[g] if v > _NEG / 2 else _NEG
+            if score > _NEG / 2 and (found[n] < 0 or score > scores[n]):
+                found[n], scores[n] = g, score
+                read[n, :L] = path[:L]
+    return found, scores, read

@@ -328,10 +328,10 @@ class PhotoReader:
         With `variants` > 1, each detection is also read under the first `variants` hypotheses of
         `SYMBOL_VARIANTS`; with several `zooms`, each detector looks at the photo at each. Detections of one
         barcode (boxes overlapping by IoU >= 0.3) are one barcode, and their reads are fused like test-time
-        views (`crnn.inference.fuse_views`): the candidate all of its crops find likeliest together wins, the
-        read that passes the check digit with the highest confidence when it is that candidate. On the real
-        photos fusing rather than taking the most confident read kept every read and removed the one confident
-        misread (README, "Photos").
+        views (`crnn.inference.fuse_views`): the number all of its crops find likeliest together wins, with the
+        confidence and box of the most confident crop that read it. With two main-job model sets on the real
+        photos this read as many photos as taking the most confident read and removed the one confident misread
+        each had (README, "Views").
         """
         found = sorted(
             (d for det in self.detectors for z in self.zooms for d in det.detect(image, z)), key=lambda d: -d.score
@@ -367,8 +367,11 @@ class PhotoReader:
             fused = fuse_views(
                 self.reader.codec, [logp[i] for i in mine], [decoded[i] for i in mine], self.reader.ean13_lead0_prior
             )
-            det = next((owner[i][1] for i in mine if decoded[i].text == fused.text), owner[mine[0]][1])
-            r = reading(fused)
+            # The number is the fused one; its confidence and box are those of the most confident crop that read
+            # it (`mine` is in that order), as before fusion whenever that crop's read wins.
+            first = next((i for i in mine if decoded[i].text == fused.text), None)
+            det = owner[mine[0] if first is None else first][1]
+            r = reading(fused if first is None else decoded[first])
             out.append(BarcodeRead(det, r.text, r.confidence, r.checksum_ok, r.inferred))
         return out
 
