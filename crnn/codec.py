@@ -235,18 +235,25 @@ class Codec:
         return Decoded(text, float(np.prod(confs)), confs)
 
 
-def ctc_log_likelihood(logp: np.ndarray, labels: Sequence[int]) -> float:
-    """log P(labels | image) under CTC for `logp: (T, C)`: the forward algorithm summed over every alignment
-    (-inf when T frames cannot emit the labels)."""
+def _extended(labels: Sequence[int]) -> tuple[list[int], np.ndarray]:
+    """The blank-extended label of CTC (blank, l1, blank, l2, ..., blank) and, per state, whether a path may
+    reach it skipping the blank before it (only between different characters)."""
     ext = [0]
     for k in labels:
         ext += [k, 0]
+    can_skip = np.array([s >= 2 and ext[s] != 0 and ext[s] != ext[s - 2] for s in range(len(ext))])
+    return ext, can_skip
+
+
+def ctc_log_likelihood(logp: np.ndarray, labels: Sequence[int]) -> float:
+    """log P(labels | image) under CTC for `logp: (T, C)`: the forward algorithm summed over every alignment
+    (-inf when T frames cannot emit the labels)."""
+    ext, can_skip = _extended(labels)
     S, T = len(ext), logp.shape[0]
     alpha = np.full(S, -np.inf)
     alpha[0] = logp[0, 0]
     if S > 1:
         alpha[1] = logp[0, ext[1]]
-    can_skip = np.array([s >= 2 and ext[s] != 0 and ext[s] != ext[s - 2] for s in range(S)])
     prev1 = np.full(S, -np.inf)
     prev2 = np.full(S, -np.inf)
     emit = logp[:, ext]
@@ -260,17 +267,13 @@ def ctc_log_likelihood(logp: np.ndarray, labels: Sequence[int]) -> float:
 
 def _force_align(logp: np.ndarray, labels: list[int]) -> list[list[int]]:
     """Frames of each label character in the best CTC alignment (Viterbi over the blank-extended label)."""
-    ext = [0]
-    for k in labels:
-        ext += [k, 0]
+    ext, can_skip = _extended(labels)
     S, T = len(ext), logp.shape[0]
     score = np.full(S, _NEG)
     score[0] = logp[0, 0]
     if S > 1:
         score[1] = logp[0, ext[1]]
     back = np.zeros((T, S), dtype=np.int64)
-    # Skipping a blank is allowed only between different characters.
-    can_skip = np.array([s >= 2 and ext[s] != 0 and ext[s] != ext[s - 2] for s in range(S)])
     stacked = np.full((3, S), _NEG)  # staying, from one state back, from two back (skipping a blank)
     steps = np.arange(S)
     emit = logp[:, ext]
@@ -325,82 +328,9 @@ def _search(
 # The search, compiled (numba): per image, per constraint, a Viterbi over CTC alignments whose state holds the
 # digits emitted (k), the weighted digit sum mod 10 (s) and, in a digit's run, the digit (d). Each image first
 # takes every constraint's cheap bound, the best path of that length with the allowed digits, sums ignored
-# (`_bound_path`); constraints are then searched in the order of their bounds, a constraint whose bound cannot
-# beat the best read found is skipped, and a bound path that passes the check digit is taken as it is (no path
-# of that constraint can beat it). Ties go to the first in each order, as `np.argmax` breaks them.
-
-
-@numba.njit(cache=True)
-def _bound_path(lpd, lpb, L, allowed, out):  # pragma: no cover - compiled
-    """Best path of `lpd: (T, 10)` digit / `lpb: (T,)` blank log-probs emitting exactly L allowed digits
-    (written to `out`); its log probability, or _NEG."""
-    T = lpd.shape[0]
-    if T < L:
-        return _NEG
-    B = np.full(L + 1, _NEG)
-    C = np.full((L + 1, 10), _NEG)
-    nB = np.empty(L + 1)
-    nC = np.empty((L + 1, 10))
-    bpB = np.zeros((T, L + 1), dtype=np.int8)  # 0: from B, 1 + d: from C of digit d
-    bpC = np.zeros((T, L + 1, 10), dtype=np.int8)  # 0: continue, 1: from B, 2 + d': from C of d'
-    t1 = np.empty(L + 1)
-    a1 = np.empty(L + 1, dtype=np.int64)
-    t2 = np.empty(L + 1)
-    a2 = np.empty(L + 1, dtype=np.int64)
-    B[0] = 0.0
-    for t in range(T):
-        for k in range(L + 1):
-            _top2(C[k], t1, a1, t2, a2, k)
-            if t1[k] > B[k]:
-                nB[k] = t1[k] + lpb[t]
-                bpB[t, k] = 1 + a1[k]
-            else:
-                nB[k] = B[k] + lpb[t]
-                bpB[t, k] = 0
-        nC[0, :] = _NEG
-        for k in range(1, L + 1):
-            for d in range(10):
-                if not allowed[k - 1, d]:
-                    nC[k, d] = _NEG
-                    continue
-                v = C[k, d]
-                code = 0
-                if B[k - 1] > v:
-                    v = B[k - 1]
-                    code = 1
-                o, oa = (t2[k - 1], a2[k - 1]) if a1[k - 1] == d else (t1[k - 1], a1[k - 1])
-                if o > v:
-                    v = o
-                    code = 2 + oa
-                nC[k, d] = v + lpd[t, d]
-                bpC[t, k, d] = code
-        B, nB = nB, B
-        C, nC = nC, C
-    d = 0
-    for x in range(1, 10):
-        if C[L, x] > C[L, d]:
-            d = x
-    score = max(B[L], C[L, d])
-    if score <= _NEG / 2:
-        return _NEG
-    in_b = B[L] >= C[L, d]
-    k = L
-    for t in range(T - 1, -1, -1):
-        if in_b:
-            code = bpB[t, k]
-            if code > 0:
-                in_b, d = False, code - 1
-        else:
-            code = bpC[t, k, d]
-            if code == 0:
-                continue
-            out[k - 1] = d
-            k -= 1
-            if code == 1:
-                in_b = True
-            else:
-                d = code - 2
-    return score
+# (`_viterbi` with modulus 1); constraints are then searched in the order of their bounds, a constraint whose
+# bound cannot beat the best read found is skipped, and a bound path that passes the check digit is taken as it
+# is (no path of that constraint can beat it). Ties go to the first in each order, as `np.argmax` breaks them.
 
 
 @numba.njit(cache=True)
@@ -418,27 +348,29 @@ def _top2(row, t1, a1, t2, a2, i):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
-def _viterbi_one(lpd, lpb, L, weights, allowed, out):  # pragma: no cover - compiled
-    """Best path emitting L allowed digits whose weighted sum is 0 mod 10 (digits to `out`); its log
-    probability, or _NEG."""
+def _viterbi(lpd, lpb, L, weights, allowed, modulus, out):  # pragma: no cover - compiled
+    """Best path of `lpd: (T, 10)` digit / `lpb: (T,)` blank log-probs emitting L allowed digits whose weighted
+    sum is 0 mod `modulus` (digits to `out`); its log probability, or _NEG. With modulus 1 the sum is ignored:
+    the constraint's cheap bound, on a tenth of the states."""
     T = lpd.shape[0]
     if T < L:
         return _NEG
-    B = np.full((L + 1, 10), _NEG)
-    C = np.full((L + 1, 10, 10), _NEG)  # (k, s, d)
-    nB = np.empty((L + 1, 10))
-    nC = np.empty((L + 1, 10, 10))
-    bpB = np.zeros((T, L + 1, 10), dtype=np.int8)
-    bpC = np.zeros((T, L + 1, 10, 10), dtype=np.int8)
-    t1 = np.empty((L + 1) * 10)
-    a1 = np.empty((L + 1) * 10, dtype=np.int64)
-    t2 = np.empty((L + 1) * 10)
-    a2 = np.empty((L + 1) * 10, dtype=np.int64)
+    M = modulus
+    B = np.full((L + 1, M), _NEG)
+    C = np.full((L + 1, M, 10), _NEG)  # (k, s, d)
+    nB = np.empty((L + 1, M))
+    nC = np.empty((L + 1, M, 10))
+    bpB = np.zeros((T, L + 1, M), dtype=np.int8)  # 0: from B, 1 + d: from C of digit d
+    bpC = np.zeros((T, L + 1, M, 10), dtype=np.int8)  # 0: continue, 1: from B, 2 + d': from C of d'
+    t1 = np.empty((L + 1) * M)
+    a1 = np.empty((L + 1) * M, dtype=np.int64)
+    t2 = np.empty((L + 1) * M)
+    a2 = np.empty((L + 1) * M, dtype=np.int64)
     B[0, 0] = 0.0
     for t in range(T):
         for k in range(L + 1):
-            for s in range(10):
-                i = k * 10 + s
+            for s in range(M):
+                i = k * M + s
                 _top2(C[k, s], t1, a1, t2, a2, i)
                 if t1[i] > B[k, s]:
                     nB[k, s] = t1[i] + lpb[t]
@@ -449,13 +381,13 @@ def _viterbi_one(lpd, lpb, L, weights, allowed, out):  # pragma: no cover - comp
         nC[0] = _NEG
         for k in range(1, L + 1):
             w = weights[k - 1]
-            for s in range(10):
+            for s in range(M):
                 for d in range(10):
                     if not allowed[k - 1, d]:
                         nC[k, s, d] = _NEG
                         continue
-                    sp = (s - w * d) % 10
-                    j = (k - 1) * 10 + sp
+                    sp = (s - w * d) % M
+                    j = (k - 1) * M + sp
                     v = C[k, s, d]
                     code = 0
                     if B[k - 1, sp] > v:
@@ -488,7 +420,7 @@ def _viterbi_one(lpd, lpb, L, weights, allowed, out):  # pragma: no cover - comp
             if code == 0:
                 continue
             out[k - 1] = d
-            s = (s - weights[k - 1] * d) % 10
+            s = (s - weights[k - 1] * d) % M
             k -= 1
             if code == 1:
                 in_b = True
@@ -511,7 +443,7 @@ def _search_kernel(lpd, lpb, lengths, weights, allowed, log_prior):  # pragma: n
     path = np.zeros(Lmax, dtype=np.int64)
     for n in range(N):
         for g in range(G):
-            b = _bound_path(lpd[n], lpb[n], lengths[g], allowed[g], paths[g])
+            b = _viterbi(lpd[n], lpb[n], lengths[g], weights[g], allowed[g], 1, paths[g])
             bound[g] = b + log_prior[g] if b > _NEG / 2 else _NEG
         order = np.argsort(-bound, kind="mergesort")
         for g in order:
@@ -525,7 +457,7 @@ def _search_kernel(lpd, lpb, lengths, weights, allowed, log_prior):  # pragma: n
                 score = bound[g]
                 path[:L] = paths[g, :L]
             else:
-                v = _viterbi_one(lpd[n], lpb[n], L, weights[g], allowed[g], path)
+                v = _viterbi(lpd[n], lpb[n], L, weights[g], allowed[g], 10, path)
                 score = v + log_prior[g] if v > _NEG / 2 else _NEG
             if score > _NEG / 2 and (found[n] < 0 or score > scores[n]):
                 found[n], scores[n] = g, score

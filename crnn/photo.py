@@ -371,7 +371,7 @@ class PhotoReader:
             # it (`mine` is in that order), as before fusion whenever that crop's read wins.
             first = next((i for i in mine if decoded[i].text == fused.text), None)
             det = owner[mine[0] if first is None else first][1]
-            r = reading(fused if first is None else decoded[first])
+            r = reading(fused) if first is None else reads[first]
             out.append(BarcodeRead(det, r.text, r.confidence, r.checksum_ok, r.inferred))
         return out
 

@@ -365,10 +365,10 @@ def test_compiled_search_equals_the_reference(lead0_prior, erasure_prior):
     assert searched >= 15
 
 
-def test_bound_path_bounds_the_search_and_its_valid_path_is_the_best():
+def test_the_bound_bounds_the_search_and_its_valid_path_is_the_best():
     """What lets the search skip work exactly: per constraint, the bound is at least the best score, and a
     bound path that passes the check digit scores exactly that best."""
-    from crnn.codec import _bound_path
+    from crnn.codec import _viterbi
 
     codec = Codec()
     logp = _noisy_frames().astype(np.float64)
@@ -379,7 +379,8 @@ def test_bound_path_bounds_the_search_and_its_valid_path_is_the_best():
         allowed = np.array([[str(d) in c.allowed[k] for d in range(10)] for k in range(L)])
         for n, f in enumerate(reference_search(logp, [c], digit_class)):
             path = np.zeros(L, dtype=np.int64)
-            bound = _bound_path(logp[n][:, digit_class], logp[n][:, 0], L, allowed, path) + c.log_prior
+            weights = np.array(c.weights, dtype=np.int64)
+            bound = _viterbi(logp[n][:, digit_class], logp[n][:, 0], L, weights, allowed, 1, path) + c.log_prior
             assert f is not None and bound >= f[0] - 1e-6
             if sum(w * int(x) for w, x in zip(c.weights, path)) % 10 == 0:
                 taken += 1
