@@ -315,6 +315,8 @@ class SyntheticSourceConfig:
     # `crops`: the generator's rectified crops (whole image = the box); `scenes`: whole photos + boxes,
     # cut by the preprocess step as a detector's boxes would be.
     images: Literal["crops", "scenes"] = "crops"
+    # Generator settings that differ from `crnn.synth.SynthConfig`'s defaults (as `data.synth.generator` of train).
+    generator: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -36,8 +36,9 @@ from crnn.photo import META_PREFIX, STRIDE, Detection, boxes_from_maps, detector
 from crnn.preprocess import load_image
 from crnn.straighten import box_quad
 from crnn.straighten import direction as digit_line
+from crnn.synth import synth_config
 from crnn.system import adamw_cosine
-from crnn.train import TrainResult, make_loader, make_trainer, model_state, read_checkpoint, synth_config
+from crnn.train import TrainResult, make_loader, make_trainer, model_state, read_checkpoint
 
 log = logging.getLogger(__name__)
 

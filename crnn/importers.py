@@ -283,7 +283,9 @@ def _synthetic_rows(cfg: DatasetConfig, out: Path, progress: bool) -> Iterator[_
     from crnn import synth
 
     s = cfg.synthetic
-    synth.generate(out, count=s.count, seed=s.seed, workers=s.workers, progress=progress)
+    synth.generate(
+        out, count=s.count, seed=s.seed, workers=s.workers, config=synth.synth_config(s.generator), progress=progress
+    )
     # Keep only the half that is imported (scenes are not part of a crops dataset and vice versa).
     if s.images == "crops":
         shutil.rmtree(out / "images", ignore_errors=True)

@@ -19,10 +19,11 @@ import multiprocessing
 import random
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
@@ -91,6 +92,8 @@ class SynthConfig:
     p_motion_blur: float = 0.15
     p_downscale: float = 0.2
     max_blur_frac: float = 0.07  # blur sigma cap, fraction of the digits' height in pixels
+    p_defocus: float = 0.0  # an out-of-focus camera: Gaussian blur of `defocus_frac` of the digits' height
+    defocus_frac: tuple[float, float] = (0.1, 0.18)  # sigma range; 0.18 is about the blurriest a person still reads
     blur_skew: float = 3.0  # blur sigma = 0.3 + (budget - 0.3) * u ** blur_skew, u uniform: >1 favours mild blur
     max_black_level: float = 30.0  # ink's grey level after levels is up to this (quadratically favouring black)
     min_contrast: float = 55.0  # grey levels between ink and paper after lighting
@@ -675,6 +678,12 @@ def _photometric(
     if rng.random() < cfg.p_streaks:
         scene = _streaks(rng, scene, warp, surf, max_alpha=0.45)
 
+    # An out-of-focus camera (small close-up barcodes, e.g. books): one strong blur, instead of the budget below.
+    # No draw at 0: the default stream is unchanged.
+    # Only at a fair contrast (grey levels): faint and defocused together is past reading.
+    if cfg.p_defocus > 0 and contrast >= 80 and rng.random() < cfg.p_defocus:
+        scene = _gaussian_blur(scene, rng.uniform(*cfg.defocus_frac) * digit_px)
+        return _noise(rng, cfg, scene, contrast, expand)
     # Blur budget: sigma, motion and resolution loss together stay under max_blur_frac * digit height.
     budget = max(0.6, cfg.max_blur_frac * digit_px)
     if rng.random() < cfg.p_downscale:
@@ -689,7 +698,18 @@ def _photometric(
         scene = _motion_blur(scene, length, rng.uniform(0, math.pi))
         sigma = math.sqrt(max(0.0, sigma**2 - (length / 3) ** 2))
     scene = _gaussian_blur(scene, sigma)
-    # Sensor noise, luminance only: add (noise + 128) and take the 128 back off.
+    return _noise(rng, cfg, scene, contrast, expand)
+
+
+def _noise(
+    rng: np.random.Generator,
+    cfg: SynthConfig,
+    scene: Image.Image,
+    contrast: float,
+    expand: Callable[[Image.Image], Image.Image],
+) -> Image.Image:
+    """Sensor noise, luminance only: add (noise + 128) and take the 128 back off; returns RGB."""
+    w, h = scene.size
     std = rng.uniform(1.0, max(1.5, min(12.0, cfg.max_noise_frac * contrast)))
     bank = _noise_bank()
     x0, y0 = (int(rng.integers(0, n - d + 1)) for n, d in zip(bank.size, (w, h), strict=True))
@@ -815,13 +835,23 @@ def _write_chunk(args: tuple[Path, int, int, int, SynthConfig, int]) -> list[_Ro
     return rows
 
 
+def synth_config(overrides: Mapping[str, Any]) -> SynthConfig:
+    """The generator's settings: its defaults with `overrides` (names checked, ranges as tuples)."""
+    known = {f.name for f in fields(SynthConfig)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"unknown synthetic generator settings {unknown}; known: {sorted(known)}")
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in dict(overrides).items()}
+    return SynthConfig(**values)
+
+
 def _validate(cfg: SynthConfig) -> None:
     unknown = set(cfg.format_weights) - set(FORMATS)
     if unknown:
         raise ValueError(f"format_weights has unknown formats {sorted(unknown)}; known: {FORMATS}")
     if cfg.scene_long_side[1] > 1024 or cfg.scene_long_side[0] < 160:
         raise ValueError(f"scene_long_side must lie within 160..1024, got {cfg.scene_long_side}")
-    for name in ("small_digit_scale", "outside_gap", "outside_gap_ean13"):
+    for name in ("small_digit_scale", "outside_gap", "outside_gap_ean13", "defocus_frac"):
         lo, hi = getattr(cfg, name)
         if not 0 <= lo <= hi:
             raise ValueError(f"{name} must be a range 0 <= low <= high, got {(lo, hi)}")

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +24,7 @@ from crnn.model import CRNN
 from crnn.system import CRNNSystem, CropDataset, collate, input_spec
 
 if TYPE_CHECKING:
-    from crnn.synth import SynthConfig
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -47,21 +46,9 @@ def ensure_synthetic(cfg: TrainConfig) -> None:
     from crnn import synth
 
     s = cfg.data.synth
-    gen = synth_config(s.generator)
+    gen = synth.synth_config(s.generator)
     for tsv, count, seed in ((cfg.data.train_tsv, s.train_count, s.seed), (cfg.data.val_tsv, s.val_count, s.seed + 1)):
         synth.ensure(Path(tsv).parent, count, seed, s.workers, gen)
-
-
-def synth_config(overrides: Mapping[str, Any]) -> SynthConfig:
-    """The generator's settings: its defaults with `overrides` (names checked, ranges as tuples)."""
-    from crnn.synth import SynthConfig
-
-    known = {f.name for f in fields(SynthConfig)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise ValueError(f"unknown synthetic generator settings {unknown}; known: {sorted(known)}")
-    values: dict[str, Any] = {k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in dict(overrides).items()}
-    return SynthConfig(**values)
 
 
 class _History(Callback):

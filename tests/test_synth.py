@@ -163,7 +163,8 @@ def test_ensure_synthetic_follows_the_generator_settings(tmp_path: Path) -> None
     import json
 
     from crnn import config
-    from crnn.train import ensure_synthetic, synth_config
+    from crnn.synth import synth_config
+    from crnn.train import ensure_synthetic
 
     train = tmp_path / "train" / "crops.tsv"
     cfg = config.load(
