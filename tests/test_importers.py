@@ -170,6 +170,19 @@ def test_synthetic_import(tmp_path, images):
     assert all((s.box is None) == (images == "crops") for s in raw)
 
 
+def test_synthetic_import_takes_the_generator_settings(tmp_path):
+    """The dataset step's `synthetic.generator` reaches the generator (as train's `data.synth.generator` does)."""
+    base = {"synthetic.count": 2, "synthetic.workers": 1}
+    plain = import_dataset(_cfg(**base), tmp_path / "plain")
+    blurred = import_dataset(_cfg(**base, **{"synthetic.generator": "{p_defocus: 1.0}"}), tmp_path / "blurred")
+    assert plain.imported == blurred.imported == 2
+    a, b = (sorted(read_raw(tmp_path / d), key=lambda s: s.path.name) for d in ("plain", "blurred"))
+    assert [s.text for s in a] == [s.text for s in b]  # same codes, other pixels
+    assert any(Image.open(x.path).tobytes() != Image.open(y.path).tobytes() for x, y in zip(a, b, strict=True))
+    with pytest.raises(ValueError, match="unknown synthetic generator settings.*p_typo"):
+        import_dataset(_cfg(**base, **{"synthetic.generator": "{p_typo: 1.0}"}), tmp_path / "typo")
+
+
 def test_cut_margin_clip_and_rotation():
     im = Image.new("RGB", (100, 60), "white")
     crop, turned = cut(im, (10, 10, 40, 20), margin_x=0.25, margin_y=0.5)

@@ -215,7 +215,9 @@ def test_ensure_synthetic_follows_the_generator_settings(tmp_path: Path) -> None
 
 def test_knobs_off_by_default_leave_the_stream_alone() -> None:
     """New generator knobs at 0 draw nothing: the default samples stay what they were."""
-    off = SynthConfig(p_text_below=0.0, p_crop_low=0.0, p_check_unprinted=0.0, p_lead_cut=0.0, p_sans_font=0.0)
+    off = SynthConfig(
+        p_text_below=0.0, p_crop_low=0.0, p_check_unprinted=0.0, p_lead_cut=0.0, p_sans_font=0.0, p_defocus=0.0
+    )
     for i in range(3):
         a, b = make_sample(i, seed=11)[2], make_sample(i, seed=11, config=off)[2]
         assert a.tobytes() == b.tobytes()
@@ -285,6 +287,22 @@ def test_crops_are_dark_inked_and_mostly_sharp() -> None:
     measured = np.array([stats(make_sample(i, seed=7)[2], 32, 128) for i in range(40)])
     sharpness, contrast, ink = np.median(measured, axis=0)
     assert sharpness > 0.45 and contrast > 100 and ink < 60
+
+
+def test_defocus_blurs_the_same_samples_and_keeps_their_labels(tmp_path: Path) -> None:
+    """`p_defocus`: the same codes, visibly softer (out-of-focus close-ups); faint scenes are spared."""
+    from benchmarks.domain_gap import stats
+
+    on = SynthConfig(p_defocus=1.0)
+    sharp, soft = [], []
+    for i in range(12):
+        a, b = make_sample(i, seed=5), make_sample(i, seed=5, config=on)
+        assert (a[3], a[4]) == (b[3], b[4])
+        sharp.append(stats(a[2], 48, 128)[0])
+        soft.append(stats(b[2], 48, 128)[0])
+    assert np.median(soft) < 0.75 * np.median(sharp)
+    with pytest.raises(ValueError, match="defocus_frac"):
+        generate(tmp_path, 1, config=SynthConfig(defocus_frac=(0.3, 0.1)), progress=False)
 
 
 def test_addons_are_drawn_beside_the_symbol_not_inside_it() -> None:
