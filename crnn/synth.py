@@ -733,6 +733,7 @@ def _gaussian_blur(img: Image.Image, sigma: float) -> Image.Image:
     PIL's GaussianBlur (three box passes) costs ~8 ms on a 480x360 RGB scene, a third of a sample's
     budget. Mild blur is one box pass of equal variance; strong blur runs at half resolution.
     """
+    sigma = float(sigma)  # PIL's BoxBlur cannot take a numpy scalar
     if sigma <= 0.3:  # below a one-pixel box
         return img
     if sigma < 1.2:

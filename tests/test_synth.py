@@ -301,6 +301,11 @@ def test_defocus_blurs_the_same_samples_and_keeps_their_labels(tmp_path: Path) -
         sharp.append(stats(a[2], 48, 128)[0])
         soft.append(stats(b[2], 48, 128)[0])
     assert np.median(soft) < 0.75 * np.median(sharp)
+    from crnn.synth import _gaussian_blur
+
+    img = Image.new("L", (40, 20), 128)
+    for sigma in (0.2, 0.8, 2.0):  # each branch, with the numpy scalar a scene's geometry can give
+        assert _gaussian_blur(img, np.float64(sigma)).size == img.size
     with pytest.raises(ValueError, match="defocus_frac"):
         generate(tmp_path, 1, config=SynthConfig(defocus_frac=(0.3, 0.1)), progress=False)
 
