@@ -194,7 +194,7 @@ class Codec:
         lead0_costs = ean13_lead0_prior < 1.0 and "EAN-13" in formats
 
         def settled(t: str) -> bool:
-            if lead0_costs and len(t) == 13 and t.startswith("0"):
+            if lead0_costs and symbology.is_ean13_lead0(t):
                 return False
             return any(symbology.is_valid(t, f) for f in formats)
 

@@ -44,33 +44,56 @@ class Reading:
     inferred: tuple[int, ...] = ()  # positions of `text` supplied by the check digit, not read (crnn.codec)
 
 
+def _candidates(decoded: Sequence[Decoded]) -> list[str]:
+    """The reads `fused_text` chooses from, the crop's own first."""
+    candidates = list(dict.fromkeys(d.text for k, d in enumerate(decoded) if d.text and (k == 0 or not d.inferred)))
+    valid = [t for t in candidates if symbology.checksum_ok(t)]
+    return valid or candidates  # a read that passes the check digit beats one that fails it
+
+
+def fused_text(
+    codec: Codec,
+    logps: Sequence[np.ndarray],
+    decoded: Sequence[Decoded],
+    ean13_lead0_prior: float = EAN13_LEAD0_PRIOR,
+) -> str:
+    """The number several views of a crop read together: each view's read is a candidate, and the candidate the
+    views find likeliest together (summed CTC log-likelihood, a product of the views' probabilities, plus the
+    decoder's layout prior for a 13-digit read starting with 0) wins; ties go to the earlier read. Always the
+    text of one of `decoded`.
+
+    Reads with a digit inferred by the check digit stand only for the crop as given (`decoded[0]`): CTC cannot
+    score a digit that was not read. Where some reads pass the check digit, only they are candidates (the
+    constrained decoder's always do).
+    """
+    candidates = _candidates(decoded)
+    if len(candidates) < 2:
+        return candidates[0] if candidates else decoded[0].text
+    lead0 = math.log(ean13_lead0_prior) if ean13_lead0_prior > 0 else -math.inf
+    score = {
+        t: sum(ctc_log_likelihood(lp, codec.encode(t)) for lp in logps)
+        + (lead0 if symbology.is_ean13_lead0(t) else 0.0)
+        for t in candidates
+    }
+    return max(candidates, key=lambda t: score[t])
+
+
 def fuse_views(
     codec: Codec,
     logps: Sequence[np.ndarray],
     decoded: Sequence[Decoded],
     ean13_lead0_prior: float = EAN13_LEAD0_PRIOR,
 ) -> Decoded:
-    """One read from several views of a crop: each view's read is a candidate, and the candidate the views
-    find likeliest together (summed CTC log-likelihood, a product of the views' probabilities, plus the
-    decoder's layout prior for a 13-digit read starting with 0) wins.
+    """One read from several views of a crop: the number of `fused_text`, with confidences.
 
-    `logps[0]`/`decoded[0]` are the crop as given; when its read wins it is returned as it was. Otherwise the
-    winner's per-character confidences are the geometric mean of its forced-alignment confidences over the
-    views (the same product of experts). Reads with a digit inferred by the check digit stand only for the
-    crop as given: CTC cannot score a digit that was not read. Where some reads pass the check digit, only
-    they are candidates (the constrained decoder's always do).
+    `logps[0]`/`decoded[0]` are the crop as given; when its read wins it is returned as it was, and a sole
+    candidate is returned as its first read. Otherwise the winner's per-character confidences are the geometric
+    mean of its forced-alignment confidences over the views (the same product of experts).
     """
-    candidates = list(dict.fromkeys(d.text for k, d in enumerate(decoded) if d.text and (k == 0 or not d.inferred)))
-    valid = [t for t in candidates if symbology.checksum_ok(t)]
-    candidates = valid or candidates  # a read that passes the check digit beats one that fails it
+    candidates = _candidates(decoded)
     if len(candidates) < 2:
         return next((d for d in decoded if candidates and d.text == candidates[0]), decoded[0])
-    lead0 = math.log(ean13_lead0_prior) if ean13_lead0_prior > 0 else -math.inf
-    score = {
-        t: sum(ctc_log_likelihood(lp, codec.encode(t)) for lp in logps) + (lead0 if _lead0(t) else 0.0)
-        for t in candidates
-    }
-    best = max(candidates, key=lambda t: score[t])  # ties: the crop's own read first
+    best = fused_text(codec, logps, decoded, ean13_lead0_prior)
     if best == decoded[0].text:
         return decoded[0]
     confs = np.array([codec.aligned(lp, best).char_confidences for lp in logps])
@@ -89,11 +112,6 @@ def check_views(views: Sequence[str]) -> tuple[str, ...]:
 def reading(d: Decoded) -> Reading:
     """A decoded string as a reading (the check digit checked)."""
     return Reading(d.text, d.confidence, symbology.checksum_ok(d.text), d.char_confidences, d.inferred)
-
-
-def _lead0(text: str) -> bool:
-    """A 13-digit read starting with 0: the EAN-13 layout of a UPC-A's bars (`symbology.constraints`)."""
-    return len(text) == 13 and text.startswith("0")
 
 
 class Reader:

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from crnn.config import DEFAULT_ZOOMS, DetectorPostConfig
-from crnn.inference import MIN_CONFIDENCE, fuse_views, is_sure, ort_session, reading
+from crnn.inference import MIN_CONFIDENCE, fused_text, is_sure, ort_session, reading
 from crnn.preprocess import border_colour, letterbox
 from crnn.straighten import SYMBOL_VARIANTS, direction, straighten, sub_quad
 from crnn.symbology import upce_to_upca
@@ -328,7 +328,7 @@ class PhotoReader:
         With `variants` > 1, each detection is also read under the first `variants` hypotheses of
         `SYMBOL_VARIANTS`; with several `zooms`, each detector looks at the photo at each. Detections of one
         barcode (boxes overlapping by IoU >= 0.3) are one barcode, and their reads are fused like test-time
-        views (`crnn.inference.fuse_views`): the number all of its crops find likeliest together wins, with the
+        views (`crnn.inference.fused_text`): the number all of its crops find likeliest together wins, with the
         confidence and box of the most confident crop that read it. With two main-job model sets on the real
         photos this read as many photos as taking the most confident read and removed the one confident misread
         each had (README, "Views").
@@ -364,15 +364,14 @@ class PhotoReader:
                 key=lambda i: (reads[i].checksum_ok, reads[i].confidence),
                 reverse=True,
             )
-            fused = fuse_views(
+            text = fused_text(
                 self.reader.codec, [logp[i] for i in mine], [decoded[i] for i in mine], self.reader.ean13_lead0_prior
             )
-            # The number is the fused one; its confidence and box are those of the most confident crop that read
-            # it (`mine` is in that order), as before fusion whenever that crop's read wins.
-            first = next((i for i in mine if decoded[i].text == fused.text), None)
-            det = owner[mine[0] if first is None else first][1]
-            r = reading(fused) if first is None else reads[first]
-            out.append(BarcodeRead(det, r.text, r.confidence, r.checksum_ok, r.inferred))
+            # The number is the fused one (always one crop's read); its confidence and box are those of the most
+            # confident crop that read it (`mine` is in that order), as before fusion whenever that crop's wins.
+            first = next(i for i in mine if decoded[i].text == text)
+            r = reads[first]
+            out.append(BarcodeRead(owner[first][1], r.text, r.confidence, r.checksum_ok, r.inferred))
         return out
 
     def read_image(self, image: Image.Image) -> list[BarcodeRead]:

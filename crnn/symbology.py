@@ -162,6 +162,12 @@ def check_erasure_prior(prior: float) -> float:
     return prior
 
 
+def is_ean13_lead0(code: str) -> bool:
+    """A 13-digit string starting with 0: the EAN-13 layout of a UPC-A's bars, which `ean13_lead0_prior`
+    weighs (`constraints`)."""
+    return len(code) == 13 and code.startswith("0")
+
+
 def check_lead0_prior(prior: float) -> float:
     """`prior` when it is a probability the decoder can weigh, in (0, 1]; ValueError otherwise."""
     if not 0.0 < prior <= 1.0:

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import lightning as L
 import torch
@@ -22,9 +22,6 @@ from crnn.config import OptimConfig, TrainConfig, TrainerConfig, from_dict
 from crnn.labels import read_tsv
 from crnn.model import CRNN
 from crnn.system import CRNNSystem, CropDataset, collate, input_spec
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 
