@@ -8,7 +8,8 @@ Prints the synthetic data time, the training time, and for each decoder the exac
 how the failures split into caught by the check digit vs wrong-but-valid (the constrained decoder also with
 the test-time views, as `crnn read` reads), and what the confidence floor
 (`crnn.inference.MIN_CONFIDENCE`) flags as unsure; and the mean CTC negative log-likelihood of the true
-numbers, a smoother measure than exact match for comparing two trainings (lower is better).
+numbers, a smoother measure than exact match for comparing two trainings (lower is better). Then, for the reader
+as shipped, a table per distinct number (images, exact match, CER, failures by kind) and every crop not read.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import torch
 from crnn import config
 from crnn.codec import log_softmax
 from crnn.evaluate import evaluate
-from crnn.inference import Reader, TorchReader, open_reader
+from crnn.inference import Reader, TorchReader, is_sure, open_reader
 from crnn.labels import read_tsv
 from crnn.preprocess import load_image, to_batch
 from crnn.train import ensure_synthetic, fit
@@ -110,10 +111,25 @@ def measure(reader: Reader, real: str, out: dict, json_path: str | None) -> int:
         ("constrained+views", "constrained", views),
     ):
         reader.views = with_views
-        s = evaluate(reader, real, decoder=decoder).summary
+        ev = evaluate(reader, real, decoder=decoder)
+        s = ev.summary
         report(name, s)
         out["decoders"][name] = s
     reader.views = views
+    # The reader as shipped, per distinct number and per crop not read (the last evaluation above).
+    numbers = ev.per_number()
+    out["per_number"] = numbers
+    print("\nper distinct number (constrained+views; least read first):")
+    print(f"  {'number':14s} {'format':6s} {'images':>6s} {'exact':>6s} {'CER':>6s}  failures caught / wrong but valid")
+    for r in numbers:
+        print(
+            f"  {r['number']:14s} {r['format']:6s} {r['n']:6d} {r['exact_match']:6.3f} {r['cer']:6.3f}"
+            f"  {r['checksum_caught']} / {r['wrong_but_valid']}"
+        )
+    print("not read:" if ev.failures else "not read: none")
+    for f in ev.failures:
+        sure = "sure" if is_sure(f["confidence"], f["checksum_ok"]) else "unsure"
+        print(f"  {Path(f['file']).name:24s} {f['target']:14s} read {f['text'] or '-'} ({f['confidence']:.2f} {sure})")
     out["true_number_nll"] = true_number_nll(reader, real)
     print(f"\ntrue-number NLL {out['true_number_nll']:.3f} (mean over {real})")
     if json_path:

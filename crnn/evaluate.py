@@ -21,6 +21,15 @@ class Evaluation:
     def failures(self) -> list[dict]:
         return [r for r in self.rows if r["text"] != r["target"]]
 
+    def per_number(self) -> list[dict]:
+        """Per distinct number: format, images, exact match, CER, failures by kind (`crnn.metrics.per_number`)."""
+        formats = [r["format"] for r in self.rows]
+        return metrics.per_number(
+            [r["text"] for r in self.rows],
+            [r["target"] for r in self.rows],
+            formats if all(formats) else None,
+        )
+
     def at_floor(self, floor: float) -> dict:
         """What a confidence floor does to these reads (`crnn.metrics.selective`)."""
         return metrics.selective(
@@ -55,13 +64,11 @@ def evaluate(
     summary = metrics.summary(preds, targets, fmts)
     summary["decoder"] = decoder or reader.decoder
     # Per distinct number: the share of numbers whose every image is read right, and mean accuracy.
-    by_number: dict[str, list[bool]] = {}
-    for p, t in zip(preds, targets):
-        by_number.setdefault(t, []).append(p == t)
+    numbers = metrics.per_number(preds, targets, fmts)
     summary["distinct_numbers"] = {
-        "n": len(by_number),
-        "all_read": sum(all(v) for v in by_number.values()) / max(1, len(by_number)),
-        "mean_exact_match": sum(sum(v) / len(v) for v in by_number.values()) / max(1, len(by_number)),
+        "n": len(numbers),
+        "all_read": sum(r[metrics.EXACT_MATCH] == 1.0 for r in numbers) / max(1, len(numbers)),
+        "mean_exact_match": sum(r[metrics.EXACT_MATCH] for r in numbers) / max(1, len(numbers)),
     }
     # Reads with a digit the crop lacks, supplied by the check digit (crnn.codec): how many, how many right.
     inferred = [p == t for p, t, r in zip(preds, targets, readings) if r.inferred]

@@ -58,6 +58,35 @@ def summary(preds: Sequence[str], targets: Sequence[str], formats: Sequence[str 
     return out
 
 
+def per_number(preds: Sequence[str], targets: Sequence[str], formats: Sequence[str | None] | None = None) -> list[dict]:
+    """Per distinct target number: its format, images `n`, exact match, CER, and how its failures split into
+    caught (bad check digit) and wrong-but-valid; the least read first, then by number. Real sets repeat a few
+    objects many times, so per-image figures alone overweight them."""
+    fmts = list(formats) if formats is not None else [symbology.guess_format(t) for t in targets]
+    if not len(preds) == len(targets) == len(fmts):
+        raise ValueError(f"{len(preds)} predictions for {len(targets)} targets and {len(fmts)} formats")
+    idx: dict[str, list[int]] = defaultdict(list)
+    for i, t in enumerate(targets):
+        idx[t].append(i)
+    rows = []
+    for t, ii in idx.items():
+        p = [preds[i] for i in ii]
+        wrong = [x for x in p if x != t]
+        caught = sum(not symbology.checksum_ok(x) for x in wrong)
+        rows.append(
+            {
+                "number": t,
+                "format": fmts[ii[0]] or "unknown",
+                "n": len(ii),
+                EXACT_MATCH: exact_match(p, [t] * len(p)),
+                CER: cer(p, [t] * len(p)),
+                "checksum_caught": caught,
+                "wrong_but_valid": len(wrong) - caught,
+            }
+        )
+    return sorted(rows, key=lambda r: (r[EXACT_MATCH], r["number"]))
+
+
 # Confidence floors a risk-coverage sweep reports (evaluate step's plot, benchmarks/confidence.py).
 FLOORS = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
 

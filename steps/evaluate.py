@@ -1,8 +1,9 @@
 """Step `evaluate`: the best checkpoint on the dataset's val and test splits and the real crops when present.
 
     python steps/evaluate.py --model-id ID --dataset-id ID [--config configs/evaluate.yaml] [threshold=0.95 ...]
-Reports exact match, CER, accuracy per barcode format, a character confusion matrix and a failure gallery;
-writes metrics.json (also an artifact). Fails when exact match on `gate_split` is under `threshold`.
+Reports exact match, CER, accuracy per barcode format (and, on the real crops, per distinct number), a character
+confusion matrix and a failure gallery; writes metrics.json (also an artifact). Fails when exact match on
+`gate_split` is under `threshold`.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ def run(cfg: EvaluateConfig, tracker: Tracker, work_dir: Path, model_id: str, da
         for fmt, v in s["per_format"].items():
             tracker.scalar(f"{name}/per_format_exact_match", fmt, v[metrics.EXACT_MATCH])
         tracker.table("per format", name, [{"format": f, **v} for f, v in s["per_format"].items()])
+        if name == "real":  # few objects photographed many times: per distinct number (synthetic ones are unique)
+            s["per_number"] = ev.per_number()
+            tracker.table("per number", name, s["per_number"])
         labels, matrix = char_confusion(
             [r["text"] for r in ev.rows], [r["target"] for r in ev.rows], reader.codec.charset
         )

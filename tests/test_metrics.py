@@ -42,3 +42,25 @@ def test_confidence_floor_counts_what_it_keeps_and_flags():
     assert metrics.selective(correct, conf, 0.05, [True, True, True, False, True])["wrong_kept"] == 0
     with pytest.raises(ValueError):
         metrics.selective(correct, conf[:2], 0.05)
+
+
+def test_per_number_groups_images_of_one_number():
+    # Two images of an EAN-13 (one read, one wrong but valid), one UPC-A misread with a bad check digit.
+    targets = ["5901234123457", "5901234123457", "036000291452"]
+    preds = ["5901234123457", "4006381333931", "036000291453"]
+    rows = metrics.per_number(preds, targets)
+    assert [r["number"] for r in rows] == ["036000291452", "5901234123457"]  # least read first
+    upca, ean = rows
+    assert upca == {
+        "number": "036000291452",
+        "format": "UPC-A",
+        "n": 1,
+        "exact_match": 0.0,
+        "cer": pytest.approx(1 / 12),
+        "checksum_caught": 1,
+        "wrong_but_valid": 0,
+    }
+    assert ean["n"] == 2 and ean["exact_match"] == 0.5
+    assert ean["checksum_caught"] == 0 and ean["wrong_but_valid"] == 1
+    with pytest.raises(ValueError, match="2 predictions for 1 targets"):
+        metrics.per_number(["1", "2"], ["1"])

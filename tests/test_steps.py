@@ -117,12 +117,17 @@ def test_each_step_standalone_offline(offline, capsys):
     assert tr2["outputs"]["epochs"] == 2
 
     ids = ["--model-id", tr["outputs"]["model_id"], "--dataset-id", pre["outputs"]["dataset_id"]]
-    ev = _main("evaluate", [*work, str(offline / "w4"), *ids, "threshold=0", "real_tsv=null"], capsys)
+    # The test split's crops stand in for the real ones (`real_tsv`), which also get a table per distinct number.
+    real = store.dataset_path(pre["outputs"]["dataset_id"]) / "test" / "crops.tsv"
+    ev = _main("evaluate", [*work, str(offline / "w4"), *ids, "threshold=0", f"real_tsv={real}"], capsys)
     metrics = json.loads(Path(ev["outputs"]["metrics_file"]).read_text())
-    assert set(metrics["sets"]) == {"val", "test"}
+    assert set(metrics["sets"]) == {"val", "test", "real"}
     assert 0 <= metrics["sets"]["test"]["exact_match"] <= 1 and metrics["sets"]["test"]["per_format"]
+    numbers = metrics["sets"]["real"]["per_number"]
+    assert sum(r["n"] for r in numbers) == metrics["sets"]["real"]["n"] and "per_number" not in metrics["sets"]["test"]
     s = session(ev["offline_session"])
     assert "test/exact_match" in s["scalars"] and any("confusion" in n for n in s["images"])
+    assert "per number/real" in s["plots"] and "per number/test" not in s["plots"]
     assert {"confidence floor/test", "confidence floor/val"} <= set(s["plots"]) and "test/sure_coverage" in s["scalars"]
 
     ex = _main("export", [*work, str(offline / "w5"), *ids], capsys)
