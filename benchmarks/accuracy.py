@@ -117,7 +117,7 @@ def measure(reader: Reader, real: str, out: dict, json_path: str | None) -> int:
         out["decoders"][name] = s
     reader.views = views
     # The reader as shipped, per distinct number and per crop not read (the last evaluation above).
-    numbers = ev.per_number()
+    numbers = ev.numbers
     out["per_number"] = numbers
     print("\nper distinct number (constrained+views; least read first):")
     print(f"  {'number':14s} {'format':6s} {'images':>6s} {'exact':>6s} {'CER':>6s}  failures caught / wrong but valid")

@@ -16,19 +16,12 @@ from crnn.preprocess import load_image
 class Evaluation:
     summary: dict
     rows: list[dict] = field(default_factory=list)
+    # Per distinct number: format, images, exact match, CER, failures by kind (`crnn.metrics.per_number`).
+    numbers: list[dict] = field(default_factory=list)
 
     @property
     def failures(self) -> list[dict]:
         return [r for r in self.rows if r["text"] != r["target"]]
-
-    def per_number(self) -> list[dict]:
-        """Per distinct number: format, images, exact match, CER, failures by kind (`crnn.metrics.per_number`)."""
-        formats = [r["format"] for r in self.rows]
-        return metrics.per_number(
-            [r["text"] for r in self.rows],
-            [r["target"] for r in self.rows],
-            formats if all(formats) else None,
-        )
 
     def at_floor(self, floor: float) -> dict:
         """What a confidence floor does to these reads (`crnn.metrics.selective`)."""
@@ -73,7 +66,7 @@ def evaluate(
     # Reads with a digit the crop lacks, supplied by the check digit (crnn.codec): how many, how many right.
     inferred = [p == t for p, t, r in zip(preds, targets, readings) if r.inferred]
     summary["inferred"] = {"n": len(inferred), "right": sum(inferred)}
-    ev = Evaluation(summary, rows)
+    ev = Evaluation(summary, rows, numbers)
     # Reads under the confidence floor are flagged unsure to users: how many wrong reads it catches.
     summary["confidence_floor"] = ev.at_floor(MIN_CONFIDENCE)
     return ev

@@ -55,7 +55,7 @@ def run(cfg: EvaluateConfig, tracker: Tracker, work_dir: Path, model_id: str, da
             tracker.scalar(f"{name}/per_format_exact_match", fmt, v[metrics.EXACT_MATCH])
         tracker.table("per format", name, [{"format": f, **v} for f, v in s["per_format"].items()])
         if name == "real":  # few objects photographed many times: per distinct number (synthetic ones are unique)
-            s["per_number"] = ev.per_number()
+            s["per_number"] = ev.numbers
             tracker.table("per number", name, s["per_number"])
         labels, matrix = char_confusion(
             [r["text"] for r in ev.rows], [r["target"] for r in ev.rows], reader.codec.charset
