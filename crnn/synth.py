@@ -82,6 +82,10 @@ class SynthConfig:
     p_crop_low: float = 0.0  # crop pushed down by 0.2-0.9 digit heights (a detector box sitting low)
     p_check_unprinted: float = 0.0  # UPC-A printed without its check digit (loyalty cards); `printed` lacks it
     p_lead_cut: float = 0.0  # EAN-13 crop whose left edge cuts off most or all of the leading digit; ditto
+    # A camera looking up or down at the label: its height foreshortened by a factor in `tilt_squash`, so the
+    # digits come out wide and short and a crop cut at `crop_aspect` reaches further above and below them.
+    p_tilt: float = 0.0
+    tilt_squash: tuple[float, float] = (0.45, 0.85)
     max_rotation_deg: float = 35.0
     p_large_rotation: float = 0.15  # else a few degrees
     p_upright_turn: float = 0.05  # barcode turned by 90/180/270 degrees
@@ -241,7 +245,7 @@ def _grey_colour(rng: np.random.Generator, lo: float, hi: float, tint: float) ->
 
 
 def _sample_style(
-    rng: np.random.Generator, cfg: SynthConfig, fmt: Format, code: str, fonts: tuple[Path, ...]
+    rng: np.random.Generator, cfg: SynthConfig, fmt: Format, code: str, fonts: tuple[Path, ...], squash: float = 1.0
 ) -> BarcodeStyle:
     font = OCRB_FONT
     if fonts and rng.random() < cfg.p_other_font:
@@ -253,7 +257,7 @@ def _sample_style(
     n_mod = {"EAN-13": 95, "UPC-A": 95, "EAN-8": 67, "UPC-E": 51}[fmt]
     gap = rng.uniform(*(cfg.outside_gap_ean13 if fmt == "EAN-13" else cfg.outside_gap))
     outer = {"EAN-8": 4.0, "EAN-13": 18.0}.get(fmt, 2 * (gap + 7.0))  # modules outside the bars, both sides
-    crop_h = (n_mod + outer) / (cfg.crop_aspect * (1 - cfg.crop_aspect_jitter))
+    crop_h = (n_mod + outer) / (cfg.crop_aspect * (1 - cfg.crop_aspect_jitter)) / squash
     # Bars must reach above the crop's top edge: crops always show bars over the digits.
     min_bars = max(8.0, crop_h - digit_h - 1.0) + 3.0
     return BarcodeStyle(
@@ -445,8 +449,11 @@ def _small_print_below(
         draw.rectangle((x0 - pad, y0 - pad, x1 + pad, y1 + pad), outline=colour, width=max(1, size // 10))
 
 
-def _crop_box(rng: np.random.Generator, cfg: SynthConfig, s: _Surface, lead_cut: bool = False) -> Box:
-    """The crop in label pixels: lower bars + digits at ~crop_aspect, edges jittered, digits whole."""
+def _crop_box(
+    rng: np.random.Generator, cfg: SynthConfig, s: _Surface, lead_cut: bool = False, squash: float = 1.0
+) -> Box:
+    """The crop in label pixels: lower bars + digits at ~crop_aspect once the label's height is foreshortened
+    `squash` times (so 1/squash times taller on the label), edges jittered, digits whole."""
     m = s.module_px
     tb = s.text_box
     left, right = min(tb[0], s.bars[0]), max(tb[2], s.bars[2])
@@ -462,7 +469,7 @@ def _crop_box(rng: np.random.Generator, cfg: SynthConfig, s: _Surface, lead_cut:
         first = s.digit_boxes[0]
         x0 = first[2] - rng.uniform(0.0, 0.4) * (first[2] - first[0])
     aspect = cfg.crop_aspect * (1 + rng.uniform(-cfg.crop_aspect_jitter, cfg.crop_aspect_jitter))
-    height = (x1 - x0) / aspect
+    height = (x1 - x0) / aspect / squash
     y1 = max(bottom + rng.normal(1.0, 0.6) * m + rng.normal(0, jit) * height, tb[3] + 0.1 * m)
     if cfg.p_crop_low > 0 and rng.random() < cfg.p_crop_low:  # no draw at 0: the default stream is unchanged
         y1 += rng.uniform(0.2, 0.9) * (tb[3] - tb[1])
@@ -513,7 +520,9 @@ def _attempt(index: int, seed: int, attempt: int, cfg: SynthConfig) -> Sample | 
     p = np.array([cfg.format_weights[n] for n in names], dtype=np.float64)
     fmt: Format = FORMATS[FORMATS.index(names[int(rng.choice(len(names), p=p / p.sum()))])]  # type: ignore[arg-type]  # validated in generate()
     code = random_code(fmt, random.Random(int(rng.integers(2**62))))
-    style = _sample_style(rng, cfg, fmt, code, fonts)
+    # No draw at 0: the default stream is unchanged.
+    squash = rng.uniform(*cfg.tilt_squash) if cfg.p_tilt > 0 and rng.random() < cfg.p_tilt else 1.0
+    style = _sample_style(rng, cfg, fmt, code, fonts, squash)
 
     lo, hi = cfg.module_px
     s_px = math.exp(rng.uniform(math.log(lo), math.log(hi)))
@@ -521,7 +530,7 @@ def _attempt(index: int, seed: int, attempt: int, cfg: SynthConfig) -> Sample | 
     surf = _surface(rng, code, fmt, style, ppm, fonts, cfg.p_pale_ink, cfg.p_text_below)
     # No draw at 0: the default stream is unchanged.
     lead_cut = fmt == "EAN-13" and cfg.p_lead_cut > 0 and rng.random() < cfg.p_lead_cut
-    box = _crop_box(rng, cfg, surf, lead_cut)
+    box = _crop_box(rng, cfg, surf, lead_cut, squash)
 
     # Scene size and geometry.
     # Log-uniform: real photos are mostly small (240x240), some 640x480.
@@ -563,7 +572,7 @@ def _attempt(index: int, seed: int, attempt: int, cfg: SynthConfig) -> Sample | 
     a = math.radians(angle)
     sim = np.array(
         [[k * math.cos(a), -k * math.sin(a), 0], [k * math.sin(a), k * math.cos(a), 0], [0, 0, 1]]
-    ) @ np.array([[1, 0, -centre[0]], [0, 1, -centre[1]], [0, 0, 1]])
+    ) @ np.array([[1, 0, -centre[0]], [0, squash, -squash * centre[1]], [0, 0, 1]])
     src = flat.bend(corners(*sym))
     dst = _apply_h(sim, src)
     extent = float(np.ptp(dst[:, 0]) + np.ptp(dst[:, 1])) / 2
@@ -599,7 +608,7 @@ def _attempt(index: int, seed: int, attempt: int, cfg: SynthConfig) -> Sample | 
 
     # Legibility is set by the smallest printed digit (UPC's outer ones), in scene pixels.
     heights = [b[3] - b[1] for b in surf.digit_boxes]
-    digit_px = min(max(heights), 1.4 * min(heights))
+    digit_px = min(max(heights), 1.4 * min(heights)) * squash
     scene = _photometric(rng, cfg, scene, surf, digit_px * s_px / ppm, warp)
     quality = int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1))
     buf = io.BytesIO()
@@ -856,6 +865,8 @@ def _validate(cfg: SynthConfig) -> None:
         lo, hi = getattr(cfg, name)
         if not 0 <= lo <= hi:
             raise ValueError(f"{name} must be a range 0 <= low <= high, got {(lo, hi)}")
+    if not 0.2 <= cfg.tilt_squash[0] <= cfg.tilt_squash[1] <= 1:
+        raise ValueError(f"tilt_squash must be a range 0.2 <= low <= high <= 1, got {cfg.tilt_squash}")
     if cfg.blur_skew <= 0 or not 0 <= cfg.max_black_level < 128:
         raise ValueError(
             f"need blur_skew > 0 and 0 <= max_black_level < 128, got {cfg.blur_skew}, {cfg.max_black_level}"

@@ -216,7 +216,13 @@ def test_ensure_synthetic_follows_the_generator_settings(tmp_path: Path) -> None
 def test_knobs_off_by_default_leave_the_stream_alone() -> None:
     """New generator knobs at 0 draw nothing: the default samples stay what they were."""
     off = SynthConfig(
-        p_text_below=0.0, p_crop_low=0.0, p_check_unprinted=0.0, p_lead_cut=0.0, p_sans_font=0.0, p_defocus=0.0
+        p_text_below=0.0,
+        p_crop_low=0.0,
+        p_check_unprinted=0.0,
+        p_lead_cut=0.0,
+        p_sans_font=0.0,
+        p_defocus=0.0,
+        p_tilt=0.0,
     )
     for i in range(3):
         a, b = make_sample(i, seed=11)[2], make_sample(i, seed=11, config=off)[2]
@@ -225,6 +231,31 @@ def test_knobs_off_by_default_leave_the_stream_alone() -> None:
     assert any(
         make_sample(i, seed=11, config=on)[2].tobytes() != make_sample(i, seed=11)[2].tobytes() for i in range(3)
     )
+
+
+def test_tilt_foreshortens_the_label_and_the_crop_reaches_further() -> None:
+    """A camera looking up or down at the label: its height shrinks `squash` times in the scene, so a crop cut at
+    the usual aspect spans 1/squash times as many label rows, its bottom still just under the digits."""
+    from crnn import synth
+    from crnn.render import BarcodeStyle
+
+    surf = synth._surface(np.random.default_rng(0), "036000291452", "UPC-A", BarcodeStyle(), 3, ())
+    flat = synth._crop_box(np.random.default_rng(1), SynthConfig(), surf)
+    tilted = synth._crop_box(np.random.default_rng(1), SynthConfig(), surf, squash=0.5)
+    assert tilted[0] == flat[0] and tilted[2] == flat[2]
+    assert tilted[3] - tilted[1] == pytest.approx(2 * (flat[3] - flat[1]))
+    assert abs(tilted[3] - flat[3]) < 0.1 * (flat[3] - flat[1])  # the bottom moves by its jitter only
+    # Same stream either way (the squash is drawn from a one-point range), so only the foreshortening differs:
+    # the crops keep their aspect and labels.
+    cfg = {"p_tilt": 1.0, "p_large_rotation": 0.0, "p_upright_turn": 0.0, "max_perspective": 0.0, "p_curvature": 0.0}
+    for i in range(3):
+        a = synth._make(i, 5, SynthConfig(**cfg, tilt_squash=(1.0, 1.0)))
+        b = synth._make(i, 5, SynthConfig(**cfg, tilt_squash=(0.5, 0.5)))
+        assert a.text == b.text and a.crop.tobytes() != b.crop.tobytes()
+        for x in (a, b):
+            assert x.crop.width / x.crop.height == pytest.approx(SynthConfig().crop_aspect, rel=0.15)
+    with pytest.raises(ValueError, match="tilt_squash"):
+        generate(Path("unused"), 1, config=SynthConfig(tilt_squash=(0.1, 0.9)), progress=False)
 
 
 def test_unprinted_check_digit_and_cut_leading_digit() -> None:
