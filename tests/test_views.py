@@ -7,7 +7,7 @@ from PIL import Image
 from test_codec import _lead0_frames, frames_for
 
 from crnn.codec import Codec, log_softmax
-from crnn.inference import MIN_CONFIDENCE, Reader, check_views, fuse_views
+from crnn.inference import MIN_CONFIDENCE, VIEWS_BELOW, Reader, check_views, fuse_views
 from crnn.preprocess import VIEW_NAMES, VIEWS, InputSpec, view
 
 
@@ -81,6 +81,11 @@ def test_reader_reads_unsure_crops_again_in_views_and_sure_ones_once():
     first, second = reader.read(crops)
     assert reader.calls == [2, 2]  # both crops, then the unsure one's two views
     assert first.text == "96385074" and second.text == truth and second.checksum_ok
+    # A read above the confidence floor but under VIEWS_BELOW is shown as sure yet read again too.
+    middling = log_softmax(frames_for(wrong) * 0.7)
+    assert MIN_CONFIDENCE <= Codec().decode_constrained(middling).confidence < VIEWS_BELOW
+    reader = Scripted([sure, middling, frames_for(truth, seed=1), frames_for(truth, seed=2)])
+    assert [r.text for r in reader.read(crops)] == ["96385074", truth] and reader.calls == [2, 2]
     # Without views the unsure crop keeps its own (wrong) read, and the network runs once.
     reader = Scripted([sure, unsure])
     reader.set_views("")
