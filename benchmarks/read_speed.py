@@ -141,7 +141,8 @@ def main() -> int:
         shipped = as_shipped(Path(a.model), images)
         print(
             f"as shipped (constrained decoder, views {shipped['views']} for the {shipped['views_share']:.1%} of "
-            f"crops under the floor; batch 64, 2 threads, preprocessing included): {shipped['as_shipped']:.0f} "
+            f"crops under crnn.inference.VIEWS_BELOW; batch 64, 2 threads, preprocessing included): "
+            f"{shipped['as_shipped']:.0f} "
             "crops/s"
         )
         s = evaluate(OnnxReader(a.model), a.real).summary
