@@ -233,7 +233,7 @@ def test_knobs_off_by_default_leave_the_stream_alone() -> None:
     )
 
 
-def test_tilt_foreshortens_the_label_and_the_crop_reaches_further() -> None:
+def test_tilt_foreshortens_the_label_and_the_crop_reaches_further(tmp_path: Path) -> None:
     """A camera looking up or down at the label: its height shrinks `squash` times in the scene, so a crop cut at
     the usual aspect spans 1/squash times as many label rows, its bottom still just under the digits."""
     from crnn import synth
@@ -255,7 +255,7 @@ def test_tilt_foreshortens_the_label_and_the_crop_reaches_further() -> None:
         for x in (a, b):
             assert x.crop.width / x.crop.height == pytest.approx(SynthConfig().crop_aspect, rel=0.15)
     with pytest.raises(ValueError, match="tilt_squash"):
-        generate(Path("unused"), 1, config=SynthConfig(tilt_squash=(0.1, 0.9)), progress=False)
+        generate(tmp_path, 1, config=SynthConfig(tilt_squash=(0.1, 0.9)), progress=False)
 
 
 def test_unprinted_check_digit_and_cut_leading_digit() -> None:

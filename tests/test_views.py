@@ -81,7 +81,7 @@ def test_reader_reads_unsure_crops_again_in_views_and_sure_ones_once():
     first, second = reader.read(crops)
     assert reader.calls == [2, 2]  # both crops, then the unsure one's two views
     assert first.text == "96385074" and second.text == truth and second.checksum_ok
-    # A read above the confidence floor but under VIEWS_BELOW is shown as sure yet read again too.
+    # A read above the confidence floor (sure, read once) but under VIEWS_BELOW is read again in the views too.
     middling = log_softmax(frames_for(wrong) * 0.7)
     assert MIN_CONFIDENCE <= Codec().decode_constrained(middling).confidence < VIEWS_BELOW
     reader = Scripted([sure, middling, frames_for(truth, seed=1), frames_for(truth, seed=2)])
