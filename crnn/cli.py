@@ -24,11 +24,16 @@ LEAD0_HELP = (
     "its 12-digit UPC-A (the same bars); below 1 prefers the UPC-A. Default: the model's own (1: no preference)"
 )
 VIEWS_HELP = (
-    "test-time views for reads under the confidence floor, comma-separated (top15, sides4, pad5) or none; "
+    "test-time views for reads under 0.5 confidence (every read of an ensemble), comma-separated (top15, sides4, "
+    "pad5) or none; "
     'their reads are fused (README, "Views"). Default: top15,sides4 for crops, none for photos (their '
     "detections are the views)"
 )
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
+ENSEMBLE_HELP = (
+    "Give it more than once (crops only) to read with an ensemble: every model reads each crop and its views, and "
+    "the number they find likeliest together wins (with the default views, three networks a crop per model)"
+)
 
 
 def _cmd_synth(a: argparse.Namespace) -> int:
@@ -171,9 +176,11 @@ def _read_photos(a: argparse.Namespace, files: list[Path]) -> int:
 
     from crnn.photo import PhotoReader
 
+    if len(a.model) > 1:
+        raise ValueError("--detector reads photos with one recogniser: give --model once")
     reader = PhotoReader(
         a.detector,
-        a.model,
+        a.model[0],
         threads=a.threads,
         decoder=a.decoder,
         cross_check=a.cross_check,
@@ -291,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=_cmd_train)
 
     e = sub.add_parser("evaluate", help="exact match and CER of a .ckpt or .onnx model on a labels TSV")
-    e.add_argument("--model", required=True)
+    e.add_argument("--model", required=True, action="append", help=ENSEMBLE_HELP)
     e.add_argument("--data", required=True)
     e.add_argument("--decoder", choices=["greedy", "beam", "constrained"], default=None)
     e.add_argument("--batch-size", type=int, default=64)
@@ -317,7 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
     x.set_defaults(func=_cmd_export)
 
     r = sub.add_parser("read", help="read crops with an ONNX model, or whole photos with --detector (onnxruntime only)")
-    r.add_argument("--model", required=True, help="the recogniser (.onnx, or a .ckpt for crops)")
+    r.add_argument(
+        "--model", required=True, action="append", help="the recogniser (.onnx, or a .ckpt for crops). " + ENSEMBLE_HELP
+    )
     r.add_argument(
         "--detector",
         action="append",

@@ -195,6 +195,57 @@ class Reader:
         yield from self.read(buf, decoder)
 
 
+class EnsembleReader(Reader):
+    """Several models read each crop together (opt-in: `--model` given more than once). Every model reads the crop
+    and each of its test-time views; every read is a candidate, and the candidate all the models and views find
+    likeliest together wins (`fuse_views`: summed CTC log-likelihood, plus the first model's layout prior). The
+    views run for every crop, so an ensemble of k models runs 3k networks a crop (README, "Ensembles").
+    """
+
+    def __init__(self, readers: Sequence[Reader]) -> None:
+        if not readers:
+            raise ValueError("an ensemble needs at least one model")
+        charsets = sorted({r.codec.charset for r in readers})
+        if len(charsets) > 1:
+            raise ValueError(f"the ensemble's models read different charsets {charsets}")
+        self.readers = list(readers)
+        first = self.readers[0]
+        self.spec, self.codec, self.decoder = first.spec, first.codec, first.decoder
+        self.erasure_prior, self.ean13_lead0_prior, self.views = (
+            first.erasure_prior,
+            first.ean13_lead0_prior,
+            first.views,
+        )
+
+    def override_priors(self, erasure_prior: float | None = None, ean13_lead0_prior: float | None = None) -> None:
+        super().override_priors(erasure_prior, ean13_lead0_prior)
+        for r in self.readers:
+            r.override_priors(erasure_prior, ean13_lead0_prior)
+
+    def set_views(self, views: Sequence[str] | None) -> None:
+        super().set_views(views)
+        for r in self.readers:
+            r.set_views(views)
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        raise NotImplementedError("an ensemble has one network per model: use read()")
+
+    def read(self, images: Sequence[Image.Image], decoder: Decoder | None = None) -> list[Reading]:
+        if not images:
+            return []
+        views = [list(images)] + [[view(im, v) for im in images] for v in self.views]
+        logps, decoded = [], []  # one entry per model and view, each over all the images
+        for r in self.readers:
+            for batch in views:
+                lp, d = r.decode_images(batch, decoder)
+                logps.append(lp)
+                decoded.append(d)
+        return [
+            reading(fuse_views(self.codec, [lp[i] for lp in logps], [d[i] for d in decoded], self.ean13_lead0_prior))
+            for i in range(len(images))
+        ]
+
+
 def ort_session(path: Path, threads: int | None = None) -> Any:
     """An onnxruntime CPU session (`threads` intra-op threads; default: all cores); ValueError for a missing
     or unloadable file."""
@@ -272,17 +323,23 @@ class TorchReader(Reader):
 
 
 def open_reader(
-    path: str | Path,
+    path: str | Path | Sequence[str | Path],
     decoder: Decoder | None = None,
     threads: int | None = None,
     erasure_prior: float | None = None,
     ean13_lead0_prior: float | None = None,
     views: Sequence[str] | None = None,
 ) -> Reader:
-    """A reader for an `.onnx` model or a `.ckpt` checkpoint (the priors: see `Reader`; None: the model's;
-    `views`: the test-time views, None: `VIEWS`)."""
-    suffix = Path(path).suffix.lower()
+    """A reader for an `.onnx` model or a `.ckpt` checkpoint, or an `EnsembleReader` of several (the priors: see
+    `Reader`; None: the model's; `views`: the test-time views, None: `VIEWS`)."""
     reader: Reader
+    if not isinstance(path, (str, Path)):
+        paths = list(path)
+        if len(paths) != 1:
+            members = [open_reader(p, decoder, threads, erasure_prior, ean13_lead0_prior, views) for p in paths]
+            return EnsembleReader(members)
+        path = paths[0]
+    suffix = Path(path).suffix.lower()
     if suffix == ".onnx":
         reader = OnnxReader(path, threads=threads, decoder=decoder)
     elif suffix == ".ckpt":
