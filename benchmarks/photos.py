@@ -25,7 +25,7 @@ from crnn.photo import DEFAULT_ZOOMS, PhotoReader, evaluate_photos
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True, help="recogniser .onnx")
+    ap.add_argument("--model", required=True, action="append", help="recogniser .onnx; repeat for an ensemble")
     ap.add_argument(
         "--detector", action="append", default=[], help="detector .onnx; repeat for several (or train one: --train)"
     )

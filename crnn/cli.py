@@ -31,8 +31,9 @@ VIEWS_HELP = (
 )
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
 ENSEMBLE_HELP = (
-    "Give it more than once (crops only) to read with an ensemble: every model reads each crop and its views, and "
-    "the number they find likeliest together wins (with the default views, three networks a crop per model)"
+    "Give it more than once to read with an ensemble: every model reads each crop (and its views) or each photo's "
+    "detections, and the number they find likeliest together wins (for crops with the default views, three "
+    "networks a crop per model)"
 )
 
 
@@ -176,11 +177,9 @@ def _read_photos(a: argparse.Namespace, files: list[Path]) -> int:
 
     from crnn.photo import PhotoReader
 
-    if len(a.model) > 1:
-        raise ValueError("--detector reads photos with one recogniser: give --model once")
     reader = PhotoReader(
         a.detector,
-        a.model[0],
+        a.model,
         threads=a.threads,
         decoder=a.decoder,
         cross_check=a.cross_check,

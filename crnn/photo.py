@@ -291,7 +291,7 @@ class PhotoReader:
     def __init__(
         self,
         detector: str | Path | Sequence[str | Path],
-        recogniser: str | Path,
+        recogniser: str | Path | Sequence[str | Path],
         threads: int | None = None,
         decoder: str | None = None,
         cross_check: bool = False,
@@ -312,11 +312,20 @@ class PhotoReader:
         # Several detectors (e.g. trainings with different seeds) each look at each photo; their detections of
         # one barcode are grouped like those of several zooms, so the best read of any of them wins.
         self.detectors = [Detector(d, threads=threads) for d in paths]
-        self.reader = OnnxReader(recogniser, threads=threads, decoder=decoder)  # type: ignore[arg-type]  # CLI choices
-        self.reader.override_priors(erasure_prior, ean13_lead0_prior)
-        # A photo's barcode is already read in several views (detections, zooms, variants; fused below), so
-        # the crop reader's own views stay off by default: on the photos they cost twice the time and no read.
-        self.reader.set_views(views)
+        # Several recognisers (an ensemble) each read every crop; their reads of one barcode are fused with the
+        # crops' (`read_barcodes`). The first one's codec and layout prior score the fusion.
+        models = [recogniser] if isinstance(recogniser, (str, Path)) else list(recogniser)
+        if not models:
+            raise ValueError("give at least one recogniser")
+        self.readers = [OnnxReader(m, threads=threads, decoder=decoder) for m in models]  # type: ignore[arg-type]  # CLI choices
+        self.reader = self.readers[0]
+        for r in self.readers:
+            r.override_priors(erasure_prior, ean13_lead0_prior)
+            # A photo's barcode is already read in several views (detections, zooms, variants; fused below), so
+            # the crop reader's own views stay off by default: on the photos they cost twice the time and no read.
+            r.set_views(views)
+        if len({r.codec.charset for r in self.readers}) > 1:
+            raise ValueError("the recognisers read different charsets")
         self.cross_check = cross_check
         self.variants = variants
         self.zooms = tuple(zooms)
@@ -355,22 +364,26 @@ class PhotoReader:
                     log.debug("skipping detection %s: %s", d.box, e)
         if not crops:
             return []
-        logp, decoded = self.reader.decode_images(crops)
-        reads = [reading(d) for d in decoded]
+        # Per recogniser and crop: log-probabilities, the read, and the read as a Reading.
+        logp, decoded = zip(*(r.decode_images(crops) for r in self.readers), strict=True)
+        reads = [[reading(d) for d in dec] for dec in decoded]
         out = []
         for k in sorted({k for k, _ in owner}):
             mine = sorted(
-                (i for i, (g, _) in enumerate(owner) if g == k),
-                key=lambda i: (reads[i].checksum_ok, reads[i].confidence),
+                ((m, i) for m in range(len(self.readers)) for i, (g, _) in enumerate(owner) if g == k),
+                key=lambda mi: (reads[mi[0]][mi[1]].checksum_ok, reads[mi[0]][mi[1]].confidence),
                 reverse=True,
             )
             text = fused_text(
-                self.reader.codec, [logp[i] for i in mine], [decoded[i] for i in mine], self.reader.ean13_lead0_prior
+                self.reader.codec,
+                [logp[m][i] for m, i in mine],
+                [decoded[m][i] for m, i in mine],
+                self.reader.ean13_lead0_prior,
             )
             # The number is the fused one (always one crop's read); its confidence and box are those of the most
             # confident crop that read it (`mine` is in that order), as before fusion whenever that crop's wins.
-            first = next(i for i in mine if decoded[i].text == text)
-            r = reads[first]
+            m, first = next((m, i) for m, i in mine if decoded[m][i].text == text)
+            r = reads[m][first]
             out.append(BarcodeRead(owner[first][1], r.text, r.confidence, r.checksum_ok, r.inferred))
         return out
 

@@ -182,6 +182,12 @@ def test_train_resume_export_and_read_photo(
     assert isinstance(out["barcodes"], list)
     for b in out["barcodes"]:
         assert set(b) >= {"box", "quad", "text", "confidence", "checksum_ok"}
+    # An ensemble of a recogniser with itself reads what it reads alone (the summed likelihoods double).
+    twice = PhotoReader(onnx_path, [onnx_model, onnx_model])
+    for scene in read_scenes(scenes)[:4]:
+        assert (
+            twice.read_file(scene.path).to_dict() == PhotoReader(onnx_path, onnx_model).read_file(scene.path).to_dict()
+        )
     # The command line: one JSON object a photo; a bad file is reported and makes the exit status 1.
     capsys.readouterr()
     args = ["read", "--model", str(onnx_model), "--detector", str(onnx_path), "--json", "--quiet", "--cross-check"]
@@ -301,6 +307,7 @@ def test_detections_of_one_barcode_at_several_zooms_give_one_read() -> None:
 
     reader = PhotoReader.__new__(PhotoReader)
     reader.detectors, reader.reader, reader.variants = [Stand()], Stand(), 1  # type: ignore[list-item,assignment]
+    reader.readers = [reader.reader]
     image = Image.new("RGB", (200, 100), "white")
     reader.zooms = (1.0,)
     assert [id(r.detection) for r in reader.read_barcodes(image)] == [id(a1), id(b)]

@@ -134,6 +134,6 @@ def test_an_ensemble_reads_every_crop_with_every_model_and_view(capsys):
         EnsembleReader([Scripted([]), Letters([])])
     with pytest.raises(ValueError, match="at least one model"):
         open_reader([])
-    # Photos are read with one recogniser; an ensemble there is a clear error, not a traceback.
-    args = ["read", "--model", "a.onnx", "--model", "b.onnx", "--detector", "d.onnx", "x.jpg"]
-    assert cli.main(args) == 2 and "one recogniser" in capsys.readouterr().err
+    # A missing member is a clear error, not a traceback.
+    assert cli.main(["evaluate", "--model", "a.onnx", "--model", "missing.onnx", "--data", "x.tsv"]) == 2
+    assert "not found" in capsys.readouterr().err
