@@ -142,8 +142,7 @@ def main() -> int:
         print(
             f"as shipped (constrained decoder, views {shipped['views']} for the {shipped['views_share']:.1%} of "
             f"crops under crnn.inference.VIEWS_BELOW; batch 64, 2 threads, preprocessing included): "
-            f"{shipped['as_shipped']:.0f} "
-            "crops/s"
+            f"{shipped['as_shipped']:.0f} crops/s"
         )
         s = evaluate(OnnxReader(a.model), a.real).summary
         print(f"default model on {a.real}: exact match {s['exact_match']:.3f} ({s['decoder']} decoder + views)")

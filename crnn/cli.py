@@ -24,7 +24,7 @@ LEAD0_HELP = (
     "its 12-digit UPC-A (the same bars); below 1 prefers the UPC-A. Default: the model's own (1: no preference)"
 )
 VIEWS_HELP = (
-    "test-time views for reads under 0.5 confidence (every read of an ensemble), comma-separated (top15, sides4, "
+    "test-time views for reads under {below} confidence (every read of an ensemble), comma-separated (top15, sides4, "
     "pad5) or none; "
     'their reads are fused (README, "Views"). Default: top15,sides4 for crops, none for photos (their '
     "detections are the views)"
@@ -277,7 +277,9 @@ def _cmd_read(a: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from crnn.inference import MIN_CONFIDENCE  # torch-free
+    from crnn.inference import MIN_CONFIDENCE, VIEWS_BELOW  # torch-free
+
+    views_help = VIEWS_HELP.format(below=VIEWS_BELOW)
     from crnn.photo import DEFAULT_ZOOMS
 
     p = argparse.ArgumentParser(prog="crnn", description="Read the digits under EAN/UPC barcodes with a CRNN.")
@@ -304,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--failures", help="write the misread crops to this JSON file")
     e.add_argument("--erasure-prior", type=float, default=None, help=ERASURE_HELP)
     e.add_argument("--ean13-lead0-prior", type=float, default=None, help=LEAD0_HELP)
-    e.add_argument("--views", type=_views, default=None, help=VIEWS_HELP)
+    e.add_argument("--views", type=_views, default=None, help=views_help)
     e.set_defaults(func=_cmd_evaluate)
 
     x = sub.add_parser("export", help="export a checkpoint to ONNX and check onnxruntime against PyTorch")
@@ -359,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--erasure-prior", type=float, default=None, help=ERASURE_HELP)
     r.add_argument("--ean13-lead0-prior", type=float, default=None, help=LEAD0_HELP)
-    r.add_argument("--views", type=_views, default=None, help=VIEWS_HELP)
+    r.add_argument("--views", type=_views, default=None, help=views_help)
     r.set_defaults(func=_cmd_read)
 
     td = sub.add_parser("train-detector", help="train the barcode detector (config YAML + key=value overrides)")

@@ -172,6 +172,12 @@ class Reader:
         logp = self._logp(images)
         return logp, self._decode(logp, decoder or self.decoder)
 
+    def decode_members(
+        self, images: Sequence[Image.Image], decoder: Decoder | None = None
+    ) -> list[tuple[np.ndarray, list[Decoded]]]:
+        """`decode_images` per model: this reader's one (an `EnsembleReader` has several)."""
+        return [self.decode_images(images, decoder)]
+
     def _logp(self, images: Sequence[Image.Image]) -> np.ndarray:
         return log_softmax(self.logits(to_batch(list(images), self.spec)).astype(np.float32))
 
@@ -228,18 +234,19 @@ class EnsembleReader(Reader):
             r.set_views(views)
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
-        raise NotImplementedError("an ensemble has one network per model: use read()")
+        raise NotImplementedError("an ensemble has one network per model: use read() or decode_members()")
+
+    def decode_members(
+        self, images: Sequence[Image.Image], decoder: Decoder | None = None
+    ) -> list[tuple[np.ndarray, list[Decoded]]]:
+        return [r.decode_images(images, decoder) for r in self.readers]
 
     def read(self, images: Sequence[Image.Image], decoder: Decoder | None = None) -> list[Reading]:
         if not images:
             return []
-        views = [list(images)] + [[view(im, v) for im in images] for v in self.views]
-        logps, decoded = [], []  # one entry per model and view, each over all the images
-        for r in self.readers:
-            for batch in views:
-                lp, d = r.decode_images(batch, decoder)
-                logps.append(lp)
-                decoded.append(d)
+        batches = [list(images)] + [[view(im, v) for im in images] for v in self.views]
+        # One entry per view and model, each over all the images.
+        logps, decoded = zip(*(m for batch in batches for m in self.decode_members(batch, decoder)), strict=True)
         return [
             reading(fuse_views(self.codec, [lp[i] for lp in logps], [d[i] for d in decoded], self.ean13_lead0_prior))
             for i in range(len(images))

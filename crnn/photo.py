@@ -302,7 +302,7 @@ class PhotoReader:
         ean13_lead0_prior: float | None = None,
         views: Sequence[str] = (),
     ) -> None:
-        from crnn.inference import OnnxReader
+        from crnn.inference import EnsembleReader, OnnxReader, Reader
 
         if not zooms or not all(0 < z <= 1 for z in zooms):
             raise ValueError(f"zooms must be one or more values in (0, 1], got {list(zooms)}")
@@ -312,20 +312,15 @@ class PhotoReader:
         # Several detectors (e.g. trainings with different seeds) each look at each photo; their detections of
         # one barcode are grouped like those of several zooms, so the best read of any of them wins.
         self.detectors = [Detector(d, threads=threads) for d in paths]
-        # Several recognisers (an ensemble) each read every crop; their reads of one barcode are fused with the
-        # crops' (`read_barcodes`). The first one's codec and layout prior score the fusion.
+        # Several recognisers (an `EnsembleReader`) each read every crop; their reads of one barcode are fused with
+        # the crops' (`read_barcodes`). The first one's codec and layout prior score the fusion.
         models = [recogniser] if isinstance(recogniser, (str, Path)) else list(recogniser)
-        if not models:
-            raise ValueError("give at least one recogniser")
-        self.readers = [OnnxReader(m, threads=threads, decoder=decoder) for m in models]  # type: ignore[arg-type]  # CLI choices
-        self.reader = self.readers[0]
-        for r in self.readers:
-            r.override_priors(erasure_prior, ean13_lead0_prior)
-            # A photo's barcode is already read in several views (detections, zooms, variants; fused below), so
-            # the crop reader's own views stay off by default: on the photos they cost twice the time and no read.
-            r.set_views(views)
-        if len({r.codec.charset for r in self.readers}) > 1:
-            raise ValueError("the recognisers read different charsets")
+        members = [OnnxReader(m, threads=threads, decoder=decoder) for m in models]  # type: ignore[arg-type]  # CLI choices
+        self.reader: Reader = members[0] if len(members) == 1 else EnsembleReader(members)
+        self.reader.override_priors(erasure_prior, ean13_lead0_prior)
+        # A photo's barcode is already read in several views (detections, zooms, variants; fused below), so
+        # the crop reader's own views stay off by default: on the photos they cost twice the time and no read.
+        self.reader.set_views(views)
         self.cross_check = cross_check
         self.variants = variants
         self.zooms = tuple(zooms)
@@ -365,12 +360,12 @@ class PhotoReader:
         if not crops:
             return []
         # Per recogniser and crop: log-probabilities, the read, and the read as a Reading.
-        logp, decoded = zip(*(r.decode_images(crops) for r in self.readers), strict=True)
+        logp, decoded = zip(*self.reader.decode_members(crops), strict=True)
         reads = [[reading(d) for d in dec] for dec in decoded]
         out = []
         for k in sorted({k for k, _ in owner}):
             mine = sorted(
-                ((m, i) for m in range(len(self.readers)) for i, (g, _) in enumerate(owner) if g == k),
+                ((m, i) for m in range(len(reads)) for i, (g, _) in enumerate(owner) if g == k),
                 key=lambda mi: (reads[mi[0]][mi[1]].checksum_ok, reads[mi[0]][mi[1]].confidence),
                 reverse=True,
             )

@@ -305,9 +305,11 @@ def test_detections_of_one_barcode_at_several_zooms_give_one_read() -> None:
             logp = np.stack([frames_for("036000291452" if c.width > 85 else "0360") for c in crops])
             return logp, [self.codec.decode_greedy(lp) for lp in logp]
 
+        def decode_members(self, crops: list[Image.Image]) -> list[tuple[np.ndarray, list[Decoded]]]:
+            return [self.decode_images(crops)]
+
     reader = PhotoReader.__new__(PhotoReader)
     reader.detectors, reader.reader, reader.variants = [Stand()], Stand(), 1  # type: ignore[list-item,assignment]
-    reader.readers = [reader.reader]
     image = Image.new("RGB", (200, 100), "white")
     reader.zooms = (1.0,)
     assert [id(r.detection) for r in reader.read_barcodes(image)] == [id(a1), id(b)]
