@@ -157,6 +157,8 @@ class BarcodeStyle:
     max_digit_width: float = 6.2  # digits whose ink is wider than this (modules) get a smaller font
     quiet_zone: tuple[float, float] = (11.0, 7.0)  # left, right; widened to fit outer glyphs
     flat: bool = False  # all bars one height, digits in an even row underneath (non-GS1 printers)
+    flat_span: float = 0.92  # that row's width, fraction of the bars'
+    flat_fill: float = 0.95  # a digit's largest ink width in that row, fraction of the digit pitch
     show_gt: bool = False  # the '>' books print right of the bars
     top_text: str | None = None  # e.g. 'ISBN 978-0-596-00857-4', printed above the bars
     addon: str | None = None  # 2 or 5 add-on digits right of the symbol
@@ -302,11 +304,14 @@ def render_mask(code: str, fmt: Format, style: BarcodeStyle, module_px: int) -> 
     digit_boxes: list[Box] = []
     base_px = baseline * m
     if style.flat:
-        # Non-GS1 printers: one evenly spaced row centred under the bars.
-        span = n_mod * 0.92
-        pitch = span / len(code)
-        centres = [n_mod / 2 - span / 2 + pitch * (i + 0.5) for i in range(len(code))]
-        size = font_size_for(style.font_path, style.digit_height * m, pitch * 0.95 * m)
+        # Non-GS1 printers: one evenly spaced row of the printed digits centred under the bars; an unprinted
+        # digit takes its printed neighbour's place (its box then adds nothing to the text box).
+        shown = [i for i in range(len(code)) if i not in style.hidden] or list(range(len(code)))
+        span = n_mod * style.flat_span
+        pitch = span / len(shown)
+        slot = [min(range(len(shown)), key=lambda k: abs(shown[k] - i)) for i in range(len(code))]
+        centres = [n_mod / 2 - span / 2 + pitch * (k + 0.5) for k in slot]
+        size = font_size_for(style.font_path, style.digit_height * m, pitch * style.flat_fill * m)
         placed = [(c, x, size) for c, x in zip(code, centres, strict=True)]
     else:
         placed = []

@@ -20,7 +20,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -82,6 +82,10 @@ class SynthConfig:
     p_crop_low: float = 0.0  # crop pushed down by 0.2-0.9 digit heights (a detector box sitting low)
     p_check_unprinted: float = 0.0  # UPC-A printed without its check digit (loyalty cards); `printed` lacks it
     p_lead_cut: float = 0.0  # EAN-13 crop whose left edge cuts off most or all of the leading digit; ditto
+    # A UPC-A printed the way loyalty cards and in-store labels print it: equal bars, the check digit not
+    # printed (`printed` lacks it), the 11 digits spread evenly under the bars, often small and widely spaced,
+    # half of them in a sans face.
+    p_card: float = 0.0
     # A camera looking up or down at the label: its height foreshortened by a factor in `tilt_squash`, so the
     # digits come out wide and short and a crop cut at `crop_aspect` reaches further above and below them.
     p_tilt: float = 0.0
@@ -260,7 +264,7 @@ def _sample_style(
     crop_h = (n_mod + outer) / (cfg.crop_aspect * (1 - cfg.crop_aspect_jitter)) / squash
     # Bars must reach above the crop's top edge: crops always show bars over the digits.
     min_bars = max(8.0, crop_h - digit_h - 1.0) + 3.0
-    return BarcodeStyle(
+    style = BarcodeStyle(
         font_path=font,
         bar_height=min_bars * rng.uniform(1.05, 2.6),
         guard_extension=min(digit_h * 0.95, rng.uniform(3.5, 8.0)),
@@ -278,6 +282,12 @@ def _sample_style(
         # No draw at 0: the default stream is unchanged.
         hidden=(11,) if fmt == "UPC-A" and cfg.p_check_unprinted > 0 and rng.random() < cfg.p_check_unprinted else (),
     )
+    if fmt == "UPC-A" and cfg.p_card > 0 and rng.random() < cfg.p_card:  # no draw at 0: default stream unchanged
+        sans = rng.random() < 0.5
+        font = SANS_FONTS[int(rng.integers(len(SANS_FONTS)))] if sans else style.font_path
+        span, fill = rng.uniform(0.7, 0.92), rng.uniform(0.6, 0.9)  # cards print small digits, widely spaced
+        style = replace(style, flat=True, flat_span=span, flat_fill=fill, hidden=(11,), font_path=font)
+    return style
 
 
 def _addon(rng: np.random.Generator, cfg: SynthConfig, book: bool) -> str | None:

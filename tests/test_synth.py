@@ -223,6 +223,7 @@ def test_knobs_off_by_default_leave_the_stream_alone() -> None:
         p_sans_font=0.0,
         p_defocus=0.0,
         p_tilt=0.0,
+        p_card=0.0,
     )
     for i in range(3):
         a, b = make_sample(i, seed=11)[2], make_sample(i, seed=11, config=off)[2]
@@ -289,6 +290,29 @@ def test_unprinted_check_digit_and_cut_leading_digit() -> None:
     for i in range(3):
         s = synth._make(i, 4, cut)
         assert len(s.text) == 13 and s.hidden == (0,) and s.printed == s.text[1:]
+
+
+def test_card_prints_eleven_digits_evenly_under_equal_bars() -> None:
+    """A loyalty-card UPC-A: no long guard bars, no check digit printed, the 11 digits spread evenly under the
+    bars (not 12 slots with the last left empty); the label the recogniser learns lacks the check digit."""
+    from crnn import synth
+
+    rng = np.random.default_rng(3)
+    cfg = SynthConfig(format_weights={"UPC-A": 1.0}, p_card=1.0)
+    style = synth._sample_style(rng, cfg, "UPC-A", "434704791429", ())
+    assert style.flat and style.hidden == (11,)
+    surf = synth._surface(rng, "434704791429", "UPC-A", style, 3, ())
+    centres = [(b[0] + b[2]) / 2 for b in surf.digit_boxes]
+    steps = np.diff(centres[:11])
+    assert steps.min() > 0.8 * steps.max()  # even pitch over the printed 11
+    assert surf.digit_boxes[11] == surf.digit_boxes[10]  # the unprinted one adds nothing to the text box
+    bars_w = surf.bars[2] - surf.bars[0]
+    assert centres[10] - centres[0] > 0.6 * bars_w  # spread over the bars
+    mid = (surf.bars[0] + surf.bars[2]) / 2
+    assert abs((centres[0] + centres[10]) / 2 - mid) < 0.02 * bars_w  # centred: no empty 12th slot
+    for i in range(3):
+        s = synth._make(i, 2, cfg)
+        assert len(s.text) == 12 and s.printed == s.text[:11]
 
 
 def test_crops_tsv_carries_the_printed_digits(tmp_path: Path) -> None:
