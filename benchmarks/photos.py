@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from crnn import config
+from crnn.cli import ERASURE_HELP
 from crnn.inference import MIN_CONFIDENCE
 from crnn.photo import DEFAULT_ZOOMS, PhotoReader, evaluate_photos
 
@@ -46,6 +47,7 @@ def main() -> int:
         default=MIN_CONFIDENCE,
         help="reads below it are unsure: not counted as read (default: crnn.inference.MIN_CONFIDENCE)",
     )
+    ap.add_argument("--erasure-prior", type=float, default=None, help=ERASURE_HELP)
     ap.add_argument("--json", help="also write the figures to this file")
     ap.add_argument("overrides", nargs="*", help="detector config overrides for --train")
     a = ap.parse_args()
@@ -71,7 +73,13 @@ def main() -> int:
         return 2
     # evaluate_photos cross-checks with zxing-cpp itself.
     reader = PhotoReader(
-        detectors, a.model, threads=a.threads, variants=a.variants, zooms=a.zooms, min_confidence=a.min_confidence
+        detectors,
+        a.model,
+        threads=a.threads,
+        variants=a.variants,
+        zooms=a.zooms,
+        min_confidence=a.min_confidence,
+        erasure_prior=a.erasure_prior,
     )
     s = evaluate_photos(reader, a.photos)
     print(

@@ -166,17 +166,19 @@ class Codec:
         formats: Sequence[Format] = symbology.FORMATS,
         erasure_prior: float = ERASURE_PRIOR,
         ean13_lead0_prior: float = EAN13_LEAD0_PRIOR,
+        erasable: Sequence[Format] = tuple(symbology.ERASABLE),
     ) -> Decoded:
         """Most probable alignment whose string is a valid code of one of `formats`.
 
         A Viterbi search over CTC alignments with the weighted digit sum mod 10 in the state, so the
         result always has a format's length and a valid check digit (when the frames allow one).
         With `erasure_prior` > 0 it also weighs the hypothesis that the image lacks one digit the check
-        digit can supply (`symbology.ERASABLE`), at that prior; such a read carries the position it
-        inferred in `Decoded.inferred`. With `ean13_lead0_prior` < 1 a 13-digit string starting with 0 costs
-        that prior (`symbology.constraints`). Falls back to greedy when no frame sequence can hold any format.
+        digit can supply (`symbology.ERASABLE`, for the formats in `erasable`), at that prior; such a read
+        carries the position it inferred in `Decoded.inferred`. With `ean13_lead0_prior` < 1 a 13-digit string
+        starting with 0 costs that prior (`symbology.constraints`). Falls back to greedy when no frame sequence
+        can hold any format.
         """
-        return self.decode_constrained_batch(logp[None], formats, erasure_prior, ean13_lead0_prior)[0]
+        return self.decode_constrained_batch(logp[None], formats, erasure_prior, ean13_lead0_prior, erasable)[0]
 
     def decode_constrained_batch(
         self,
@@ -184,10 +186,12 @@ class Codec:
         formats: Sequence[Format] = symbology.FORMATS,
         erasure_prior: float = ERASURE_PRIOR,
         ean13_lead0_prior: float = EAN13_LEAD0_PRIOR,
+        erasable: Sequence[Format] = tuple(symbology.ERASABLE),
     ) -> list[Decoded]:
         """`decode_constrained` for `logp: (N, T, C)`; the images that need the search share one."""
         symbology.check_erasure_prior(erasure_prior)  # also when no image needs the search
         symbology.check_lead0_prior(ean13_lead0_prior)
+        erasable = symbology.check_erasable(erasable)
         out = self.decode_greedy_batch(logp)
         # Where the best path overall satisfies a constraint (at no prior cost) it is also the best constrained
         # path; a valid 13-digit path starting with 0 is searched again when that layout costs a prior.
@@ -205,7 +209,7 @@ class Codec:
         missing = [d for d in digits if d not in self._index]
         if missing:
             raise ValueError(f"constrained decoding needs the digits in the charset, missing {missing}")
-        group = symbology.constraints(tuple(formats), erasure_prior, ean13_lead0_prior)
+        group = symbology.constraints(tuple(formats), erasure_prior, ean13_lead0_prior, erasable)
         digit_class = [self._index[d] for d in digits]
         best = _search(logp[todo], group, digit_class)
         for i, b in zip(todo, best):

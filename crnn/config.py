@@ -175,6 +175,10 @@ class TrainConfig:
     # labels of the digits shown (`p_check_unprinted`, `p_lead_cut`); stored in the checkpoint and the ONNX
     # metadata, so readers use it unless told otherwise (`--erasure-prior`). 0 turns it off.
     erasure_prior: float = 0.0
+    # The formats whose missing digit the hypothesis may infer (`crnn.symbology.ERASABLE`: the UPC-A check digit,
+    # the EAN-13 leading digit): those the model was trained to read without it, so that it never infers a digit
+    # where it only misread one (a model of `p_card` alone infers leading EAN-13 digits wrong and sure).
+    erasable: list[str] = field(default_factory=lambda: ["UPC-A", "EAN-13"])
     # The constrained decoder's prior that a 13-digit code starting with 0 is printed as an EAN-13 rather than
     # as its 12-digit UPC-A (same bars; crnn.symbology.constraints). 1 weighs both alike; a model that reads the
     # bars (`data.learn=text`) may need less. Stored and carried like erasure_prior (`--ean13-lead0-prior`).

@@ -108,6 +108,7 @@ def export_model(
             model.time_steps,
             cfg.erasure_prior,
             cfg.ean13_lead0_prior,
+            cfg.erasable,
         ),
     )
 

@@ -126,6 +126,7 @@ class Reader:
     # its ONNX metadata), unless set per reader.
     erasure_prior: float = ERASURE_PRIOR
     ean13_lead0_prior: float = EAN13_LEAD0_PRIOR  # the same: the model's own unless set
+    erasable: tuple[str, ...] = tuple(symbology.ERASABLE)  # the formats the hypothesis covers: the model's own
     views: tuple[str, ...] = VIEWS  # test-time views of unsure reads; () reads each crop once
     views_below: float = VIEWS_BELOW
 
@@ -184,7 +185,10 @@ class Reader:
     def _decode(self, logp: np.ndarray, decoder: Decoder) -> list[Decoded]:
         if decoder == "constrained":
             return self.codec.decode_constrained_batch(
-                logp, erasure_prior=self.erasure_prior, ean13_lead0_prior=self.ean13_lead0_prior
+                logp,
+                erasure_prior=self.erasure_prior,
+                ean13_lead0_prior=self.ean13_lead0_prior,
+                erasable=self.erasable,  # type: ignore[arg-type]  # checked where set
             )
         return self.codec.decode_batch(logp, decoder)
 
@@ -217,9 +221,10 @@ class EnsembleReader(Reader):
         self.readers = list(readers)
         first = self.readers[0]
         self.spec, self.codec, self.decoder = first.spec, first.codec, first.decoder
-        self.erasure_prior, self.ean13_lead0_prior, self.views = (
+        self.erasure_prior, self.ean13_lead0_prior, self.erasable, self.views = (
             first.erasure_prior,
             first.ean13_lead0_prior,
+            first.erasable,
             first.views,
         )
 
@@ -297,6 +302,8 @@ class OnnxReader(Reader):
             # models exported before the prior was a model setting read without it
             self.erasure_prior = float(meta.get(META_PREFIX + "erasure_prior", "0"))
             self.ean13_lead0_prior = float(meta.get(META_PREFIX + "ean13_lead0_prior", "1"))
+            erasable = meta.get(META_PREFIX + "erasable", ",".join(symbology.ERASABLE))  # ... or its formats
+            self.erasable = symbology.check_erasable([f for f in erasable.split(",") if f])
         except KeyError as e:
             raise ValueError(f"{path} lacks crnn metadata {e}; export it with `crnn export`") from None
         self.metadata = dict(meta)
@@ -321,6 +328,7 @@ class TorchReader(Reader):
         self.decoder = decoder or self.cfg.decoder
         self.erasure_prior = self.cfg.erasure_prior
         self.ean13_lead0_prior = self.cfg.ean13_lead0_prior
+        self.erasable = symbology.check_erasable(self.cfg.erasable)
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         import torch
@@ -366,6 +374,7 @@ def metadata_for(
     time_steps: int,
     erasure_prior: float,
     ean13_lead0_prior: float,
+    erasable: Sequence[str] = tuple(symbology.ERASABLE),
 ) -> dict[str, str]:
     """The ONNX metadata `OnnxReader` needs (written by export)."""
     return {
@@ -381,6 +390,7 @@ def metadata_for(
         META_PREFIX + "decoder": decoder,
         META_PREFIX + "erasure_prior": str(erasure_prior),
         META_PREFIX + "ean13_lead0_prior": str(ean13_lead0_prior),
+        META_PREFIX + "erasable": ",".join(symbology.check_erasable(erasable)),
         META_PREFIX + "time_steps": str(time_steps),
         META_PREFIX + "config": json.dumps(cfg_dict),
     }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -175,11 +176,22 @@ def check_lead0_prior(prior: float) -> float:
     return prior
 
 
+def check_erasable(formats: Sequence[str]) -> tuple[Format, ...]:
+    """`formats` as a tuple when each is a key of `ERASABLE`; ValueError otherwise (a config or metadata)."""
+    bad = [f for f in formats if f not in ERASABLE]
+    if bad:
+        raise ValueError(f"erasable formats must be among {sorted(ERASABLE)}, got {bad}")
+    return tuple(formats)  # type: ignore[arg-type]  # checked above
+
+
 def constraints(
-    formats: tuple[Format, ...] = FORMATS, erasure_prior: float = 0.0, ean13_lead0_prior: float = 1.0
+    formats: tuple[Format, ...] = FORMATS,
+    erasure_prior: float = 0.0,
+    ean13_lead0_prior: float = 1.0,
+    erasable: tuple[Format, ...] = tuple(ERASABLE),
 ) -> list[Constraint]:
     """The check-digit constraints of `formats`, for constrained decoding, with the erasure hypotheses of
-    `ERASABLE` at prior probability `erasure_prior` when it is above 0.
+    `ERASABLE` for the formats in `erasable` at prior probability `erasure_prior` when it is above 0.
 
     `ean13_lead0_prior` below 1 weighs a 13-digit read that starts with 0 by that prior: its bars are those
     of the 12-digit UPC-A, the layout such a code is almost always printed in (GS1 prefixes 000-019 are
@@ -200,7 +212,7 @@ def constraints(
             out.append(_gs1_constraint(f))
     if erasure_prior > 0:
         for f in formats:
-            if f in ERASABLE:
+            if f in ERASABLE and f in erasable:
                 n = LENGTHS[f] - 1
                 out.append(Constraint(f, (0,) * n, ("0123456789",) * n, ERASABLE[f], math.log(erasure_prior)))
     return out

@@ -157,6 +157,7 @@ def fit(cfg: TrainConfig, callbacks: list[Callback] | None = None, logger: Any =
     if not 0.0 <= cfg.optim.ema_decay < 1.0:
         raise ValueError(f"optim.ema_decay must be in [0, 1), got {cfg.optim.ema_decay}")
     symbology.check_erasure_prior(cfg.erasure_prior)  # before the training, not at the first decode after it
+    symbology.check_erasable(cfg.erasable)
     symbology.check_lead0_prior(cfg.ean13_lead0_prior)
     L.seed_everything(cfg.trainer.seed, workers=True)
     if cfg.trainer.threads:

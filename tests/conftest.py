@@ -45,6 +45,7 @@ def tiny_train_cfg(synth_dir: Path, tmp_path: Path):
             "trainer.max_epochs=2",
             "trainer.limit_val_batches=2",
             "erasure_prior=0.01",  # not the default, so tests see it carried into checkpoints and exports
+            "erasable=[EAN-13]",  # ditto
             "input.x_stretch=1.5",  # ditto
             "ean13_lead0_prior=0.5",  # ditto
             "input.levels=1.0",  # ditto

@@ -151,6 +151,22 @@ def test_reader_takes_the_missing_digit_hypothesis_only_when_asked():
     assert (on.text, on.inferred, on.checksum_ok) == ("036000291452", (11,), True)
 
 
+def test_erasable_limits_the_hypothesis_to_the_formats_a_model_learned():
+    """A model trained on UPC-As without their check digit (`p_card`) but never on EAN-13s with the leading digit
+    cut reads with `erasable=("UPC-A",)`: 12 digits that fail as a UPC-A are then not completed into an EAN-13."""
+    assert not [c for c in symbology.constraints(("EAN-13",), 0.5, erasable=("UPC-A",)) if c.erased is not None]
+    codec = Codec()
+    upca = frames_for("03600029145")  # 11 digits: a UPC-A less its check digit
+    assert codec.decode_constrained(upca, erasure_prior=0.01, erasable=("UPC-A",)).inferred == (11,)
+    ean = frames_for("780804816633")  # 12 digits, no valid UPC-A: only a cut EAN-13 would complete them
+    both = codec.decode_constrained(ean, erasure_prior=0.01)
+    assert both.inferred == (0,) and both.text[1:] == "780804816633"
+    only = codec.decode_constrained(ean, erasure_prior=0.01, erasable=("UPC-A",))
+    assert only.inferred == ()
+    with pytest.raises(ValueError, match="erasable formats"):
+        codec.decode_constrained(upca, erasure_prior=0.01, erasable=("UPC-E",))
+
+
 @pytest.mark.parametrize("prior", [-0.01, 1.0, 2.5, float("nan")])
 def test_an_erasure_prior_that_is_no_probability_is_a_clear_error(prior):
     """However it arrives (training config, --erasure-prior, ONNX metadata), the decoder refuses it."""

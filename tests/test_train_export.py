@@ -51,6 +51,8 @@ def test_train_export_read(trained, synth_dir, tmp_path, capsys):
     assert reader.spec.levels == TorchReader(result.best_checkpoint).spec.levels == cfg.input.levels == 1.0
     # ... including the model's missing-digit prior, which both readers use unless told otherwise.
     assert reader.erasure_prior == TorchReader(result.best_checkpoint).erasure_prior == cfg.erasure_prior == 0.01
+    erasable = (reader.erasable, TorchReader(result.best_checkpoint).erasable, tuple(cfg.erasable))
+    assert erasable == (("EAN-13",),) * 3  # ... and the formats it covers
     lead0 = (reader.ean13_lead0_prior, TorchReader(result.best_checkpoint).ean13_lead0_prior, cfg.ean13_lead0_prior)
     assert lead0 == (0.5, 0.5, 0.5)
     batch = np.zeros((5, 1, cfg.input.height, cfg.input.width), np.float32)
@@ -95,19 +97,20 @@ def test_train_export_read(trained, synth_dir, tmp_path, capsys):
     del ck["hyper_parameters"]["cfg"]["input"]["x_stretch"]  # nor stretched its input
     del ck["hyper_parameters"]["cfg"]["ean13_lead0_prior"]  # nor preferred a layout
     del ck["hyper_parameters"]["cfg"]["input"]["levels"]  # nor stretched levels
+    del ck["hyper_parameters"]["cfg"]["erasable"]  # nor limited the hypothesis to some formats
     torch.save(ck, tmp_path / "old.ckpt")
     old_cfg = load_checkpoint(tmp_path / "old.ckpt")[1]
     assert (old_cfg.erasure_prior, old_cfg.input.x_stretch, old_cfg.ean13_lead0_prior) == (0.0, 1.0, 1.0)
-    assert old_cfg.input.levels is None
+    assert old_cfg.input.levels is None and old_cfg.erasable == ["UPC-A", "EAN-13"]
     model = onnx.load(str(onnx_path))
-    old_keys = ("crnn.erasure_prior", "crnn.x_stretch", "crnn.ean13_lead0_prior", "crnn.levels")
+    old_keys = ("crnn.erasure_prior", "crnn.x_stretch", "crnn.ean13_lead0_prior", "crnn.levels", "crnn.erasable")
     kept = [p for p in model.metadata_props if p.key not in old_keys]
     del model.metadata_props[:]
     model.metadata_props.extend(kept)
     onnx.save(model, str(tmp_path / "old.onnx"))
     old_reader = OnnxReader(tmp_path / "old.onnx")
     assert (old_reader.erasure_prior, old_reader.spec.x_stretch, old_reader.ean13_lead0_prior) == (0.0, 1.0, 1.0)
-    assert old_reader.spec.levels is None
+    assert old_reader.spec.levels is None and old_reader.erasable == ("UPC-A", "EAN-13")
 
 
 @pytest.mark.slow
