@@ -48,3 +48,14 @@ def test_round_trip_through_dict():
     cfg = config.load(config.TrainConfig, overrides=["input.width=256"])
     again = config.from_dict(config.TrainConfig, config.to_dict(cfg))
     assert again == cfg
+
+
+def test_the_pipeline_and_crnn_train_make_the_same_synthetic_crops():
+    """The dataset step's generator settings are train.yaml's, so the pipeline's model and a standalone
+    `crnn train` learn from the same kind of crops, and the decoder settings that rely on them (the loyalty
+    cards' `erasure_prior`) hold for both."""
+    train = config.load(config.TrainConfig, REPO / "configs/train.yaml")
+    dataset = config.load(config.DatasetConfig, REPO / "configs/dataset.yaml")
+    assert dataset.synthetic.generator == train.data.synth.generator
+    if train.erasure_prior > 0:
+        assert train.data.synth.generator.get("p_card", 0) > 0 and train.erasable == ["UPC-A"]
