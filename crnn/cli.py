@@ -14,10 +14,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from crnn.symbology import ERASABLE
+
 ERASURE_HELP = (
     "constrained decoder: prior probability that a crop lacks one digit the check digit supplies (a UPC-A "
     "printed without its check digit, an EAN-13 whose leading digit the frame cut off); such reads say which "
     "digit they inferred. Default: the model's own (its training config's erasure_prior); 0 turns it off"
+)
+ERASABLE_HELP = (
+    "formats whose missing digit --erasure-prior may infer (UPC-A: its check digit; EAN-13: its leading digit). "
+    "Default: the model's own (its training config's erasable)"
 )
 LEAD0_HELP = (
     "constrained decoder: prior that a 13-digit number starting with 0 is printed as an EAN-13 rather than as "
@@ -106,6 +112,7 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
         decoder=a.decoder,
         erasure_prior=a.erasure_prior,
         ean13_lead0_prior=a.ean13_lead0_prior,
+        erasable=a.erasable,
         views=a.views,
     )
     ev = evaluate(reader, a.data, decoder=a.decoder, batch_size=a.batch_size)
@@ -187,6 +194,7 @@ def _read_photos(a: argparse.Namespace, files: list[Path]) -> int:
         min_confidence=a.min_confidence,
         erasure_prior=a.erasure_prior,
         ean13_lead0_prior=a.ean13_lead0_prior,
+        erasable=a.erasable,
         views=() if a.views is None else a.views,
     )
     failed = 0
@@ -230,6 +238,7 @@ def _cmd_read(a: argparse.Namespace) -> int:
         threads=a.threads,
         erasure_prior=a.erasure_prior,
         ean13_lead0_prior=a.ean13_lead0_prior,
+        erasable=a.erasable,
         views=a.views,
     )
     failed = 0
@@ -305,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--batch-size", type=int, default=64)
     e.add_argument("--failures", help="write the misread crops to this JSON file")
     e.add_argument("--erasure-prior", type=float, default=None, help=ERASURE_HELP)
+    e.add_argument("--erasable", nargs="+", choices=sorted(ERASABLE), default=None, help=ERASABLE_HELP)
     e.add_argument("--ean13-lead0-prior", type=float, default=None, help=LEAD0_HELP)
     e.add_argument("--views", type=_views, default=None, help=views_help)
     e.set_defaults(func=_cmd_evaluate)
@@ -360,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: all cores)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--erasure-prior", type=float, default=None, help=ERASURE_HELP)
+    r.add_argument("--erasable", nargs="+", choices=sorted(ERASABLE), default=None, help=ERASABLE_HELP)
     r.add_argument("--ean13-lead0-prior", type=float, default=None, help=LEAD0_HELP)
     r.add_argument("--views", type=_views, default=None, help=views_help)
     r.set_defaults(func=_cmd_read)

@@ -134,10 +134,17 @@ class Reader:
         """`(N, C, H, W)` float32 -> `(N, T, classes)` logits."""
         raise NotImplementedError
 
-    def override_priors(self, erasure_prior: float | None = None, ean13_lead0_prior: float | None = None) -> None:
+    def override_priors(
+        self,
+        erasure_prior: float | None = None,
+        ean13_lead0_prior: float | None = None,
+        erasable: Sequence[str] | None = None,
+    ) -> None:
         """Set the decoder priors given per command (CLI, photo reader); None keeps the model's own."""
         if erasure_prior is not None:
             self.erasure_prior = erasure_prior
+        if erasable is not None:
+            self.erasable = symbology.check_erasable(erasable)
         if ean13_lead0_prior is not None:
             self.ean13_lead0_prior = symbology.check_lead0_prior(ean13_lead0_prior)
 
@@ -228,10 +235,15 @@ class EnsembleReader(Reader):
             first.views,
         )
 
-    def override_priors(self, erasure_prior: float | None = None, ean13_lead0_prior: float | None = None) -> None:
-        super().override_priors(erasure_prior, ean13_lead0_prior)
+    def override_priors(
+        self,
+        erasure_prior: float | None = None,
+        ean13_lead0_prior: float | None = None,
+        erasable: Sequence[str] | None = None,
+    ) -> None:
+        super().override_priors(erasure_prior, ean13_lead0_prior, erasable)
         for r in self.readers:
-            r.override_priors(erasure_prior, ean13_lead0_prior)
+            r.override_priors(erasure_prior, ean13_lead0_prior, erasable)
 
     def set_views(self, views: Sequence[str] | None) -> None:
         super().set_views(views)
@@ -344,6 +356,7 @@ def open_reader(
     erasure_prior: float | None = None,
     ean13_lead0_prior: float | None = None,
     views: Sequence[str] | None = None,
+    erasable: Sequence[str] | None = None,
 ) -> Reader:
     """A reader for an `.onnx` model or a `.ckpt` checkpoint, or an `EnsembleReader` of several (the priors: see
     `Reader`; None: the model's; `views`: the test-time views, None: `VIEWS`)."""
@@ -351,7 +364,9 @@ def open_reader(
     if not isinstance(path, (str, Path)):
         paths = list(path)
         if len(paths) != 1:
-            members = [open_reader(p, decoder, threads, erasure_prior, ean13_lead0_prior, views) for p in paths]
+            members = [
+                open_reader(p, decoder, threads, erasure_prior, ean13_lead0_prior, views, erasable) for p in paths
+            ]
             return EnsembleReader(members)
         path = paths[0]
     suffix = Path(path).suffix.lower()
@@ -361,7 +376,7 @@ def open_reader(
         reader = TorchReader(path, decoder=decoder)
     else:
         raise ValueError(f"unsupported model file {path}: expected .onnx or .ckpt")
-    reader.override_priors(erasure_prior, ean13_lead0_prior)
+    reader.override_priors(erasure_prior, ean13_lead0_prior, erasable)
     reader.set_views(views)
     return reader
 

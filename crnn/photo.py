@@ -301,6 +301,7 @@ class PhotoReader:
         erasure_prior: float | None = None,
         ean13_lead0_prior: float | None = None,
         views: Sequence[str] = (),
+        erasable: Sequence[str] | None = None,
     ) -> None:
         from crnn.inference import EnsembleReader, OnnxReader, Reader
 
@@ -317,7 +318,7 @@ class PhotoReader:
         models = [recogniser] if isinstance(recogniser, (str, Path)) else list(recogniser)
         members = [OnnxReader(m, threads=threads, decoder=decoder) for m in models]  # type: ignore[arg-type]  # CLI choices
         self.reader: Reader = members[0] if len(members) == 1 else EnsembleReader(members)
-        self.reader.override_priors(erasure_prior, ean13_lead0_prior)
+        self.reader.override_priors(erasure_prior, ean13_lead0_prior, erasable)
         # A photo's barcode is already read in several views (detections, zooms, variants; fused below), so
         # the crop reader's own views stay off by default: on the photos they cost twice the time and no read.
         self.reader.set_views(views)

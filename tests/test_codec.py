@@ -149,6 +149,12 @@ def test_reader_takes_the_missing_digit_hypothesis_only_when_asked():
     reader.erasure_prior = 0.005
     (on,) = reader.read([Image.new("L", (120, 32))])
     assert (on.text, on.inferred, on.checksum_ok) == ("036000291452", (11,), True)
+    # Per command (`--erasable`), the hypothesis may be kept to other formats: then no UPC-A digit is inferred.
+    reader.override_priors(erasable=["EAN-13"])
+    (ean_only,) = reader.read([Image.new("L", (120, 32))])
+    assert reader.erasable == ("EAN-13",) and ean_only.inferred == ()
+    with pytest.raises(ValueError, match="erasable formats"):
+        reader.override_priors(erasable=["EAN-8"])
 
 
 def test_erasable_limits_the_hypothesis_to_the_formats_a_model_learned():
