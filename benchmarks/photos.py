@@ -19,9 +19,10 @@ import time
 from pathlib import Path
 
 from crnn import config
-from crnn.cli import ERASURE_HELP
+from crnn.cli import ERASABLE_HELP, ERASURE_HELP
 from crnn.inference import MIN_CONFIDENCE
 from crnn.photo import DEFAULT_ZOOMS, PhotoReader, evaluate_photos
+from crnn.symbology import ERASABLE
 
 
 def main() -> int:
@@ -48,6 +49,7 @@ def main() -> int:
         help="reads below it are unsure: not counted as read (default: crnn.inference.MIN_CONFIDENCE)",
     )
     ap.add_argument("--erasure-prior", type=float, default=None, help=ERASURE_HELP)
+    ap.add_argument("--erasable", nargs="+", choices=sorted(ERASABLE), default=None, help=ERASABLE_HELP)
     ap.add_argument("--json", help="also write the figures to this file")
     ap.add_argument("overrides", nargs="*", help="detector config overrides for --train")
     a = ap.parse_args()
@@ -80,6 +82,7 @@ def main() -> int:
         zooms=a.zooms,
         min_confidence=a.min_confidence,
         erasure_prior=a.erasure_prior,
+        erasable=a.erasable,
     )
     s = evaluate_photos(reader, a.photos)
     print(
