@@ -21,20 +21,16 @@ import numpy as np
 
 from crnn import symbology
 from crnn.codec import log_softmax
-from crnn.inference import open_reader
+from crnn.inference import Reader, open_reader
 from crnn.labels import read_tsv
 from crnn.preprocess import load_image, to_batch
 
 PRIORS = (0.0, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1)
 
 
-def sweep(
-    model: str, tsv: Path, erasable: list[str] | None = None, batch: int = 256
-) -> list[tuple[float, int, int, int, int, int]]:
-    """(prior, n, right, inferred, inferred right, wrong) per prior, the network run once; the model's own
-    layout prior, and its own erasable formats unless `erasable` is given."""
-    reader = open_reader(model, decoder="constrained")
-    formats = symbology.check_erasable(erasable) if erasable else reader.erasable
+def sweep(reader: Reader, tsv: Path, batch: int = 256) -> list[tuple[float, int, int, int, int, int]]:
+    """(prior, n, right, inferred, inferred right, wrong) per prior, the network run once; the reader's layout
+    prior and erasable formats."""
     samples = read_tsv(tsv, reader.codec)
     parts = []
     for i in range(0, len(samples), batch):
@@ -47,7 +43,7 @@ def sweep(
             logp,
             erasure_prior=prior,
             ean13_lead0_prior=reader.ean13_lead0_prior,
-            erasable=formats,  # type: ignore[arg-type]  # checked
+            erasable=reader.erasable,
         )
         right = [r.text == s.text for r, s in zip(reads, samples)]
         inferred = [ok for r, ok in zip(reads, right) if r.inferred]
@@ -67,16 +63,17 @@ def main() -> int:
     )
     ap.add_argument("--real", type=Path, default=Path("../shared/data/real-dev/crops.tsv"))
     a = ap.parse_args()
-    own = open_reader(a.model)
-    print(f"the model's own prior (its training config's erasure_prior): {own.erasure_prior}")
-    print(f"formats inferred: {', '.join(a.erasable or own.erasable)}")
+    reader = open_reader(a.model, decoder="constrained")
+    print(f"the model's own prior (its training config's erasure_prior): {reader.erasure_prior}")
+    reader.override_priors(erasable=a.erasable)
+    print(f"formats inferred: {', '.join(reader.erasable)}")
     for name, tsv in (("synthetic val", a.synth), ("real crops", a.real)):
         if not tsv.is_file():
             print(f"{name}: {tsv} not found, skipped", file=sys.stderr)
             continue
         print(f"\n{name} ({tsv})")
         print("| prior | exact match | inferred reads (right) | wrong reads |\n| --- | --- | --- | --- |")
-        for prior, n, right, inf, inf_right, wrong in sweep(a.model, tsv, a.erasable):
+        for prior, n, right, inf, inf_right, wrong in sweep(reader, tsv):
             print(f"| {prior:g} | {right / n:.2%} ({right}/{n}) | {inf} ({inf_right}) | {wrong} |")
     return 0
 

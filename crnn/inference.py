@@ -19,6 +19,7 @@ from PIL import Image
 from crnn import symbology
 from crnn.codec import EAN13_LEAD0_PRIOR, ERASURE_PRIOR, Codec, Decoded, Decoder, ctc_log_likelihood, log_softmax
 from crnn.preprocess import VIEW_NAMES, VIEWS, InputSpec, to_batch, view
+from crnn.symbology import Format
 
 META_PREFIX = "crnn."
 # Reads below this confidence are shown as unsure (crops) or set apart (photos). Chosen on synthetic val
@@ -126,7 +127,7 @@ class Reader:
     # its ONNX metadata), unless set per reader.
     erasure_prior: float = ERASURE_PRIOR
     ean13_lead0_prior: float = EAN13_LEAD0_PRIOR  # the same: the model's own unless set
-    erasable: tuple[str, ...] = tuple(symbology.ERASABLE)  # the formats the hypothesis covers: the model's own
+    erasable: tuple[Format, ...] = tuple(symbology.ERASABLE)  # the formats the hypothesis covers: the model's own
     views: tuple[str, ...] = VIEWS  # test-time views of unsure reads; () reads each crop once
     views_below: float = VIEWS_BELOW
 
@@ -195,7 +196,7 @@ class Reader:
                 logp,
                 erasure_prior=self.erasure_prior,
                 ean13_lead0_prior=self.ean13_lead0_prior,
-                erasable=self.erasable,  # type: ignore[arg-type]  # checked where set
+                erasable=self.erasable,
             )
         return self.codec.decode_batch(logp, decoder)
 
