@@ -151,8 +151,21 @@ def _upce_constraints() -> list[Constraint]:
 # Digits a crop may lack that the check digit can supply: UPC-A's check digit (loyalty and in-store cards
 # often leave it unprinted) and EAN-13's leading digit (printed left of the bars, the first to leave the frame).
 # Both weigh 1 in the check sum, so exactly one digit completes the rest. The generator makes both kinds
-# (`p_check_unprinted`, `p_lead_cut`) with the missing digit left out of the label the recogniser learns.
+# (`p_card` and `p_check_unprinted`, `p_lead_cut`) with the missing digit left out of the label the recogniser
+# learns.
 ERASABLE: dict[Format, int] = {"UPC-A": 11, "EAN-13": 0}
+# The UPC-A number systems of restricted-circulation numbers (GS1 prefixes 020-029 and 040-049), which a company
+# assigns for its own use: in-store labels and loyalty cards, the UPC-As printed without their check digit. The
+# UPC-A erasure hypothesis covers only these, so a product code read one digit short (its small leading digit
+# dropped) is not completed into a valid-looking wrong number.
+RESTRICTED_UPCA = "24"
+
+
+def restricted_upca(code: str, rng: random.Random) -> str:
+    """`code` (a UPC-A) with a restricted-circulation number system (`RESTRICTED_UPCA`, 4 four times in five) and
+    the check digit to match."""
+    payload = ("4" if rng.random() < 0.8 else "2") + code[1:11]
+    return payload + str(gs1_check_digit(payload))
 
 
 def check_erasure_prior(prior: float) -> float:
@@ -214,5 +227,6 @@ def constraints(
         for f in formats:
             if f in ERASABLE and f in erasable:
                 n = LENGTHS[f] - 1
-                out.append(Constraint(f, (0,) * n, ("0123456789",) * n, ERASABLE[f], math.log(erasure_prior)))
+                allowed = ((RESTRICTED_UPCA,) if f == "UPC-A" else ("0123456789",)) + ("0123456789",) * (n - 1)
+                out.append(Constraint(f, (0,) * n, allowed, ERASABLE[f], math.log(erasure_prior)))
     return out

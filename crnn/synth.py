@@ -32,7 +32,7 @@ from tqdm import tqdm
 from crnn.render import OCRB_FONT, BarcodeStyle, Box, isbn_text, render_mask
 from crnn.straighten import apply_h as _apply_h
 from crnn.straighten import corners, homography, rectify
-from crnn.symbology import FORMATS, Format, random_code
+from crnn.symbology import FORMATS, Format, random_code, restricted_upca
 
 log = logging.getLogger(__name__)
 
@@ -84,12 +84,18 @@ class SynthConfig:
     p_lead_cut: float = 0.0  # EAN-13 crop whose left edge cuts off most or all of the leading digit; ditto
     # A UPC-A printed the way loyalty cards and in-store labels print it: equal bars, the check digit not
     # printed (`printed` lacks it), the 11 digits spread evenly under the bars, often small and widely spaced,
-    # half of them in a sans face.
+    # half of them in a sans face. Its number is a restricted-circulation one (number system 4 or 2,
+    # `symbology.RESTRICTED_UPCA`), as is every UPC-A drawn without its check digit (`p_check_unprinted` too).
     p_card: float = 0.0
     # A camera looking up or down at the label: its height foreshortened by a factor in `tilt_squash`, so the
     # digits come out wide and short and a crop cut at `crop_aspect` reaches further above and below them.
     p_tilt: float = 0.0
     tilt_squash: tuple[float, float] = (0.45, 0.85)
+    # Where a tilted crop's extra height goes: a share drawn up to this reaches below the digits (a crop centred on
+    # the barcode rather than on the bars), the rest above; and how often a tilted label has small print under
+    # its digits (cans and jars: a boxed lot or date line). Both only act on tilted labels.
+    tilt_reach_below: float = 0.0
+    p_tilt_print_below: float = 0.0
     max_rotation_deg: float = 35.0
     p_large_rotation: float = 0.15  # else a few degrees
     p_upright_turn: float = 0.05  # barcode turned by 90/180/270 degrees
@@ -483,6 +489,8 @@ def _crop_box(
     y1 = max(bottom + rng.normal(1.0, 0.6) * m + rng.normal(0, jit) * height, tb[3] + 0.1 * m)
     if cfg.p_crop_low > 0 and rng.random() < cfg.p_crop_low:  # no draw at 0: the default stream is unchanged
         y1 += rng.uniform(0.2, 0.9) * (tb[3] - tb[1])
+    if squash < 1 and cfg.tilt_reach_below > 0:  # no draw at 0: the tilt stream is unchanged
+        y1 += rng.uniform(0, cfg.tilt_reach_below) * height * (1 - squash)
     y0 = y1 - height
     return (x0, y0, x1, y1)
 
@@ -533,11 +541,14 @@ def _attempt(index: int, seed: int, attempt: int, cfg: SynthConfig) -> Sample | 
     # No draw at 0: the default stream is unchanged.
     squash = rng.uniform(*cfg.tilt_squash) if cfg.p_tilt > 0 and rng.random() < cfg.p_tilt else 1.0
     style = _sample_style(rng, cfg, fmt, code, fonts, squash)
+    if fmt == "UPC-A" and style.hidden:  # printed without its check digit: an in-store or loyalty-card number
+        code = restricted_upca(code, random.Random(int(rng.integers(2**62))))
 
     lo, hi = cfg.module_px
     s_px = math.exp(rng.uniform(math.log(lo), math.log(hi)))
     ppm = int(np.clip(round(s_px), 2, 4))
-    surf = _surface(rng, code, fmt, style, ppm, fonts, cfg.p_pale_ink, cfg.p_text_below)
+    p_below = max(cfg.p_text_below, cfg.p_tilt_print_below) if squash < 1 else cfg.p_text_below
+    surf = _surface(rng, code, fmt, style, ppm, fonts, cfg.p_pale_ink, p_below)
     # No draw at 0: the default stream is unchanged.
     lead_cut = fmt == "EAN-13" and cfg.p_lead_cut > 0 and rng.random() < cfg.p_lead_cut
     box = _crop_box(rng, cfg, surf, lead_cut, squash)
@@ -875,6 +886,8 @@ def _validate(cfg: SynthConfig) -> None:
         lo, hi = getattr(cfg, name)
         if not 0 <= lo <= hi:
             raise ValueError(f"{name} must be a range 0 <= low <= high, got {(lo, hi)}")
+    if not 0 <= cfg.tilt_reach_below <= 1:
+        raise ValueError(f"tilt_reach_below must be in [0, 1], got {cfg.tilt_reach_below}")
     if not 0.2 <= cfg.tilt_squash[0] <= cfg.tilt_squash[1] <= 1:
         raise ValueError(f"tilt_squash must be a range 0.2 <= low <= high <= 1, got {cfg.tilt_squash}")
     if cfg.blur_skew <= 0 or not 0 <= cfg.max_black_level < 128:

@@ -1,3 +1,4 @@
+import random
 from collections.abc import Sequence
 
 import numpy as np
@@ -95,7 +96,7 @@ def test_batch_greedy_matches_single():
     assert [d.text for d in codec.decode_batch(batch)] == ["123", "4455"]
 
 
-@pytest.mark.parametrize(("code", "fmt", "pos"), [("036000291452", "UPC-A", 11), ("9780804816632", "EAN-13", 0)])
+@pytest.mark.parametrize(("code", "fmt", "pos"), [("434704791429", "UPC-A", 11), ("9780804816632", "EAN-13", 0)])
 def test_constrained_infers_a_digit_the_crop_lacks(code, fmt, pos):
     """A UPC-A read without its check digit, an EAN-13 without its leading one: the check digit supplies it,
     and the read says which position it inferred. With the hypothesis off, no such read."""
@@ -126,7 +127,7 @@ def test_erasure_hypothesis_leaves_whole_codes_alone():
 
 def test_constraint_fill():
     (c,) = [c for c in symbology.constraints(("UPC-A",), erasure_prior=0.5) if c.erased is not None]
-    assert c.fill("03600029145") == "036000291452" and c.log_prior == pytest.approx(np.log(0.5))
+    assert c.fill("43470479142") == "434704791429" and c.log_prior == pytest.approx(np.log(0.5))
     assert symbology.constraints(("UPC-A",)) == [c for c in symbology.constraints(("UPC-A",), 0.5) if c.erased is None]
 
 
@@ -141,14 +142,14 @@ def test_reader_takes_the_missing_digit_hypothesis_only_when_asked():
         spec, codec, decoder = InputSpec(32, 128, 1, 0.5, 0.5), Codec(), "constrained"
 
         def logits(self, batch: np.ndarray) -> np.ndarray:
-            return np.stack([frames_for("03600029145")] * len(batch))
+            return np.stack([frames_for("43470479142")] * len(batch))
 
     reader = Fixed()
     (off,) = reader.read([Image.new("L", (120, 32))])
-    assert off.inferred == () and off.text != "036000291452"
-    reader.erasure_prior = 0.005
+    assert off.inferred == () and off.text != "434704791429"
+    reader.erasure_prior = 0.05
     (on,) = reader.read([Image.new("L", (120, 32))])
-    assert (on.text, on.inferred, on.checksum_ok) == ("036000291452", (11,), True)
+    assert (on.text, on.inferred, on.checksum_ok) == ("434704791429", (11,), True)
     # Per command (`--erasable`), the hypothesis may be kept to other formats: then no UPC-A digit is inferred.
     reader.override_priors(erasable=["EAN-13"])
     (ean_only,) = reader.read([Image.new("L", (120, 32))])
@@ -162,7 +163,7 @@ def test_erasable_limits_the_hypothesis_to_the_formats_a_model_learned():
     cut reads with `erasable=("UPC-A",)`: 12 digits that fail as a UPC-A are then not completed into an EAN-13."""
     assert not [c for c in symbology.constraints(("EAN-13",), 0.5, erasable=("UPC-A",)) if c.erased is not None]
     codec = Codec()
-    upca = frames_for("03600029145")  # 11 digits: a UPC-A less its check digit
+    upca = frames_for("43470479142")  # 11 digits: a loyalty card's UPC-A less its check digit
     assert codec.decode_constrained(upca, erasure_prior=0.01, erasable=("UPC-A",)).inferred == (11,)
     ean = frames_for("780804816633")  # 12 digits, no valid UPC-A: only a cut EAN-13 would complete them
     both = codec.decode_constrained(ean, erasure_prior=0.01)
@@ -171,6 +172,22 @@ def test_erasable_limits_the_hypothesis_to_the_formats_a_model_learned():
     assert only.inferred == ()
     with pytest.raises(ValueError, match="erasable formats"):
         codec.decode_constrained(upca, erasure_prior=0.01, erasable=("UPC-E",))
+
+
+def test_only_restricted_circulation_upcas_are_completed():
+    """The UPC-A check digit is inferred only for numbers a company assigns itself (number system 2 or 4: in-store
+    labels, loyalty cards), the ones printed without it; a product code read one digit short, e.g. its small leading
+    `0` dropped, is not completed into a valid-looking wrong number."""
+    codec = Codec()
+    for shown in ("43470479142", "21146380003"):
+        d = codec.decode_constrained(frames_for(shown), erasure_prior=0.05, erasable=("UPC-A",))
+        assert d.inferred == (11,) and d.text[:11] == shown and symbology.is_valid(d.text, "UPC-A")
+    for shown in ("36000291452", "90444000335", "61869053712"):  # product codes less their leading digit
+        d = codec.decode_constrained(frames_for(shown), erasure_prior=0.05, erasable=("UPC-A",))
+        assert d.inferred == () and d.text[:11] != shown
+    rng = random.Random(0)
+    assert {symbology.restricted_upca(symbology.random_code("UPC-A", rng), rng)[0] for _ in range(50)} == {"2", "4"}
+    assert all(symbology.is_valid(symbology.restricted_upca("036000291452", rng), "UPC-A") for _ in range(10))
 
 
 @pytest.mark.parametrize("prior", [-0.01, 1.0, 2.5, float("nan")])

@@ -259,6 +259,33 @@ def test_tilt_foreshortens_the_label_and_the_crop_reaches_further(tmp_path: Path
         generate(tmp_path, 1, config=SynthConfig(tilt_squash=(0.1, 0.9)), progress=False)
 
 
+def test_tilted_crop_can_reach_below_the_digits_over_small_print(tmp_path: Path) -> None:
+    """`tilt_reach_below` moves a tilted crop's extra height below the digits (up to all of it), never cutting
+    them; `p_tilt_print_below` puts small print under a tilted label's digits and leaves flat labels alone."""
+    from crnn import synth
+    from crnn.render import BarcodeStyle
+
+    surf = synth._surface(np.random.default_rng(0), "036000291452", "UPC-A", BarcodeStyle(), 3, ())
+    drops = []
+    for seed in range(40):  # the same stream with and without: only the new draw differs
+        base = synth._crop_box(np.random.default_rng(seed), SynthConfig(), surf, squash=0.5)
+        low = synth._crop_box(np.random.default_rng(seed), SynthConfig(tilt_reach_below=1.0), surf, squash=0.5)
+        height = base[3] - base[1]
+        assert low[0] == base[0] and low[2] == base[2] and low[3] - low[1] == pytest.approx(height)
+        assert low[1] <= surf.text_box[1] and low[3] >= surf.text_box[3]  # the digits stay inside
+        drops.append((low[3] - base[3]) / height)
+    assert 0 <= min(drops) and max(drops) <= 0.5  # at most the extra half of the height goes below
+    assert max(drops) > 0.35 and min(drops) < 0.1  # spread over that range
+    unsquashed = synth._crop_box(np.random.default_rng(1), SynthConfig(tilt_reach_below=1.0), surf)
+    assert unsquashed == synth._crop_box(np.random.default_rng(1), SynthConfig(), surf)
+    # Small print under tilted labels only: at p_tilt 0 the knob changes nothing.
+    for i in range(3):
+        a = make_sample(i, seed=11, config=SynthConfig(p_tilt_print_below=1.0))[2]
+        assert a.tobytes() == make_sample(i, seed=11)[2].tobytes()
+    with pytest.raises(ValueError, match="tilt_reach_below"):
+        generate(tmp_path, 1, config=SynthConfig(tilt_reach_below=1.5), progress=False)
+
+
 def test_unprinted_check_digit_and_cut_leading_digit() -> None:
     """Some UPC-A labels omit the check digit; some crops lose EAN-13's leading digit. `text` keeps every digit,
     `printed` (what the recogniser learns) only those the crop shows."""
