@@ -21,7 +21,7 @@ from pathlib import Path
 from crnn import config
 from crnn.cli import ERASABLE_HELP, ERASURE_HELP
 from crnn.inference import MIN_CONFIDENCE
-from crnn.photo import DEFAULT_ZOOMS, PhotoReader, evaluate_photos
+from crnn.photo import DEFAULT_VARIANTS, DEFAULT_ZOOMS, PhotoReader, evaluate_photos
 from crnn.symbology import ERASABLE
 
 
@@ -35,7 +35,12 @@ def main() -> int:
     ap.add_argument("--config", default="configs/detector.yaml")
     ap.add_argument("--photos", default="../shared/data/real-dev/photos.tsv")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--variants", type=int, default=1, help="symbol hypotheses read per detection (1 or 2)")
+    ap.add_argument(
+        "--variants",
+        type=int,
+        default=DEFAULT_VARIANTS,
+        help=f"symbol hypotheses read per detection, 1-3 (default {DEFAULT_VARIANTS}; crnn.straighten.SYMBOL_VARIANTS)",
+    )
     ap.add_argument(
         "--zooms",
         type=lambda v: [float(x) for x in v.split(",")],

@@ -191,6 +191,7 @@ def _read_photos(a: argparse.Namespace, files: list[Path]) -> int:
         decoder=a.decoder,
         cross_check=a.cross_check,
         zooms=a.zooms,
+        variants=a.variants,
         min_confidence=a.min_confidence,
         erasure_prior=a.erasure_prior,
         ean13_lead0_prior=a.ean13_lead0_prior,
@@ -289,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     from crnn.inference import MIN_CONFIDENCE, VIEWS_BELOW  # torch-free
 
     views_help = VIEWS_HELP.format(below=VIEWS_BELOW)
-    from crnn.photo import DEFAULT_ZOOMS
+    from crnn.photo import DEFAULT_VARIANTS, DEFAULT_ZOOMS
 
     p = argparse.ArgumentParser(prog="crnn", description="Read the digits under EAN/UPC barcodes with a CRNN.")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -355,6 +356,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=list(DEFAULT_ZOOMS),
         help="with --detector: comma-separated scales the detector sees each photo at (default: "
         f"{','.join(map(str, DEFAULT_ZOOMS))}; barcodes filling the frame are found at the smaller one)",
+    )
+    r.add_argument(
+        "--variants",
+        type=int,
+        default=DEFAULT_VARIANTS,
+        help=f"with --detector: symbol hypotheses read per detection, 1-3 (default {DEFAULT_VARIANTS}: as detected and "
+        "with the bottom edge lower; 3 adds the box moved down a third of its height, for digits far under tall bars)",
     )
     r.add_argument(
         "--min-confidence",

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from crnn.config import DEFAULT_ZOOMS, DetectorPostConfig
+from crnn.config import DEFAULT_VARIANTS, DEFAULT_ZOOMS, DetectorPostConfig
 from crnn.inference import MIN_CONFIDENCE, fused_text, is_sure, ort_session, reading
 from crnn.preprocess import border_colour, letterbox
 from crnn.straighten import SYMBOL_VARIANTS, direction, straighten, sub_quad
@@ -295,7 +295,7 @@ class PhotoReader:
         threads: int | None = None,
         decoder: str | None = None,
         cross_check: bool = False,
-        variants: int = 1,
+        variants: int = DEFAULT_VARIANTS,
         zooms: Sequence[float] = DEFAULT_ZOOMS,
         min_confidence: float = MIN_CONFIDENCE,
         erasure_prior: float | None = None,
@@ -305,6 +305,10 @@ class PhotoReader:
     ) -> None:
         from crnn.inference import EnsembleReader, OnnxReader, Reader
 
+        if not 1 <= variants <= len(SYMBOL_VARIANTS):
+            raise ValueError(
+                f"variants must be 1..{len(SYMBOL_VARIANTS)} (crnn.straighten.SYMBOL_VARIANTS), got {variants}"
+            )
         if not zooms or not all(0 < z <= 1 for z in zooms):
             raise ValueError(f"zooms must be one or more values in (0, 1], got {list(zooms)}")
         paths = [detector] if isinstance(detector, (str, Path)) else list(detector)

@@ -49,6 +49,7 @@ def run(
         [tracker.model(i) for i in detector_ids],
         tracker.model(recogniser_model_id),
         zooms=cfg.zooms,
+        variants=cfg.variants,
         min_confidence=cfg.min_confidence,
     )
     if not cfg.photos_tsv or not Path(cfg.photos_tsv).is_file():

@@ -337,3 +337,24 @@ def test_detections_of_one_barcode_at_several_zooms_give_one_read() -> None:
         PhotoReader([], "rec.onnx")
     with pytest.raises(ValueError, match="zooms"):
         PhotoReader("det.onnx", "rec.onnx", zooms=(1.0, 2.0))
+
+
+def test_symbol_variants_and_their_bounds() -> None:
+    """Each detection is read as detected, with its bottom edge lower and (opt-in) moved down a third of its
+    height, for digits far under tall bars; the reader takes 1 to 3 of them and refuses other counts up front."""
+    import pytest
+
+    from crnn.config import DEFAULT_VARIANTS, PhotoEvaluateConfig
+    from crnn.photo import PhotoReader
+    from crnn.straighten import SYMBOL_VARIANTS, sub_quad
+
+    quad = np.array([[10.0, 20.0], [110.0, 20.0], [110.0, 60.0], [10.0, 60.0]])  # 100 x 40, upright
+    ys = [sub_quad(quad, f)[:, 1] for f in SYMBOL_VARIANTS]
+    assert np.allclose(ys[0], [20, 20, 60, 60])
+    assert np.allclose(ys[1], [20, 20, 63.2, 63.2])  # the bottom 8% lower
+    assert np.allclose(ys[2], [32, 32, 72, 72])  # the whole box 0.3 of its height lower
+    assert all(np.allclose(sub_quad(quad, f)[:, 0], quad[:, 0]) for f in SYMBOL_VARIANTS)
+    assert DEFAULT_VARIANTS == PhotoEvaluateConfig().variants == 2
+    for bad in (0, len(SYMBOL_VARIANTS) + 1):
+        with pytest.raises(ValueError, match="variants must be 1..3"):
+            PhotoReader("missing-detector.onnx", "missing-model.onnx", variants=bad)
