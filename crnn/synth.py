@@ -101,8 +101,18 @@ class SynthConfig:
     p_upright_turn: float = 0.05  # barcode turned by 90/180/270 degrees
     max_perspective: float = 0.08  # corner displacement, fraction of the symbol's size
     p_curvature: float = 0.3
+    # A crumpled bag or pouch: the label waves along the digit line (period `crumple_period` digit widths), rows
+    # moved up and down by `crumple_amp` of the digits' height, the folds shaded; digits and bars bend with it.
+    p_crumple: float = 0.0
+    crumple_amp: tuple[float, float] = (0.08, 0.25)
+    crumple_period: tuple[float, float] = (2.5, 7.0)
     p_greyscale: float = 0.4
     p_streaks: float = 0.5
+    # A broad specular highlight (a shiny can or film seen against a light) over the lower bars: they fade toward
+    # white by `glare_strength` down to just above the digits, which stay printed; the bars above it keep their
+    # contrast. A detector that learnt bars dark down to the digits boxes such a symbol without its digits.
+    p_glare: float = 0.0
+    glare_strength: tuple[float, float] = (0.5, 0.85)
     p_motion_blur: float = 0.15
     p_downscale: float = 0.2
     max_blur_frac: float = 0.07  # blur sigma cap, fraction of the digits' height in pixels
@@ -173,18 +183,30 @@ def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
 
 @dataclass
 class Warp:
-    """Label (surface) pixels -> scene pixels: cylinder bend around x = `uc`, then homography `h`.
+    """Label (surface) pixels -> scene pixels: crumple waves, cylinder bend around x = `uc`, then homography `h`.
 
-    The bend foreshortens x (u' = uc + R sin t, t = (u - uc) / R) and bows rows by `gamma` R (1 - cos t),
-    the way a label on a bottle looks; `radius` = inf means flat.
+    The waves (a crumpled bag or pouch) move each point by `wave_y` * sin(2 pi u / `wave_len` + `wave_phase`) down
+    and by `wave_x` times the same with a quarter-period offset along the digit line. The bend foreshortens x
+    (u' = uc + R sin t, t = (u - uc) / R) and bows rows by `gamma` R (1 - cos t), the way a label on a bottle looks;
+    `radius` = inf means flat.
     """
 
     h: np.ndarray
     uc: float = 0.0
     radius: float = math.inf
     gamma: float = 0.0
+    wave_y: float = 0.0
+    wave_x: float = 0.0
+    wave_len: float = 1.0
+    wave_phase: float = 0.0
+
+    def _angle(self, u: np.ndarray) -> np.ndarray:
+        return 2 * math.pi * u / self.wave_len + self.wave_phase
 
     def bend(self, pts: np.ndarray) -> np.ndarray:
+        if self.wave_y or self.wave_x:
+            a = self._angle(pts[:, 0])
+            pts = np.column_stack([pts[:, 0] + self.wave_x * np.cos(a), pts[:, 1] + self.wave_y * np.sin(a)])
         if math.isinf(self.radius):
             return pts
         t = (pts[:, 0] - self.uc) / self.radius
@@ -200,10 +222,15 @@ class Warp:
 
     def inverse(self, pts: np.ndarray) -> np.ndarray:
         q = _apply_h(np.linalg.inv(self.h), pts)
-        if math.isinf(self.radius):
-            return q
-        t = np.arcsin(np.clip((q[:, 0] - self.uc) / self.radius, -1.0, 1.0))
-        return np.column_stack([self.uc + self.radius * t, q[:, 1] - self.gamma * self.radius * (1 - np.cos(t))])
+        if not math.isinf(self.radius):
+            t = np.arcsin(np.clip((q[:, 0] - self.uc) / self.radius, -1.0, 1.0))
+            q = np.column_stack([self.uc + self.radius * t, q[:, 1] - self.gamma * self.radius * (1 - np.cos(t))])
+        if self.wave_y or self.wave_x:
+            u = q[:, 0].copy()
+            for _ in range(30):  # u + wave_x cos(.) = q_u: a contraction while 2 pi wave_x / wave_len < 1
+                u = q[:, 0] - self.wave_x * np.cos(self._angle(u))
+            q = np.column_stack([u, q[:, 1] - self.wave_y * np.sin(self._angle(u))])
+        return q
 
 
 def _box_points(box: Box, n: int = 9) -> np.ndarray:
@@ -580,7 +607,23 @@ def _attempt(index: int, seed: int, attempt: int, cfg: SynthConfig) -> Sample | 
         rgb = ImageChops.multiply(image.convert("RGB"), Image.merge("RGB", (gain,) * 3))
         rgb.putalpha(a_img)
         image = rgb
-    flat = Warp(np.eye(3), uc, radius, gamma)
+    waves: dict[str, float] = {}
+    if cfg.p_crumple > 0 and rng.random() < cfg.p_crumple:  # no draw at 0: the default stream is unchanged
+        period = 7 * surf.module_px * rng.uniform(*cfg.crumple_period)  # a digit is 7 modules wide
+        waves = {
+            "wave_y": style.digit_height * surf.module_px * rng.uniform(*cfg.crumple_amp) * rng.choice([-1, 1]),
+            "wave_x": period / (2 * math.pi) * rng.uniform(0.0, 0.25),
+            "wave_len": period,
+            "wave_phase": rng.uniform(0, 2 * math.pi),
+        }
+        # Folds catch the light: a gain following the slope of the waves.
+        cols = np.arange(sw)
+        shade = 1 - rng.uniform(0.05, 0.3) * (0.5 + 0.5 * np.cos(2 * math.pi * cols / period + waves["wave_phase"]))
+        gain = Image.fromarray((shade[None, :] * 255).astype(np.uint8)).resize((sw, sh))
+        rgb = ImageChops.multiply(image.convert("RGB"), Image.merge("RGB", (gain,) * 3))
+        rgb.putalpha(image.getchannel("A"))
+        image = rgb
+    flat = Warp(np.eye(3), uc, radius, gamma, **waves)
     sym_bent = flat.bend(_box_points(sym, 2))
     centre = sym_bent.mean(axis=0)
     k = s_px / ppm
@@ -599,7 +642,7 @@ def _attempt(index: int, seed: int, attempt: int, cfg: SynthConfig) -> Sample | 
     extent = float(np.ptp(dst[:, 0]) + np.ptp(dst[:, 1])) / 2
     dst = dst + rng.normal(0, rng.uniform(0, cfg.max_perspective) * extent / 2, dst.shape)
     h = homography(src, dst)
-    warp = Warp(h, uc, radius, gamma)
+    warp = Warp(h, uc, radius, gamma, **waves)
     # Surface corners must stay in front of the camera.
     surf_corners = flat.bend(_box_points((0, 0, sw, sh), 3))
     if (np.column_stack([surf_corners, np.ones(len(surf_corners))]) @ h[2] < 0.2).any():
@@ -615,7 +658,7 @@ def _attempt(index: int, seed: int, attempt: int, cfg: SynthConfig) -> Sample | 
     lo_t = margin - needed.min(axis=0)
     hi_t = np.array(size) - margin - needed.max(axis=0)
     t = rng.uniform(lo_t, np.maximum(lo_t, hi_t))
-    warp = Warp(np.array([[1, 0, t[0]], [0, 1, t[1]], [0, 0, 1]]) @ h, uc, radius, gamma)
+    warp = Warp(np.array([[1, 0, t[0]], [0, 1, t[1]], [0, 0, 1]]) @ h, uc, radius, gamma, **waves)
     if s_px < 1.4:
         return None
 
@@ -623,7 +666,7 @@ def _attempt(index: int, seed: int, attempt: int, cfg: SynthConfig) -> Sample | 
     scene = _background(rng, size, fonts)
     footprint = warp.forward(_box_points((0, 0, sw, sh), 12))
     region = (*footprint.min(axis=0), *footprint.max(axis=0))
-    mesh = _mesh(warp, size, region)  # type: ignore[arg-type]  # 4 floats
+    mesh = _mesh(warp, size, region, cell=12 if waves else 48)  # type: ignore[arg-type]  # 4 floats
     warped = image.transform(size, Image.Transform.MESH, mesh, Image.Resampling.BILINEAR)
     scene.paste(warped, (0, 0), warped)
 
@@ -707,6 +750,8 @@ def _photometric(
     scene = scene.point(luts.astype(np.uint8).tolist())
     if rng.random() < cfg.p_streaks:
         scene = _streaks(rng, scene, warp, surf, max_alpha=0.45)
+    if cfg.p_glare > 0 and rng.random() < cfg.p_glare:  # no draw at 0: the default stream is unchanged
+        scene = _glare(rng, cfg, scene, warp, surf)
 
     # An out-of-focus camera (small close-up barcodes, e.g. books): one strong blur, instead of the budget below.
     # No draw at 0: the default stream is unchanged.
@@ -827,6 +872,31 @@ def _streaks(rng: np.random.Generator, scene: Image.Image, warp: Warp, surf: _Su
     return Image.composite(Image.new(scene.mode, (w, h), 250 if scene.mode == "L" else (250,) * 3), scene, layer)
 
 
+def _glare(rng: np.random.Generator, cfg: SynthConfig, scene: Image.Image, warp: Warp, surf: _Surface) -> Image.Image:
+    """Wash the lower bars toward white: a band from 20-70% of the way down the bars to just over the digits,
+    fading in from its top edge (a ramp over up to half its height), its bottom edge soft but off the digits."""
+    x0, _, x1, _ = surf.symbol_box
+    bar_top, digit_top, m = surf.bars[1], surf.text_box[1], surf.module_px
+    y1 = digit_top - m * rng.uniform(1.0, 2.5)
+    y0 = y1 - (y1 - bar_top) * rng.uniform(0.2, 0.7)
+    ramp = (y1 - y0) * rng.uniform(0.0, 0.5)
+    pad = (x1 - x0) * rng.uniform(0.0, 0.15)
+    scene_module = float(np.ptp(warp.forward(np.array([[x0, y1], [x1, y1]]))[:, 0])) / max(x1 - x0, 1.0) * m
+    q = 2
+    layer = Image.new("L", (scene.width // q + 1, scene.height // q + 1), 0)
+    draw = ImageDraw.Draw(layer)
+    steps = 4
+    for k in range(steps):  # nested bands, each starting lower and brighter: the ramp
+        band = warp.forward(_box_points((x0 - pad, y0 + ramp * k / steps, x1 + pad, y1), 12))
+        hull = band[np.argsort(np.arctan2(*(band - band.mean(axis=0)).T[::-1]))]  # outline points in angle order
+        draw.polygon([(float(x) / q, float(y) / q) for x, y in hull], fill=round(255 * (k + 1) / steps))
+    layer = layer.filter(ImageFilter.GaussianBlur(max(0.5, 0.8 * scene_module / q)))
+    alpha = rng.uniform(*cfg.glare_strength)
+    layer = layer.resize(scene.size, Image.Resampling.BILINEAR).point(lambda v: int(v * alpha))
+    white = 250 if scene.mode == "L" else (250,) * 3
+    return Image.composite(Image.new(scene.mode, scene.size, white), scene, layer)
+
+
 def make_sample(
     index: int, seed: int = 0, config: SynthConfig | None = None
 ) -> tuple[Image.Image, tuple[int, int, int, int], Image.Image, str, Format]:
@@ -888,6 +958,13 @@ def _validate(cfg: SynthConfig) -> None:
             raise ValueError(f"{name} must be a range 0 <= low <= high, got {(lo, hi)}")
     if not 0 <= cfg.tilt_reach_below <= 1:
         raise ValueError(f"tilt_reach_below must be in [0, 1], got {cfg.tilt_reach_below}")
+    amp, period = cfg.crumple_amp, cfg.crumple_period
+    if not 0 <= amp[0] <= amp[1] <= 1 or not 1 <= period[0] <= period[1]:
+        raise ValueError(
+            f"need 0 <= crumple_amp <= 1 and 1 <= crumple_period (ranges), got {cfg.crumple_amp}, {cfg.crumple_period}"
+        )
+    if not 0 <= cfg.glare_strength[0] <= cfg.glare_strength[1] <= 1:
+        raise ValueError(f"glare_strength must be a range 0 <= low <= high <= 1, got {cfg.glare_strength}")
     if not 0.2 <= cfg.tilt_squash[0] <= cfg.tilt_squash[1] <= 1:
         raise ValueError(f"tilt_squash must be a range 0.2 <= low <= high <= 1, got {cfg.tilt_squash}")
     if cfg.blur_skew <= 0 or not 0 <= cfg.max_black_level < 128:

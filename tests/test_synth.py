@@ -224,6 +224,8 @@ def test_knobs_off_by_default_leave_the_stream_alone() -> None:
         p_defocus=0.0,
         p_tilt=0.0,
         p_card=0.0,
+        p_glare=0.0,
+        p_crumple=0.0,
     )
     for i in range(3):
         a, b = make_sample(i, seed=11)[2], make_sample(i, seed=11, config=off)[2]
@@ -417,3 +419,53 @@ def test_addons_are_drawn_beside_the_symbol_not_inside_it() -> None:
         synth._sample_style(np.random.default_rng(i), default, "UPC-A", "036000291452", ()).addon is None
         for i in range(20)
     )
+
+
+def test_glare_washes_the_lower_bars_and_spares_the_digits(tmp_path: Path) -> None:
+    """`p_glare`: the bars just over the digits fade toward white, their tops and the digits keep their contrast."""
+    import math
+
+    from crnn import synth
+    from crnn.render import BarcodeStyle
+
+    cfg = SynthConfig(p_glare=1.0, glare_strength=(0.8, 0.8))
+    rng = np.random.default_rng(0)
+    surf = synth._surface(rng, "5901234123457", "EAN-13", BarcodeStyle(bar_height=60.0), 3, ())
+    flat = synth.Warp(np.eye(3), 0.0, math.inf, 0.0)
+    scene = surf.image.convert("L")
+    before = np.asarray(scene, dtype=np.float64)
+    for seed in range(5):
+        after = np.asarray(synth._glare(np.random.default_rng(seed), cfg, scene, flat, surf), dtype=np.float64)
+        x0, x1 = int(surf.bars[0]), int(surf.bars[2])
+        bar_top, digit_top = int(surf.bars[1]), int(surf.text_box[1])
+        top = slice(bar_top, bar_top + (digit_top - bar_top) // 5)
+        low = slice(digit_top - 3 * surf.module_px - 2, digit_top - 3 * surf.module_px)
+        digits = slice(digit_top, int(surf.text_box[3]))
+        assert np.abs(after[top, x0:x1] - before[top, x0:x1]).max() < 2
+        assert after[low, x0:x1].std() < 0.4 * before[low, x0:x1].std()
+        assert np.abs(after[digits] - before[digits]).mean() < 2
+    with pytest.raises(ValueError, match="glare_strength"):
+        generate(tmp_path, 1, config=SynthConfig(glare_strength=(0.9, 0.5)), progress=False)
+
+
+def test_crumple_waves_the_label_and_inverts(tmp_path: Path) -> None:
+    """`p_crumple`: the warp moves rows up and down along the digit line, its inverse undoes it (the scene's mesh)."""
+    import math
+
+    from crnn.synth import Warp
+
+    h = np.array([[0.9, 0.1, 20.0], [-0.05, 1.1, 30.0], [0.0001, 0.0002, 1.0]])
+    for radius in (math.inf, 300.0):
+        warp = Warp(h, 150.0, radius, 0.05, wave_y=6.0, wave_x=5.0, wave_len=60.0, wave_phase=0.7)
+        pts = np.column_stack([np.linspace(20, 280, 40), np.linspace(10, 90, 40)])
+        assert np.abs(warp.inverse(warp.forward(pts)) - pts).max() < 1e-3
+    flat = Warp(np.eye(3), wave_y=6.0, wave_len=60.0)
+    row = np.column_stack([np.arange(0.0, 120.0, 5.0), np.full(24, 50.0)])
+    moved = flat.forward(row)[:, 1] - 50.0
+    assert moved.max() == pytest.approx(6.0, abs=0.1) and moved.min() == pytest.approx(-6.0, abs=0.1)
+    on = SynthConfig(p_crumple=1.0)
+    for i in range(4):  # the same codes, the crops changed
+        a, b = make_sample(i, seed=2), make_sample(i, seed=2, config=on)
+        assert (a[3], a[4]) == (b[3], b[4]) and a[2].tobytes() != b[2].tobytes()
+    with pytest.raises(ValueError, match="crumple"):
+        generate(tmp_path, 1, config=SynthConfig(crumple_amp=(0.3, 0.1)), progress=False)
