@@ -20,10 +20,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from crnn.codec import Decoded
 from crnn.config import DEFAULT_VARIANTS, DEFAULT_ZOOMS, DetectorPostConfig
 from crnn.inference import MIN_CONFIDENCE, fused_text, is_sure, ort_session, reading
 from crnn.preprocess import border_colour, letterbox
-from crnn.straighten import SYMBOL_VARIANTS, direction, straighten, sub_quad
+from crnn.straighten import ALWAYS_READ_VARIANTS, SYMBOL_VARIANTS, direction, straighten, sub_quad
 from crnn.symbology import upce_to_upca
 
 log = logging.getLogger(__name__)
@@ -334,13 +335,14 @@ class PhotoReader:
     def read_barcodes(self, image: Image.Image) -> list[BarcodeRead]:
         """Every barcode in `image` (its pixels), without the cross-check and whatever its confidence.
 
-        With `variants` > 1, each detection is also read under the first `variants` hypotheses of
-        `SYMBOL_VARIANTS`; with several `zooms`, each detector looks at the photo at each. Detections of one
-        barcode (boxes overlapping by IoU >= 0.3) are one barcode, and their reads are fused like test-time
-        views (`crnn.inference.fused_text`): the number all of its crops find likeliest together wins, with the
-        confidence and box of the most confident crop that read it. With two main-job model sets on the real
-        photos this read as many photos as taking the most confident read and removed the one confident misread
-        each had (README, "Views").
+        Each detection is read under the first `variants` hypotheses of `SYMBOL_VARIANTS`; those past
+        `ALWAYS_READ_VARIANTS` only for a barcode whose read from the others is unsure (under the floor or failing
+        the check digit): a fallback, so a far-fetched crop never outvotes a sure read. With several `zooms`, each
+        detector looks at the photo at each. Detections of one barcode (boxes overlapping by IoU >= 0.3) are one
+        barcode, and their reads are fused like test-time views (`crnn.inference.fused_text`): the number all of
+        its crops find likeliest together wins, with the confidence and box of the most confident crop that read
+        it. With two main-job model sets on the real photos this read as many photos as taking the most confident
+        read and removed the one confident misread each had (README, "Views").
         """
         found = sorted(
             (d for det in self.detectors for z in self.zooms for d in det.detect(image, z)), key=lambda d: -d.score
@@ -353,38 +355,58 @@ class PhotoReader:
                 detections.append(d)
                 match = len(detections) - 1
             group.append(match)
-        crops: list[Image.Image] = []
-        owner: list[tuple[int, Detection]] = []
-        for k, d in zip(group, found, strict=True):
-            for frac in SYMBOL_VARIANTS[: max(1, self.variants)]:
+        first = SYMBOL_VARIANTS[: min(self.variants, ALWAYS_READ_VARIANTS)]
+        owned = list(zip(group, found, strict=True))
+        reads = self._read(image, owned, first)
+        out = self._fuse(reads)
+        later = SYMBOL_VARIANTS[len(first) : self.variants]
+        if not later:
+            return [out[k] for k in sorted(out)]
+        unsure = {k for k, b in out.items() if not is_sure(b.confidence, b.checksum_ok, self.min_confidence)}
+        if unsure:
+            more = self._read(image, [(k, d) for k, d in owned if k in unsure], later)
+            out.update(self._fuse([r for r in reads if r[0] in unsure] + more))
+        return [out[k] for k in sorted(out)]
+
+    def _read(
+        self,
+        image: Image.Image,
+        owned: list[tuple[int, Detection]],
+        variants: Sequence[tuple[float, float, float, float]],
+    ) -> list[tuple[int, Detection, list[tuple[np.ndarray, Decoded]]]]:
+        """(barcode, detection, each recogniser's log-probabilities and read) of each detection's crop under each
+        symbol hypothesis."""
+        crops: list[tuple[int, Detection, Image.Image]] = []
+        for k, d in owned:
+            for frac in variants:
                 try:
-                    crops.append(straighten(image, sub_quad(d.quad, frac)))
-                    owner.append((k, d))
+                    crops.append((k, d, straighten(image, sub_quad(d.quad, frac))))
                 except ValueError as e:  # a degenerate quad: skip it, keep the rest
                     log.debug("skipping detection %s: %s", d.box, e)
         if not crops:
             return []
-        # Per recogniser and crop: log-probabilities, the read, and the read as a Reading.
-        logp, decoded = zip(*self.reader.decode_members(crops), strict=True)
-        reads = [[reading(d) for d in dec] for dec in decoded]
-        out = []
-        for k in sorted({k for k, _ in owner}):
+        members = self.reader.decode_members([c for _, _, c in crops])
+        return [(k, d, [(logp[i], dec[i]) for logp, dec in members]) for i, (k, d, _) in enumerate(crops)]
+
+    def _fuse(self, reads: list[tuple[int, Detection, list[tuple[np.ndarray, Decoded]]]]) -> dict[int, BarcodeRead]:
+        """One read per barcode from all of its crops' reads (see `read_barcodes`)."""
+        out = {}
+        for k in sorted({k for k, _, _ in reads}):
             mine = sorted(
-                ((m, i) for m in range(len(reads)) for i, (g, _) in enumerate(owner) if g == k),
-                key=lambda mi: (reads[mi[0]][mi[1]].checksum_ok, reads[mi[0]][mi[1]].confidence),
+                ((i, m, reading(dec)) for i, r in enumerate(reads) if r[0] == k for m, (_, dec) in enumerate(r[2])),
+                key=lambda t: (t[2].checksum_ok, t[2].confidence),
                 reverse=True,
             )
             text = fused_text(
                 self.reader.codec,
-                [logp[m][i] for m, i in mine],
-                [decoded[m][i] for m, i in mine],
+                [reads[i][2][m][0] for i, m, _ in mine],
+                [reads[i][2][m][1] for i, m, _ in mine],
                 self.reader.ean13_lead0_prior,
             )
             # The number is the fused one (always one crop's read); its confidence and box are those of the most
             # confident crop that read it (`mine` is in that order), as before fusion whenever that crop's wins.
-            m, first = next((m, i) for m, i in mine if decoded[m][i].text == text)
-            r = reads[m][first]
-            out.append(BarcodeRead(owner[first][1], r.text, r.confidence, r.checksum_ok, r.inferred))
+            i, _, r = next(t for t in mine if t[2].text == text)
+            out[k] = BarcodeRead(reads[i][1], r.text, r.confidence, r.checksum_ok, r.inferred)
         return out
 
     def read_image(self, image: Image.Image) -> list[BarcodeRead]:
