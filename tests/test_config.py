@@ -50,6 +50,17 @@ def test_round_trip_through_dict():
     assert again == cfg
 
 
+def test_the_pipeline_trains_on_as_many_crops_as_crnn_train():
+    """The pipeline's dataset, split by the preprocess step, gives its train step the count of synthetic crops
+    that `crnn train` makes (the accuracy figures in the README were measured at that count)."""
+    train = config.load(config.TrainConfig, REPO / "configs/train.yaml")
+    dataset = config.load(config.DatasetConfig, REPO / "configs/dataset.yaml")
+    preprocess = config.load(config.PreprocessConfig, REPO / "configs/preprocess.yaml")
+    pipeline = config.load(config.PipelineConfig, REPO / "configs/pipeline.yaml")
+    assert pipeline.parameters.count == dataset.synthetic.count
+    assert round(dataset.synthetic.count * preprocess.split.train) == train.data.synth.train_count
+
+
 def test_the_pipeline_and_crnn_train_make_the_same_synthetic_crops():
     """The dataset step's generator settings are train.yaml's, so the pipeline's model and a standalone
     `crnn train` learn from the same kind of crops, and the decoder settings that rely on them (the loyalty
