@@ -233,6 +233,14 @@ class Warp:
         return q
 
 
+def _shade_columns(image: Image.Image, shade: np.ndarray) -> Image.Image:
+    """The RGBA label `image` darkened column by column by the gains `shade` (0-1, one per column), alpha kept."""
+    gain = Image.fromarray((shade[None, :] * 255).astype(np.uint8)).resize(image.size)
+    rgb = ImageChops.multiply(image.convert("RGB"), Image.merge("RGB", (gain,) * 3))
+    rgb.putalpha(image.getchannel("A"))
+    return rgb
+
+
 def _box_points(box: Box, n: int = 9) -> np.ndarray:
     """Points along the outline of `box` (curved warps bend its edges)."""
     x0, y0, x1, y1 = box
@@ -603,10 +611,7 @@ def _attempt(index: int, seed: int, attempt: int, cfg: SynthConfig) -> Sample | 
         shade = 1 - rng.uniform(0.1, 0.5) * (1 - np.cos(np.clip((cols - uc) / radius, -1.5, 1.5)))
         a_img = Image.fromarray(alpha).resize((sw, sh), Image.Resampling.NEAREST)
         image.putalpha(a_img)
-        gain = Image.fromarray((shade[None, :] * 255).astype(np.uint8)).resize((sw, sh))
-        rgb = ImageChops.multiply(image.convert("RGB"), Image.merge("RGB", (gain,) * 3))
-        rgb.putalpha(a_img)
-        image = rgb
+        image = _shade_columns(image, shade)
     waves: dict[str, float] = {}
     if cfg.p_crumple > 0 and rng.random() < cfg.p_crumple:  # no draw at 0: the default stream is unchanged
         period = 7 * surf.module_px * rng.uniform(*cfg.crumple_period)  # a digit is 7 modules wide
@@ -619,10 +624,7 @@ def _attempt(index: int, seed: int, attempt: int, cfg: SynthConfig) -> Sample | 
         # Folds catch the light: a gain following the slope of the waves.
         cols = np.arange(sw)
         shade = 1 - rng.uniform(0.05, 0.3) * (0.5 + 0.5 * np.cos(2 * math.pi * cols / period + waves["wave_phase"]))
-        gain = Image.fromarray((shade[None, :] * 255).astype(np.uint8)).resize((sw, sh))
-        rgb = ImageChops.multiply(image.convert("RGB"), Image.merge("RGB", (gain,) * 3))
-        rgb.putalpha(image.getchannel("A"))
-        image = rgb
+        image = _shade_columns(image, shade)
     flat = Warp(np.eye(3), uc, radius, gamma, **waves)
     sym_bent = flat.bend(_box_points(sym, 2))
     centre = sym_bent.mean(axis=0)
