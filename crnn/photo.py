@@ -402,6 +402,8 @@ class PhotoReader:
                 [reads[i][2][m][0] for i, m, _ in mine],
                 [reads[i][2][m][1] for i, m, _ in mine],
                 self.reader.ean13_lead0_prior,
+                self.reader.erasure_prior,
+                self.reader.erasable,
             )
             # The number is the fused one (always one crop's read); its confidence and box are those of the most
             # confident crop that read it (`mine` is in that order), as before fusion whenever that crop's wins.

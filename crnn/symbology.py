@@ -168,6 +168,19 @@ def restricted_upca(code: str, rng: random.Random) -> str:
     return payload + str(gs1_check_digit(payload))
 
 
+def erased_form(code: str, erasable: Sequence[str] = tuple(ERASABLE)) -> str | None:
+    """What a crop of `code` shows when it lacks the digit the erasure hypothesis supplies (`constraints`): a
+    restricted-circulation UPC-A without its check digit, an EAN-13 without its leading digit, for the formats in
+    `erasable`; None when `code` has no such form."""
+    for fmt, pos in ERASABLE.items():
+        if fmt not in erasable or not is_valid(code, fmt):
+            continue
+        if fmt == "UPC-A" and code[0] not in RESTRICTED_UPCA:
+            continue
+        return code[:pos] + code[pos + 1 :]
+    return None
+
+
 def check_erasure_prior(prior: float) -> float:
     """`prior` when it is a probability the decoder can weigh, in [0, 1); ValueError otherwise (a training
     config, `--erasure-prior` or an ONNX file's metadata may carry any number)."""

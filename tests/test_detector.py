@@ -298,7 +298,7 @@ def test_detections_of_one_barcode_at_several_zooms_give_one_read() -> None:
         def detect(self, image: Image.Image, zoom: float = 1.0) -> list[Detection]:
             return [a1, b] if zoom == 1.0 else [a2]
 
-        codec, ean13_lead0_prior = Codec(), 1.0
+        codec, ean13_lead0_prior, erasure_prior, erasable = Codec(), 1.0, 0.0, ()
 
         def decode_images(self, crops: list[Image.Image]) -> tuple[np.ndarray, list[Decoded]]:
             # only the whole first barcode reads
@@ -377,7 +377,7 @@ def test_third_variant_is_read_only_for_unsure_barcodes(monkeypatch: pytest.Monk
     seen: list[int] = []
 
     class Stand:
-        codec, ean13_lead0_prior = Codec(), 1.0
+        codec, ean13_lead0_prior, erasure_prior, erasable = Codec(), 1.0, 0.0, ()
 
         def detect(self, image: Image.Image, zoom: float = 1.0) -> list[Detection]:
             return [a, b]

@@ -6,8 +6,9 @@ import pytest
 from PIL import Image
 from test_codec import _lead0_frames, frames_for
 
+from crnn import symbology
 from crnn.codec import Codec, log_softmax
-from crnn.inference import MIN_CONFIDENCE, VIEWS_BELOW, Reader, check_views, fuse_views
+from crnn.inference import MIN_CONFIDENCE, VIEWS_BELOW, Reader, check_views, fuse_views, fused_text
 from crnn.preprocess import VIEW_NAMES, VIEWS, InputSpec, view
 
 
@@ -57,6 +58,23 @@ def test_fusion_weighs_the_layout_prior_like_the_decoder():
     # Together the views give the 13-digit path 0.9 * 0.3 = 0.27 and the 12-digit one 0.1 * 0.7 = 0.07.
     assert fuse_views(codec, views, reads).text == "0" + upca
     assert fuse_views(codec, views, reads, ean13_lead0_prior=0.1).text == upca
+
+
+def test_fusion_scores_a_card_number_no_view_shows_its_check_digit_of():
+    """Every crop of a loyalty card printed without its check digit reads 11 digits, the check digit supplying the
+    12th; one crop cut off-centre reads another valid 12-digit number. Plain CTC scores the card's number by a digit
+    no crop shows and lets the odd one win; scored as the decoder does (the erasure hypothesis), the card's wins."""
+    codec = Codec()
+    card, odd = "456314319671", "456317431967"  # restricted-circulation UPC-As, both valid
+    views = [frames_for(card[:11], seed=s) for s in (1, 2, 3)] + [log_softmax(frames_for(odd, seed=4) * 0.5)]
+    reads = [codec.decode_constrained(lp, erasure_prior=0.05, erasable=("UPC-A",)) for lp in views]
+    assert [r.text for r in reads] == [card, card, card, odd] and reads[0].inferred == (11,)
+    assert symbology.erased_form(card, ("UPC-A",)) == card[:11]
+    assert symbology.erased_form(card, ()) is None and symbology.erased_form("036000291452") is None  # not restricted
+    assert fused_text(codec, views[::-1], reads[::-1], erasure_prior=0.0) == odd  # the failure this fixes
+    assert fused_text(codec, views[::-1], reads[::-1], erasure_prior=0.05, erasable=("UPC-A",)) == card
+    fused = fuse_views(codec, views[::-1], reads[::-1], erasure_prior=0.05, erasable=("UPC-A",))
+    assert fused.text == card and fused.inferred == (11,) and fused.confidence == max(r.confidence for r in reads[:3])
 
 
 class Scripted(Reader):
