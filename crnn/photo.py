@@ -22,8 +22,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from crnn.codec import Decoded
 from crnn.config import DEFAULT_VARIANTS, DEFAULT_ZOOMS, DetectorPostConfig
-from crnn.inference import MIN_CONFIDENCE, fused_text, is_sure, ort_session, reading
-from crnn.preprocess import border_colour, letterbox
+from crnn.inference import MIN_CONFIDENCE, check_views, fused_text, is_sure, ort_session, reading
+from crnn.preprocess import border_colour, letterbox, view
 from crnn.straighten import ALWAYS_READ_VARIANTS, SYMBOL_VARIANTS, direction, straighten, sub_quad
 from crnn.symbology import upce_to_upca
 
@@ -289,6 +289,8 @@ def _match_zxing(det: Detection, decodes: list[dict]) -> dict | None:
 class PhotoReader:
     """Detector + recogniser (both ONNX): every barcode in a photo with its number."""
 
+    views: tuple[str, ...] = ()  # the crop reader's test-time views, read for every crop too (opt-in)
+
     def __init__(
         self,
         detector: str | Path | Sequence[str | Path],
@@ -326,6 +328,8 @@ class PhotoReader:
         self.reader.override_priors(erasure_prior, ean13_lead0_prior, erasable)
         # A photo's barcode is already read in several views (detections, zooms, variants; fused below), so
         # the crop reader's own views stay off by default: on the photos they cost twice the time and no read.
+        # Given, every crop is read in each of them too, and fused with the rest (`_read`).
+        self.views = check_views(views)
         self.reader.set_views(views)
         self.cross_check = cross_check
         self.variants = variants
@@ -375,14 +379,17 @@ class PhotoReader:
         variants: Sequence[tuple[float, float, float, float]],
     ) -> list[tuple[int, Detection, list[tuple[np.ndarray, Decoded]]]]:
         """(barcode, detection, each recogniser's log-probabilities and read) of each detection's crop under each
-        symbol hypothesis."""
+        symbol hypothesis, and of each of the crop's test-time views when the reader was given some."""
         crops: list[tuple[int, Detection, Image.Image]] = []
         for k, d in owned:
             for frac in variants:
                 try:
-                    crops.append((k, d, straighten(image, sub_quad(d.quad, frac))))
+                    crop = straighten(image, sub_quad(d.quad, frac))
                 except ValueError as e:  # a degenerate quad: skip it, keep the rest
                     log.debug("skipping detection %s: %s", d.box, e)
+                    continue
+                crops.append((k, d, crop))
+                crops.extend((k, d, view(crop, v)) for v in self.views)
         if not crops:
             return []
         members = self.reader.decode_members([c for _, _, c in crops])

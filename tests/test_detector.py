@@ -406,3 +406,7 @@ def test_fallback_variants_are_read_only_for_unsure_barcodes(monkeypatch: pytest
     reads = reader.read_barcodes(Image.new("RGB", (200, 100)))
     assert [r.text for r in reads] == ["036000291452", "96385074"]
     assert seen == [60, 63, 90, 92, 72, 80]
+    seen.clear()
+    reader.variants, reader.views = 1, ("sides4",)  # opt-in: every crop read in the crop reader's views too
+    reader.read_barcodes(Image.new("RGB", (200, 100)))
+    assert seen == [60, 56, 90, 82]  # each crop, then it with 4% off each side
