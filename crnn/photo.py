@@ -13,7 +13,7 @@ import json
 import logging
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -348,28 +348,44 @@ class PhotoReader:
         it. With two main-job model sets on the real photos this read as many photos as taking the most confident
         read and removed the one confident misread each had (README, "Views").
         """
+        owned = self.detections(image)
+        first = SYMBOL_VARIANTS[: min(self.variants, ALWAYS_READ_VARIANTS)]
+        later = SYMBOL_VARIANTS[len(first) : self.variants]
+        return self.read_in_passes(
+            self._read(image, owned, first),
+            (lambda unsure: self._read(image, [(k, d) for k, d in owned if k in unsure], later)) if later else None,
+        )
+
+    def detections(self, image: Image.Image) -> list[tuple[int, Detection]]:
+        """Every detection of every detector at every zoom, best first, each with its barcode: detections whose
+        boxes overlap by IoU >= 0.3 are one barcode (numbered in order of their best detection)."""
         found = sorted(
             (d for det in self.detectors for z in self.zooms for d in det.detect(image, z)), key=lambda d: -d.score
         )
-        detections: list[Detection] = []  # one per barcode: the best-scored of its group
-        group: list[int] = []  # per found detection, its barcode
+        barcodes: list[Detection] = []  # one per barcode: the best-scored of its group
+        owned = []
         for d in found:
-            match = next((k for k, g in enumerate(detections) if _box_iou(d.box, g.box) >= 0.3), None)
+            match = next((k for k, g in enumerate(barcodes) if _box_iou(d.box, g.box) >= 0.3), None)
             if match is None:
-                detections.append(d)
-                match = len(detections) - 1
-            group.append(match)
-        first = SYMBOL_VARIANTS[: min(self.variants, ALWAYS_READ_VARIANTS)]
-        owned = list(zip(group, found, strict=True))
-        reads = self._read(image, owned, first)
+                barcodes.append(d)
+                match = len(barcodes) - 1
+            owned.append((match, d))
+        return owned
+
+    def read_in_passes(
+        self,
+        reads: list[tuple[int, Detection, list[tuple[np.ndarray, Decoded]]]],
+        fallback: Callable[[set[int]], list[tuple[int, Detection, list[tuple[np.ndarray, Decoded]]]]] | None,
+    ) -> list[BarcodeRead]:
+        """One read per barcode from the first hypotheses' `reads`, fused; with a `fallback` (the later hypotheses),
+        a barcode that reads unsure is fused again with what `fallback(unsure barcodes)` reads of it.
+        `benchmarks/photo_replay.py` drives it with cached reads."""
         out = self._fuse(reads)
-        later = SYMBOL_VARIANTS[len(first) : self.variants]
-        if not later:
-            return [out[k] for k in sorted(out)]
-        unsure = {k for k, b in out.items() if not is_sure(b.confidence, b.checksum_ok, self.min_confidence)}
-        if unsure:
-            more = self._read(image, [(k, d) for k, d in owned if k in unsure], later)
-            out.update(self._fuse([r for r in reads if r[0] in unsure] + more))
+        if fallback is not None:
+            unsure = {k for k, b in out.items() if not is_sure(b.confidence, b.checksum_ok, self.min_confidence)}
+            more = fallback(unsure) if unsure else []
+            if more:
+                out.update(self._fuse([r for r in reads if r[0] in unsure] + more))
         return [out[k] for k in sorted(out)]
 
     def _read(

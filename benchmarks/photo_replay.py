@@ -1,0 +1,107 @@
+"""Photo-reader choices on cached crop reads: the symbol hypotheses and the card-aware fusion, per recogniser.
+
+    python benchmarks/photo_replay.py --model runs/a/model.onnx [--model runs/b/model.onnx ...] \
+        --detector D1 [--detector D2] --photos ../shared/data/real-dev/photos.tsv \
+        [--photos data/scn_glare/val/photos.tsv ...]
+
+Every detection of every photo is cut and read once per recogniser under every hypothesis tried (the shipped
+`crnn.straighten.SYMBOL_VARIANTS` and the extra shifts below); the reader's own fusion and fallback
+(`PhotoReader.read_in_passes`) then run on those cached reads for each setting, so a setting costs no network
+time. Prints, per photo set and setting, the photos whose labelled number is read sure and the confident misreads
+(a sure read within a third of the label's digits, as `crnn.photo.evaluate_photos` counts them), per recogniser and
+summed. "no card fusion" scores candidates by plain CTC (the erasure prior set to 0 for the fusion only; the reads
+themselves are the decoder's, with the model's prior). The settings were chosen on the synthetic scene sets; the
+real photos are for reporting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import editdistance
+from tqdm import tqdm
+
+from crnn.inference import is_sure
+from crnn.labels import read_tsv
+from crnn.photo import PhotoReader, load_photo
+from crnn.straighten import SYMBOL_VARIANTS
+
+# Extra hypotheses tried beside the shipped ones: the box moved down 0.4 and 0.6 of its height.
+EXTRA = ((0.0, 0.4, 1.0, 1.4), (0.0, 0.6, 1.0, 1.6))
+HYPOTHESES = tuple(SYMBOL_VARIANTS) + EXTRA
+# (name, first hypotheses (indices into HYPOTHESES), fallback hypotheses, card-aware fusion)
+SETTINGS = (
+    ("3 hypotheses, no card fusion", (0, 1), (2,), False),
+    ("3 hypotheses", (0, 1), (2,), True),
+    ("4 hypotheses (default)", (0, 1), (2, 3), True),
+    ("4 + shifts 0.4, 0.6", (0, 1), (2, 4, 3, 5), True),
+)
+
+
+def cache(reader: PhotoReader, tsv: str) -> list[tuple[str, list[list]]]:
+    """Per photo: its label and, per hypothesis, the cached `_read` output of every detection."""
+    out = []
+    for s in tqdm(read_tsv(tsv, None), desc=Path(tsv).parent.name, unit="photo", file=sys.stderr):
+        try:
+            image, _ = load_photo(s.path)
+        except ValueError as e:
+            print(f"skipping {s.path}: {e}", file=sys.stderr)
+            continue
+        owned = reader.detections(image)
+        out.append((s.text, [reader._read(image, owned, [h]) for h in HYPOTHESES]))  # noqa: SLF001
+    return out
+
+
+def replay(reader: PhotoReader, photos: list[tuple[str, list[list]]], setting: tuple) -> tuple[int, int]:
+    """(photos read sure, confident misreads) under one setting."""
+    _, first, later, card = setting
+    prior = reader.reader.erasure_prior
+    reader.reader.erasure_prior = prior if card else 0.0
+    read = wrong = 0
+    try:
+        for text, per_h in photos:
+            reads = [r for h in first for r in per_h[h]]
+            fallback = (lambda unsure, p=per_h: [r for h in later for r in p[h] if r[0] in unsure]) if later else None
+            out = reader.read_in_passes(reads, fallback)
+            sure = [b.text for b in out if is_sure(b.confidence, b.checksum_ok, reader.min_confidence)]
+            read += text in sure
+            wrong += text not in sure and any(editdistance.eval(t, text) <= len(text) // 3 for t in sure)
+    finally:
+        reader.reader.erasure_prior = prior
+    return read, wrong
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", action="append", required=True, help="recogniser .onnx; repeat for several")
+    ap.add_argument("--detector", action="append", required=True, help="detector .onnx; repeat for several")
+    ap.add_argument("--photos", action="append", required=True, help="labelled photos TSV; repeat for several sets")
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    missing = [p for p in a.model + a.detector + a.photos if not Path(p).is_file()]
+    if missing:
+        print(f"not found: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    results: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    sizes: dict[str, int] = {}
+    for model in a.model:
+        reader = PhotoReader(a.detector, model, threads=a.threads, variants=len(SYMBOL_VARIANTS))
+        for tsv in a.photos:
+            photos = cache(reader, tsv)
+            sizes[tsv] = len(photos)
+            for setting in SETTINGS:
+                results.setdefault((tsv, setting[0]), []).append(replay(reader, photos, setting))
+    for tsv in a.photos:
+        print(f"\n{tsv}: {sizes[tsv]} photos; read sure (confident misreads) per recogniser, then summed")
+        for setting in SETTINGS:
+            rows = results[(tsv, setting[0])]
+            cells = "  ".join(f"{r:4d} ({w})" for r, w in rows)
+            print(f"  {setting[0]:30s} {cells}   sum {sum(r for r, _ in rows)} ({sum(w for _, w in rows)})")
+    print("\nrecognisers: " + ", ".join(a.model))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
