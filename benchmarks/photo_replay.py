@@ -8,7 +8,7 @@ Every detection of every photo is cut and read once per recogniser under every h
 `crnn.straighten.SYMBOL_VARIANTS` and the extra shifts below); the reader's own fusion and fallback
 (`PhotoReader.read_in_passes`) then run on those cached reads for each setting, so a setting costs no network
 time. Prints, per photo set and setting, the photos whose labelled number is read sure and the confident misreads
-(a sure read within a third of the label's digits, as `crnn.photo.evaluate_photos` counts them), per recogniser and
+(a sure read near the label, `crnn.photo.near_label`, as `crnn.photo.evaluate_photos` counts them), per recogniser and
 summed. "no card fusion" scores candidates by plain CTC (the erasure prior set to 0 for the fusion only; the reads
 themselves are the decoder's, with the model's prior). The settings were chosen on the synthetic scene sets; the
 real photos are for reporting.
@@ -20,12 +20,11 @@ import argparse
 import sys
 from pathlib import Path
 
-import editdistance
 from tqdm import tqdm
 
 from crnn.inference import is_sure
 from crnn.labels import read_tsv
-from crnn.photo import PhotoReader, load_photo
+from crnn.photo import PhotoReader, load_photo, near_label
 from crnn.straighten import SYMBOL_VARIANTS
 
 # Extra hypotheses tried beside the shipped ones: the box moved down 0.4 and 0.6 of its height.
@@ -67,7 +66,7 @@ def replay(reader: PhotoReader, photos: list[tuple[str, list[list]]], setting: t
             out = reader.read_in_passes(reads, fallback)
             sure = [b.text for b in out if is_sure(b.confidence, b.checksum_ok, reader.min_confidence)]
             read += text in sure
-            wrong += text not in sure and any(editdistance.eval(t, text) <= len(text) // 3 for t in sure)
+            wrong += text not in sure and any(near_label(t, text) for t in sure)
     finally:
         reader.reader.erasure_prior = prior
     return read, wrong

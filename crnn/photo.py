@@ -328,9 +328,9 @@ class PhotoReader:
         self.reader.override_priors(erasure_prior, ean13_lead0_prior, erasable)
         # A photo's barcode is already read in several views (detections, zooms, variants; fused below), so
         # the crop reader's own views stay off by default: on the photos they cost twice the time and no read.
-        # Given, every crop is read in each of them too, and fused with the rest (`_read`).
+        # Given, every crop is read in each of them too, and fused with the rest (`_read`; the crop reader's own
+        # `read`, which would apply them, is not on the photo path).
         self.views = check_views(views)
-        self.reader.set_views(views)
         self.cross_check = cross_check
         self.variants = variants
         self.zooms = tuple(zooms)
@@ -476,6 +476,13 @@ def photo_result(
     )
 
 
+def near_label(text: str, label: str) -> bool:
+    """A read of the labelled barcode, right or not: within a third of the label's digits (edit distance)."""
+    import editdistance
+
+    return editdistance.eval(text, label) <= len(label) // 3
+
+
 def evaluate_photos(reader: PhotoReader, tsv: str | Path, zxing: bool = True, progress: bool = True) -> dict:
     """Read every labelled photo of `tsv` (filename, text[, group]); one barcode per photo is labelled.
 
@@ -492,7 +499,6 @@ def evaluate_photos(reader: PhotoReader, tsv: str | Path, zxing: bool = True, pr
     """
     import time
 
-    import editdistance
     from tqdm import tqdm
 
     from crnn.labels import read_tsv
@@ -525,9 +531,6 @@ def evaluate_photos(reader: PhotoReader, tsv: str | Path, zxing: bool = True, pr
         sure = [b.text for b in result.barcodes]
         texts = sure + [b.text for b in result.uncertain]
 
-        def near(t: str, label: str = s.text) -> bool:
-            return editdistance.eval(t, label) <= len(label) // 3
-
         rows.append(
             {
                 "file": s.path.name,
@@ -535,8 +538,8 @@ def evaluate_photos(reader: PhotoReader, tsv: str | Path, zxing: bool = True, pr
                 "group": group_of.get(s.path.name, ""),
                 "read": s.text in sure,
                 "read_any": s.text in texts,
-                "wrong_sure": s.text not in sure and any(near(t) for t in sure),
-                "found": any(near(t) for t in texts) or covered,
+                "wrong_sure": s.text not in sure and any(near_label(t, s.text) for t in sure),
+                "found": any(near_label(t, s.text) for t in texts) or covered,
                 "zxing": bool(label_decodes),
                 "readings": [b.to_dict() | {"sure": True} for b in result.barcodes]
                 + [b.to_dict() | {"sure": False} for b in result.uncertain],
