@@ -33,7 +33,7 @@ VIEWS_HELP = (
     "test-time views for reads under {below} confidence (every read of an ensemble), comma-separated (top15, sides4, "
     "pad5) or none; "
     'their reads are fused (README, "Views"). Default: top15,sides4 for crops, none for photos (their '
-    "detections are the views; given, every crop of a photo is read in them too, at about three times the time)"
+    "detections are the views; given, every crop of a photo is read in them too, at about 2.5 times the time)"
 )
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
 ENSEMBLE_HELP = (
