@@ -39,7 +39,7 @@ def main() -> int:
         "--variants",
         type=int,
         default=DEFAULT_VARIANTS,
-        help=f"symbol hypotheses read per detection, 1-4 (default {DEFAULT_VARIANTS}; crnn.straighten.SYMBOL_VARIANTS)",
+        help=f"symbol hypotheses read per detection, 1-6 (default {DEFAULT_VARIANTS}; crnn.straighten.SYMBOL_VARIANTS)",
     )
     ap.add_argument(
         "--zooms",

@@ -361,9 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--variants",
         type=int,
         default=DEFAULT_VARIANTS,
-        help=f"with --detector: symbol hypotheses read per detection, 1-4 (default {DEFAULT_VARIANTS}): as detected, "
-        "with the bottom edge lower, and, for a barcode the first two read unsure, the box moved down 0.3 and 0.5 of "
-        "its height (digits far under tall or glare-washed bars)",
+        help=f"with --detector: symbol hypotheses read per detection, 1-6 (default {DEFAULT_VARIANTS}): as detected, "
+        "with the bottom edge lower, and, for a barcode the first two read unsure, the box moved down 0.3, 0.4, 0.5 "
+        "and 0.6 of its height (digits far under tall or glare-washed bars)",
     )
     r.add_argument(
         "--min-confidence",

@@ -20,10 +20,11 @@ DEFAULT_CHARSET = "0123456789"
 # smaller ones (README: 78.4% of the 88 real photos read against 71.6% at 1 alone), for about twice the time a photo.
 DEFAULT_ZOOMS = (1.0, 0.8, 0.6)
 # Symbol hypotheses read per detection (crnn.straighten.SYMBOL_VARIANTS): as detected, with the bottom edge lower,
-# and, only for a barcode the first two read unsure, the box moved down 0.3 and 0.5 of its height (digits far under
-# tall or glare-washed bars). README, "Symbol variants": chosen on 200 synthetic scenes with glare over the lower
-# bars (the fourth: 1157 -> 1190 of 1400 read by seven recognisers), the plain scenes unchanged.
-DEFAULT_VARIANTS = 4
+# and, only for a barcode the first two read unsure, the box moved down 0.3, 0.4, 0.5 and 0.6 of its height (digits
+# far under tall or glare-washed bars). README, "Symbol variants": chosen on 200 synthetic scenes with glare over the
+# lower bars (seven recognisers read 1157 of 1400 with the 0.3 shift alone, 1190 with 0.5 too, 1203 with all four),
+# the plain scenes and the loyalty-card scenes unchanged.
+DEFAULT_VARIANTS = 6
 
 
 @dataclass
@@ -421,7 +422,7 @@ class PhotoEvaluateConfig:
     # Failed photos listed in the step's failures table (all of them go into the artifact).
     failures_shown: int = 32
     zooms: list[float] = field(default_factory=lambda: list(DEFAULT_ZOOMS))
-    # Symbol hypotheses read per detection, 1-4 (crnn.straighten.SYMBOL_VARIANTS; past the second only for unsure
+    # Symbol hypotheses read per detection, 1-6 (crnn.straighten.SYMBOL_VARIANTS; past the second only for unsure
     # barcodes).
     variants: int = DEFAULT_VARIANTS
     # Reads under this confidence are unsure: listed apart, not counted as read (crnn.inference.MIN_CONFIDENCE).

@@ -88,11 +88,18 @@ def digit_band(symbol: np.ndarray, aspect: float = BAND_ASPECT) -> np.ndarray:
 
 # Test-time hypotheses about a detected symbol, as (left, top, right, bottom) of the unit square: as
 # detected, with the bottom edge lower (digits cut off by a box that ends too high), and the whole box moved down
-# by 0.3 and by 0.5 of its height (digits far under tall or glare-washed bars, which the detector boxes alone; the
-# last two read only as a fallback, `ALWAYS_READ_VARIANTS`; README, "Symbol variants"). Hypotheses that
+# by 0.3, 0.4, 0.5 and 0.6 of its height (digits far under tall or glare-washed bars, which the detector boxes
+# alone; these read only as a fallback, `ALWAYS_READ_VARIANTS`; README, "Symbol variants"). Hypotheses that
 # pull the right edge in (an add-on taken for part of the symbol) were tried and lost photos: the reader
 # is confidently wrong on a crop that cuts digits.
-SYMBOL_VARIANTS = ((0.0, 0.0, 1.0, 1.0), (0.0, 0.0, 1.0, 1.08), (0.0, 0.3, 1.0, 1.3), (0.0, 0.5, 1.0, 1.5))
+SYMBOL_VARIANTS = (
+    (0.0, 0.0, 1.0, 1.0),
+    (0.0, 0.0, 1.0, 1.08),
+    (0.0, 0.3, 1.0, 1.3),
+    (0.0, 0.4, 1.0, 1.4),
+    (0.0, 0.5, 1.0, 1.5),
+    (0.0, 0.6, 1.0, 1.6),
+)
 # Hypotheses read for every detection; the later ones only for a barcode the first ones read unsure (a fallback).
 ALWAYS_READ_VARIANTS = 2
 

@@ -68,6 +68,9 @@ class SynthConfig:
     crop_aspect: float = 3.7
     crop_aspect_jitter: float = 0.06  # relative, uniform
     crop_edge_jitter: float = 0.03  # std of each crop edge, fraction of the crop's width/height
+    # Mean outward shift of the crop's side edges, fraction of its width: a detector's boxes overshoot the symbol
+    # (`benchmarks/crop_geometry.py` measures how far), and the crop cut from them is that much wider.
+    crop_edge_bias: float = 0.0
     crop_corner_jitter: float = 0.01  # std of the detector quad's corners, fraction of crop width
     small_digit_scale: tuple[float, float] = (0.6, 0.95)  # outer UPC-A / UPC-E digits vs normal ones
     outside_gap: tuple[float, float] = (0.5, 5.0)  # modules between an outer digit's slot and the bars
@@ -511,8 +514,9 @@ def _crop_box(
     bottom = max(tb[3], s.long_bottom)
     width = right - left
     jit = cfg.crop_edge_jitter
-    x0 = left - rng.normal(1.2, 0.8) * m + rng.normal(0, jit) * width
-    x1 = right + rng.normal(1.2, 0.8) * m + rng.normal(0, jit) * width
+    bias = cfg.crop_edge_bias
+    x0 = left - rng.normal(1.2, 0.8) * m + (rng.normal(0, jit) - bias) * width
+    x1 = right + rng.normal(1.2, 0.8) * m + (rng.normal(0, jit) + bias) * width
     # A detector may shave an outer digit's margin but never the digit itself...
     x0 = min(x0, tb[0] - 0.1 * m)
     x1 = max(x1, tb[2] + 0.1 * m)
@@ -958,6 +962,11 @@ def _validate(cfg: SynthConfig) -> None:
         lo, hi = getattr(cfg, name)
         if not 0 <= lo <= hi:
             raise ValueError(f"{name} must be a range 0 <= low <= high, got {(lo, hi)}")
+    if not 0 <= cfg.crop_edge_jitter <= 0.2 or not -0.05 <= cfg.crop_edge_bias <= 0.2:
+        raise ValueError(
+            f"need 0 <= crop_edge_jitter <= 0.2 and -0.05 <= crop_edge_bias <= 0.2, got {cfg.crop_edge_jitter}, "
+            f"{cfg.crop_edge_bias}"
+        )
     if not 0 <= cfg.tilt_reach_below <= 1:
         raise ValueError(f"tilt_reach_below must be in [0, 1], got {cfg.tilt_reach_below}")
     amp, period = cfg.crumple_amp, cfg.crumple_period

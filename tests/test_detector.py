@@ -340,8 +340,8 @@ def test_detections_of_one_barcode_at_several_zooms_give_one_read() -> None:
 
 
 def test_symbol_variants_and_their_bounds() -> None:
-    """Each detection is read as detected, with its bottom edge lower and moved down 0.3 and 0.5 of its height, for
-    digits far under tall bars; the reader takes 1 to 4 of them and refuses other counts up front."""
+    """Each detection is read as detected, with its bottom edge lower and moved down 0.3, 0.4, 0.5 and 0.6 of its
+    height, for digits far under tall bars; the reader takes 1 to 6 of them and refuses other counts up front."""
     import pytest
 
     from crnn.config import DEFAULT_VARIANTS, PhotoEvaluateConfig
@@ -353,11 +353,13 @@ def test_symbol_variants_and_their_bounds() -> None:
     assert np.allclose(ys[0], [20, 20, 60, 60])
     assert np.allclose(ys[1], [20, 20, 63.2, 63.2])  # the bottom 8% lower
     assert np.allclose(ys[2], [32, 32, 72, 72])  # the whole box 0.3 of its height lower
-    assert np.allclose(ys[3], [40, 40, 80, 80])  # and 0.5
+    assert np.allclose(ys[3], [36, 36, 76, 76])  # 0.4
+    assert np.allclose(ys[4], [40, 40, 80, 80])  # 0.5
+    assert np.allclose(ys[5], [44, 44, 84, 84])  # and 0.6
     assert all(np.allclose(sub_quad(quad, f)[:, 0], quad[:, 0]) for f in SYMBOL_VARIANTS)
-    assert DEFAULT_VARIANTS == PhotoEvaluateConfig().variants == len(SYMBOL_VARIANTS) == 4
+    assert DEFAULT_VARIANTS == PhotoEvaluateConfig().variants == len(SYMBOL_VARIANTS) == 6
     for bad in (0, len(SYMBOL_VARIANTS) + 1):
-        with pytest.raises(ValueError, match="variants must be 1..4"):
+        with pytest.raises(ValueError, match="variants must be 1..6"):
             PhotoReader("missing-detector.onnx", "missing-model.onnx", variants=bad)
 
 
@@ -373,8 +375,8 @@ def test_fallback_variants_are_read_only_for_unsure_barcodes(monkeypatch: pytest
 
     a = Detection(corners(40, 20, 120, 60), 0.9)  # its digits lie below the box: only the third hypothesis reads
     b = Detection(corners(150, 70, 190, 90), 0.8)  # reads surely as detected
-    # A stand-in straightening: the crop's width is the hypothesis' bottom edge (a: 60, 63.2, 72, 80; b: 90, 91.6,
-    # 96, 100).
+    # A stand-in straightening: the crop's width is the hypothesis' bottom edge (a: 60, 63.2, 72, 76, 80, 84; b: 90,
+    # 91.6, 96, 98, 100, 102).
     monkeypatch.setattr(photo, "straighten", lambda image, quad: Image.new("L", (round(quad[2, 1]), 10)))
     seen: list[int] = []
 
@@ -402,10 +404,10 @@ def test_fallback_variants_are_read_only_for_unsure_barcodes(monkeypatch: pytest
     assert [r.text for r in reads] == ["036000291452", "96385074"] and reads[0].checksum_ok
     assert seen == [60, 63, 90, 92, 72]  # a's third crop read after the first pass; b's never
     seen.clear()
-    reader.variants = 4  # the default: the fourth hypothesis (box 0.5 lower) joins the fallback
+    reader.variants = 6  # the default: the box 0.4, 0.5 and 0.6 lower join the fallback
     reads = reader.read_barcodes(Image.new("RGB", (200, 100)))
     assert [r.text for r in reads] == ["036000291452", "96385074"]
-    assert seen == [60, 63, 90, 92, 72, 80]
+    assert seen == [60, 63, 90, 92, 72, 76, 80, 84]
     # benchmarks/photo_replay.py: the same reads from crops cut once per hypothesis, replayed in passes.
     image = Image.new("RGB", (200, 100))
     owned = reader.detections(image)
