@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,9 @@ EDGES = ("left", "right", "top", "bottom")
 SYMBOL_MODULES = 100.0  # an EAN-13 with its leading digit and margins is about 100 modules wide
 
 
-def edge_errors(detectors: list[Detector], annotations: Path, zooms=DEFAULT_ZOOMS, progress: bool = True) -> np.ndarray:
+def edge_errors(
+    detectors: Sequence[Detector], annotations: Path, zooms: Sequence[float] = DEFAULT_ZOOMS, progress: bool = True
+) -> np.ndarray:
     """(n, 4): each detection's left, right, top, bottom edge outside its scene's symbol quad (outward > 0), as a
     fraction of the symbol's width (sides) or height (top, bottom). Detections missing the symbol are left out."""
     with open(annotations, newline="") as f:

@@ -418,3 +418,25 @@ def test_fallback_variants_are_read_only_for_unsure_barcodes(monkeypatch: pytest
     reader.variants, reader.views = 1, ("sides4",)  # opt-in: every crop read in the crop reader's views too
     reader.read_barcodes(Image.new("RGB", (200, 100)))
     assert seen == [60, 56, 90, 82]  # each crop, then it with 4% off each side
+
+
+def test_crop_geometry_measures_detector_edges_in_the_symbol_frame(tmp_path: Path) -> None:
+    """benchmarks/crop_geometry.py: a detected quad 5% of the width wider each side, 2 px higher and 4 px lower than
+    the annotated symbol (100 x 40) gives those fractions, outward positive; a box elsewhere is left out."""
+    from benchmarks.crop_geometry import edge_errors
+    from crnn.photo import Detection
+    from crnn.straighten import corners
+
+    Image.new("RGB", (200, 100), "white").save(tmp_path / "a.png")
+    (tmp_path / "annotations.tsv").write_text("filename\tcode\tquad\na.png\t96385074\t10 20 110 20 110 60 10 60\n")
+
+    class Stand:
+        def detect(self, image: Image.Image, zoom: float = 1.0) -> list[Detection]:
+            return [Detection(corners(5, 18, 115, 64), 0.9), Detection(corners(150, 70, 190, 90), 0.8)]
+
+    err = edge_errors([Stand()], tmp_path / "annotations.tsv", zooms=(1.0,), progress=False)  # type: ignore[list-item]
+    assert err.shape == (1, 4)
+    assert np.allclose(err[0], [0.05, 0.05, 0.05, 0.1])
+    (tmp_path / "bad.tsv").write_text("filename\ttext\na.png\t96385074\n")
+    with pytest.raises(ValueError, match="no `quad` column"):
+        edge_errors([Stand()], tmp_path / "bad.tsv", progress=False)  # type: ignore[list-item]
