@@ -1,6 +1,6 @@
 """Where a detector's boxes fall against the true symbol, beside where the generator cuts the recogniser's crops.
 
-    python benchmarks/crop_geometry.py --detector D1 [--detector D2] --scenes data/scn_df/val/annotations.tsv \
+    python benchmarks/crop_geometry.py --detector D1 [--detector D2] --scenes data/scn_df/val \
         [--config configs/train.yaml]
 
 The recogniser reads crops cut from detector boxes (`crnn.straighten.digit_band` of the detected quad) but learns
@@ -9,14 +9,13 @@ synthetic scene (each detector at each of the reader's zooms, as `crnn read` cut
 detected quad into the annotated symbol quad's own frame and prints, per edge, how far it lies outside the symbol
 (positive: outward; fractions of the symbol's width, or height for top and bottom), then the crop's side edges
 both ways: the reader's (detector edge + `BAND_PAD_X`) and the generator's under the config's settings
-(`crop_edge_bias`, `crop_edge_jitter`, and the 1.2 +- 0.8 modules of margin on a symbol of about 100 modules).
+(`crop_edge_bias`, `crop_edge_jitter`, and `CROP_MARGIN_MODULES` of margin on a symbol of about 100 modules).
 Scenes only, never the real photos: they have no boxes, and settings are chosen on synthetic data.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,37 +23,35 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from crnn.detector import read_scenes
 from crnn.photo import DEFAULT_ZOOMS, Detector, load_photo
 from crnn.straighten import BAND_PAD_X, UNIT_SQUARE, apply_h, homography
-from crnn.synth import synth_config
+from crnn.synth import CROP_MARGIN_MODULES, synth_config
 
 EDGES = ("left", "right", "top", "bottom")
 SYMBOL_MODULES = 100.0  # an EAN-13 with its leading digit and margins is about 100 modules wide
 
 
 def edge_errors(
-    detectors: Sequence[Detector], annotations: Path, zooms: Sequence[float] = DEFAULT_ZOOMS, progress: bool = True
+    detectors: Sequence[Detector], scenes: Path, zooms: Sequence[float] = DEFAULT_ZOOMS, progress: bool = True
 ) -> np.ndarray:
-    """(n, 4): each detection's left, right, top, bottom edge outside its scene's symbol quad (outward > 0), as a
-    fraction of the symbol's width (sides) or height (top, bottom). Detections missing the symbol are left out."""
-    with open(annotations, newline="") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    if rows and "quad" not in rows[0]:
-        raise ValueError(f"{annotations} has no `quad` column: give a scene set's annotations.tsv")
+    """(n, 4): each detection's left, right, top, bottom edge outside a symbol quad of its scene (outward > 0), as a
+    fraction of the symbol's width (sides) or height (top, bottom), for the scenes of a generator folder
+    (`crnn.detector.read_scenes`; only quads whose corner order is known). Detections missing every symbol are left
+    out."""
     out = []
-    for row in tqdm(rows, desc="scenes", unit="scene", disable=not progress):
-        image, scale = load_photo(annotations.parent / row["filename"])
-        quad = np.array([float(v) for v in row["quad"].split()], dtype=np.float64).reshape(4, 2) * scale
-        to_unit = homography(quad, UNIT_SQUARE)
-        for det in detectors:
-            for zoom in zooms:
-                for d in det.detect(image, zoom):
-                    u = apply_h(to_unit, np.asarray(d.quad, dtype=np.float64))
-                    left, right = (u[0, 0] + u[3, 0]) / 2, (u[1, 0] + u[2, 0]) / 2
-                    top, bottom = (u[0, 1] + u[1, 1]) / 2, (u[2, 1] + u[3, 1]) / 2
-                    if right < 0 or left > 1 or bottom < 0 or top > 1:  # another barcode, or a stray box
-                        continue
-                    out.append((-left, right - 1, -top, bottom - 1))
+    for scene in tqdm(read_scenes(scenes), desc="scenes", unit="scene", disable=not progress):
+        image, scale = load_photo(scene.path)
+        to_unit = [homography(q * scale, UNIT_SQUARE) for q, known in zip(scene.quads, scene.oriented) if known]
+        detections = [d for det in detectors for zoom in zooms for d in det.detect(image, zoom)]
+        for h in to_unit:
+            for d in detections:
+                u = apply_h(h, np.asarray(d.quad, dtype=np.float64))
+                left, right = (u[0, 0] + u[3, 0]) / 2, (u[1, 0] + u[2, 0]) / 2
+                top, bottom = (u[0, 1] + u[1, 1]) / 2, (u[2, 1] + u[3, 1]) / 2
+                if right < 0 or left > 1 or bottom < 0 or top > 1:  # another barcode, or a stray box
+                    continue
+                out.append((-left, right - 1, -top, bottom - 1))
     return np.array(out, dtype=np.float64).reshape(-1, 4)
 
 
@@ -70,7 +67,7 @@ def describe(x: np.ndarray) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--detector", action="append", required=True, help="detector .onnx; repeat for several")
-    ap.add_argument("--scenes", type=Path, action="append", required=True, help="a scene set's annotations.tsv")
+    ap.add_argument("--scenes", type=Path, action="append", required=True, help="a scene folder (annotations.tsv)")
     ap.add_argument("--config", type=Path, default=Path("configs/train.yaml"), help="the generator settings to compare")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
@@ -89,8 +86,8 @@ def main() -> int:
             print(f"  {name:6s}  {describe(err[:, i])}")
         sides = np.concatenate([err[:, 0], err[:, 1]]) + BAND_PAD_X
         print(f"  reader's crop sides (+ BAND_PAD_X {BAND_PAD_X}):  {describe(sides)}")
-    margin = 1.2 / SYMBOL_MODULES
-    spread = float(np.hypot(0.8 / SYMBOL_MODULES, cfg.crop_edge_jitter))
+    margin = CROP_MARGIN_MODULES[0] / SYMBOL_MODULES
+    spread = float(np.hypot(CROP_MARGIN_MODULES[1] / SYMBOL_MODULES, cfg.crop_edge_jitter))
     print(
         f"\ngenerator's crop sides ({args.config}): mean {margin + cfg.crop_edge_bias:+.3f}, std {spread:.3f} "
         f"(crop_edge_bias {cfg.crop_edge_bias}, crop_edge_jitter {cfg.crop_edge_jitter}; never through a digit)"

@@ -36,6 +36,8 @@ from crnn.symbology import FORMATS, Format, random_code, restricted_upca
 
 log = logging.getLogger(__name__)
 
+# A training crop's side margin beyond the symbol, in modules: normal(mean, std) a side (`_crop_box`).
+CROP_MARGIN_MODULES = (1.2, 0.8)
 ANNOTATION_HEADER = ("filename", "code", "x_from", "y_from", "width", "height", "quad")
 # `printed`: the digits a reader can see (the label the recogniser learns), `text` less the unprinted or cut ones.
 CROP_HEADER = ("filename", "text", "format", "printed")
@@ -515,8 +517,8 @@ def _crop_box(
     width = right - left
     jit = cfg.crop_edge_jitter
     bias = cfg.crop_edge_bias
-    x0 = left - rng.normal(1.2, 0.8) * m + (rng.normal(0, jit) - bias) * width
-    x1 = right + rng.normal(1.2, 0.8) * m + (rng.normal(0, jit) + bias) * width
+    x0 = left - rng.normal(*CROP_MARGIN_MODULES) * m + (rng.normal(0, jit) - bias) * width
+    x1 = right + rng.normal(*CROP_MARGIN_MODULES) * m + (rng.normal(0, jit) + bias) * width
     # A detector may shave an outer digit's margin but never the digit itself...
     x0 = min(x0, tb[0] - 0.1 * m)
     x1 = max(x1, tb[2] + 0.1 * m)

@@ -434,9 +434,9 @@ def test_crop_geometry_measures_detector_edges_in_the_symbol_frame(tmp_path: Pat
         def detect(self, image: Image.Image, zoom: float = 1.0) -> list[Detection]:
             return [Detection(corners(5, 18, 115, 64), 0.9), Detection(corners(150, 70, 190, 90), 0.8)]
 
-    err = edge_errors([Stand()], tmp_path / "annotations.tsv", zooms=(1.0,), progress=False)  # type: ignore[list-item]
+    err = edge_errors([Stand()], tmp_path, zooms=(1.0,), progress=False)  # type: ignore[list-item]
     assert err.shape == (1, 4)
     assert np.allclose(err[0], [0.05, 0.05, 0.05, 0.1])
-    (tmp_path / "bad.tsv").write_text("filename\ttext\na.png\t96385074\n")
-    with pytest.raises(ValueError, match="no `quad` column"):
-        edge_errors([Stand()], tmp_path / "bad.tsv", progress=False)  # type: ignore[list-item]
+    (tmp_path / "annotations.tsv").write_text("filename\ttext\na.png\t96385074\n")
+    with pytest.raises(ValueError, match="no valid `quad` column"):
+        edge_errors([Stand()], tmp_path, progress=False)  # type: ignore[list-item]
