@@ -104,7 +104,8 @@ def main() -> int:
     print(
         f"confidence floor {s['min_confidence']}: read counting unsure reads too {s['read_any']:.3f}, "
         f"confident misread {s['wrong_sure']:.3f}; sure reads a photo {s['sure_reads_per_photo']:.2f}, "
-        f"unsure {s['unsure_reads_per_photo']:.2f}"
+        f"unsure {s['unsure_reads_per_photo']:.2f}; a sure read far from the label {s['other_sure']:.3f} "
+        "(another barcode, or a wrong number when the photo holds one)"
     )
     print(
         f"seconds per photo (detect + read, {len(detectors)} detector(s), {a.threads} threads, {a.variants} "

@@ -483,12 +483,24 @@ def near_label(text: str, label: str) -> bool:
     return editdistance.eval(text, label) <= len(label) // 3
 
 
+def photo_outcome(sure: Sequence[str], label: str) -> dict[str, bool]:
+    """How a photo's sure reads stand against its label: `read` (one is the label), `wrong_sure` (none is, but one is
+    near it: a confident misread), `other_sure` (one is far from it: another barcode, or a wrong number)."""
+    return {
+        "read": label in sure,
+        "wrong_sure": label not in sure and any(near_label(t, label) for t in sure),
+        "other_sure": any(not near_label(t, label) for t in sure),
+    }
+
+
 def evaluate_photos(reader: PhotoReader, tsv: str | Path, zxing: bool = True, progress: bool = True) -> dict:
     """Read every labelled photo of `tsv` (filename, text[, group]); one barcode per photo is labelled.
 
     Figures: `read`: share of photos where a sure barcode (confidence at least the reader's floor: what a
     user is shown) reads exactly the label; `read_any`: the same counting unsure reads too; `wrong_sure`:
     share where no sure read is the label but one is near it (a confident misread: the dangerous case);
+    `other_sure`: share with a sure read neither the label nor near it (another barcode in the frame, or, in a
+    photo of one barcode such as the generator's scenes, a wrong number shown as sure);
     `found`: share where some detection covers the labelled barcode (its reading, sure or not, within a
     third of the digits of the label, or the bar decoder's position of the label inside the box: the photos
     have no boxes); `zxing`: share where
@@ -536,9 +548,8 @@ def evaluate_photos(reader: PhotoReader, tsv: str | Path, zxing: bool = True, pr
                 "file": s.path.name,
                 "text": s.text,
                 "group": group_of.get(s.path.name, ""),
-                "read": s.text in sure,
+                **photo_outcome(sure, s.text),
                 "read_any": s.text in texts,
-                "wrong_sure": s.text not in sure and any(near_label(t, s.text) for t in sure),
                 "found": any(near_label(t, s.text) for t in texts) or covered,
                 "zxing": bool(label_decodes),
                 "readings": [b.to_dict() | {"sure": True} for b in result.barcodes]
@@ -558,6 +569,7 @@ def evaluate_photos(reader: PhotoReader, tsv: str | Path, zxing: bool = True, pr
         "read": share("read", rows),
         "read_any": share("read_any", rows),
         "wrong_sure": share("wrong_sure", rows),
+        "other_sure": share("other_sure", rows),
         "min_confidence": reader.min_confidence,
         "sure_reads_per_photo": sum(b["sure"] for r in rows for b in r["readings"]) / n,
         "unsure_reads_per_photo": sum(not b["sure"] for r in rows for b in r["readings"]) / n,

@@ -4,7 +4,7 @@
         [--config configs/photo_evaluate.yaml] [photos_tsv=photos.tsv threshold=0.5 ...]
 With a second detector (the pipeline's detector_export_b), both look at every photo and the best read of a
 barcode wins (crnn.photo.PhotoReader).
-Scalars (title `photos`): read, read_any, wrong_sure, found, zxing, either, seconds_per_photo; a table per
+Scalars (title `photos`): read, read_any, wrong_sure, other_sure, found, zxing, either, seconds_per_photo; a table per
 group and one of the first failures (unsure reads marked `?`); photo_metrics.json and the failures as
 artifacts. Without the photos TSV the step reports
 n=0 and passes. Fails when the share read exactly is under `threshold` (0: no gate).
@@ -26,7 +26,7 @@ from crnn.tracking import Tracker, step_main
 
 STEP = "photo_evaluate"
 INPUTS = ["detector_model_id", "recogniser_model_id", "second_detector_model_id"]
-FIGURES = ("read", "read_any", "wrong_sure", "found", "zxing", "either", "seconds_per_photo")
+FIGURES = ("read", "read_any", "wrong_sure", "other_sure", "found", "zxing", "either", "seconds_per_photo")
 
 log = logging.getLogger(STEP)
 

@@ -440,3 +440,41 @@ def test_crop_geometry_measures_detector_edges_in_the_symbol_frame(tmp_path: Pat
     (tmp_path / "annotations.tsv").write_text("filename\ttext\na.png\t96385074\n")
     with pytest.raises(ValueError, match="no valid `quad` column"):
         edge_errors([Stand()], tmp_path, progress=False)  # type: ignore[list-item]
+
+
+def test_photo_figures_tell_a_misread_from_a_sure_read_of_something_else(tmp_path: Path) -> None:
+    """`evaluate_photos` per photo: the label read sure, a sure read near the label (a confident misread), a sure
+    read far from it (`other_sure`), and the label read only unsure (`read_any`)."""
+    from crnn.photo import BarcodeRead, evaluate_photos
+
+    label = "9780596008574"
+    said = {  # photo -> (text, confidence) of each read
+        "read.png": [(label, 0.9)],
+        "near.png": [("9780596008581", 0.8)],
+        "other.png": [("12345670", 0.7), (label, 0.01)],
+        "none.png": [],
+    }
+    rows = ["filename\ttext"]
+    for name in said:
+        Image.new("L", (64, 48), 255).save(tmp_path / name)
+        rows.append(f"{name}\t{label}")
+    (tmp_path / "photos.tsv").write_text("\n".join(rows) + "\n")
+    quad = box_quad((4, 4, 40, 20))
+
+    class Stand:
+        min_confidence = 0.05
+
+        def __init__(self) -> None:
+            self.calls = iter(said.values())
+
+        def read_barcodes(self, image: Image.Image) -> list[BarcodeRead]:
+            return [BarcodeRead(Detection(quad, 0.9), t, c, True) for t, c in next(self.calls)]
+
+    out = evaluate_photos(Stand(), tmp_path / "photos.tsv", zxing=False, progress=False)  # type: ignore[arg-type]
+    assert out["n"] == 4
+    assert out["read"] == 0.25 and out["read_any"] == 0.5
+    assert out["wrong_sure"] == 0.25 and out["other_sure"] == 0.25
+    by_file = {f["file"]: f for f in out["failures"]}
+    assert set(by_file) == {"near.png", "other.png", "none.png"}
+    assert by_file["near.png"]["wrong_sure"] and not by_file["near.png"]["other_sure"]
+    assert by_file["other.png"]["other_sure"] and by_file["other.png"]["read_any"]
