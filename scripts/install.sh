@@ -10,7 +10,7 @@ fi
 # Reinstall only when pyproject.toml changed since the last install.
 stamp=.venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)
 if [ ! -f "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e '.[dev,agent]'
+  .venv/bin/python -m pip install --quiet --no-cache-dir --upgrade pip
+  .venv/bin/python -m pip install --quiet --no-cache-dir -e '.[dev,agent]'
   rm -f .venv/.installed-* && touch "$stamp"
 fi
