@@ -66,6 +66,9 @@ def report(name: str, s: dict) -> None:
         f"  confidence floor {c['floor']}: {c['coverage']:.3f} of reads shown as sure, {c['precision']:.3f} of "
         f"those right; wrong reads shown as sure {c['wrong_kept']}, right reads flagged unsure {c['right_dropped']}"
     )
+    z = s.get("no_number", {})
+    if z.get("n"):
+        print(f"  crops showing no number (left out above): {z['n']}, read as a sure number {z['sure']}")
 
 
 def main() -> int:

@@ -75,7 +75,9 @@ class Codec:
             raise ValueError(f"label {text!r} has characters outside charset {self.charset!r}: {''.join(bad)!r}")
 
     def encode(self, text: str) -> list[int]:
-        """Class indices of `text` (no blanks)."""
+        """Class indices of `text` (no blanks); none for "" (a crop that shows no number: all blank)."""
+        if not text:
+            return []
         self.check(text)
         return [self._index[c] for c in text]
 

@@ -17,7 +17,7 @@ from PIL import Image
 
 from crnn.config import PreprocessConfig
 from crnn.importers import Box, RawSample, read_raw
-from crnn.labels import write_tsv
+from crnn.labels import NO_DIGITS, write_tsv
 from crnn.preprocess import load_image
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,13 @@ def split_samples(samples: list[RawSample], ratios: dict[str, float], seed: int)
         for k in keys[start:end]:
             out[n].extend(groups[k])
         start = end
+    # Crops showing no number (`printed` = NO_DIGITS) teach the recogniser to read nothing; validation and test
+    # measure reading numbers, so they all train (they show no digit of their label: nothing leaks).
+    if ratios.get("train", 0) > 0:
+        for n in out:
+            if n != "train":
+                out["train"] += [s for s in out[n] if s.printed == NO_DIGITS]
+                out[n] = [s for s in out[n] if s.printed != NO_DIGITS]
     return out
 
 

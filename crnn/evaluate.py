@@ -7,7 +7,7 @@ from pathlib import Path
 
 from crnn import metrics
 from crnn.codec import Decoder
-from crnn.inference import MIN_CONFIDENCE, Reader, open_reader
+from crnn.inference import MIN_CONFIDENCE, Reader, is_sure, open_reader
 from crnn.labels import read_tsv
 from crnn.preprocess import load_image
 
@@ -39,6 +39,12 @@ def evaluate(
     """Read every crop in `tsv` and compare with its label."""
     reader = model if isinstance(model, Reader) else open_reader(model, decoder=decoder)
     samples = read_tsv(tsv, reader.codec)
+    # Crops that show no number (`printed` = `-`) are not read against a label: counted apart, with how many of
+    # them a user would be shown a sure number for.
+    blank = [s for s in samples if not s.shows_number]
+    samples = [s for s in samples if s.shows_number]
+    if not samples:
+        raise ValueError(f"{tsv}: no crop shows a number")
     readings = list(reader.read_stream((load_image(s.path) for s in samples), batch_size, decoder))
     rows = [
         {
@@ -66,6 +72,11 @@ def evaluate(
     # Reads with a digit the crop lacks, supplied by the check digit (crnn.codec): how many, how many right.
     inferred = [p == t for p, t, r in zip(preds, targets, readings) if r.inferred]
     summary["inferred"] = {"n": len(inferred), "right": sum(inferred)}
+    blank_reads = list(reader.read_stream((load_image(s.path) for s in blank), batch_size, decoder)) if blank else []
+    summary["no_number"] = {
+        "n": len(blank),
+        "sure": sum(is_sure(r.confidence, r.checksum_ok) for r in blank_reads),
+    }
     ev = Evaluation(summary, rows, numbers)
     # Reads under the confidence floor are flagged unsure to users: how many wrong reads it catches.
     summary["confidence_floor"] = ev.at_floor(MIN_CONFIDENCE)

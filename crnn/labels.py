@@ -2,7 +2,9 @@
 
 An optional `printed` column holds the digits the crop shows when it shows fewer than `text` (a UPC-A
 printed without its check digit, an EAN-13 whose leading digit the frame cut): the recogniser learns to
-read `printed`, and the check-digit decoder infers the rest (crnn.codec).
+read `printed`, and the check-digit decoder infers the rest (crnn.codec). `printed` = `-` (`NO_DIGITS`) marks a
+crop that shows none of them (the generator's `p_no_number`: bars alone, print under the digits): it teaches
+the recogniser to read nothing there, and is left out of accuracy figures (`crnn.evaluate`).
 
 Filenames resolve relative to the TSV's folder, or to the folder named after the TSV (`crops.tsv` ->
 `crops/`, as in ../shared/data/real-dev), and may not escape it. Every problem names the file and line.
@@ -17,6 +19,8 @@ from pathlib import Path
 
 from crnn.codec import Codec
 
+NO_DIGITS = "-"  # `printed` of a crop that shows no digit of its label
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -28,8 +32,14 @@ class Sample:
 
     @property
     def target(self) -> str:
-        """What the recogniser learns to read: the printed digits."""
+        """What the recogniser learns to read: the printed digits (none for a `NO_DIGITS` crop)."""
+        if self.printed == NO_DIGITS:
+            return ""
         return self.printed or self.text
+
+    @property
+    def shows_number(self) -> bool:
+        return self.printed != NO_DIGITS
 
 
 def read_tsv(tsv: str | Path, codec: Codec | None, check_files: bool = True) -> list[Sample]:
@@ -77,8 +87,10 @@ def read_tsv(tsv: str | Path, codec: Codec | None, check_files: bool = True) -> 
 
 
 def printed_digits(printed: str, text: str) -> str | None:
-    """The `printed` value of a label `text`: None when empty or all of `text`; ValueError unless it is `text`
-    with some digits left out."""
+    """The `printed` value of a label `text`: None when empty or all of `text`, `NO_DIGITS` for none of them;
+    ValueError unless it is `text` with some digits left out."""
+    if printed == NO_DIGITS:
+        return NO_DIGITS
     it = iter(text)
     if printed and not all(c in it for c in printed):
         raise ValueError(f"printed digits {printed!r} are not a subsequence of the label {text!r}")

@@ -29,6 +29,7 @@ import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 from tqdm import tqdm
 
+from crnn.labels import NO_DIGITS
 from crnn.render import OCRB_FONT, BarcodeStyle, Box, isbn_text, render_mask
 from crnn.straighten import apply_h as _apply_h
 from crnn.straighten import corners, homography, rectify
@@ -85,6 +86,10 @@ class SynthConfig:
     p_pale_ink: float = 0.0  # faded grey ink (90-170) instead of near-black; needs a low min_contrast to stay pale
     p_text_below: float = 0.0  # a line of small print (lot, date, price; boxed or not) just under the digits
     p_crop_low: float = 0.0  # crop pushed down by 0.2-0.9 digit heights (a detector box sitting low)
+    # A crop that shows no digit: moved up onto the bars alone, or down onto the print under the digits (drawn for
+    # it), as a photo reader's far-fetched boxes and false detections are. Labelled `printed` = `-`: the recogniser
+    # learns to read nothing there, so such crops read unsure instead of as a wrong number (README, "No-number crops").
+    p_no_number: float = 0.0
     p_check_unprinted: float = 0.0  # UPC-A printed without its check digit (loyalty cards); `printed` lacks it
     p_lead_cut: float = 0.0  # EAN-13 crop whose left edge cuts off most or all of the leading digit; ditto
     # A UPC-A printed the way loyalty cards and in-store labels print it: equal bars, the check digit not
@@ -146,8 +151,8 @@ class Sample:
 
     @property
     def printed(self) -> str:
-        """The digits the crop shows: the recogniser's training label."""
-        return "".join(c for i, c in enumerate(self.text) if i not in self.hidden)
+        """The digits the crop shows: the recogniser's training label (`NO_DIGITS` when none)."""
+        return "".join(c for i, c in enumerate(self.text) if i not in self.hidden) or NO_DIGITS
 
 
 @dataclass
@@ -536,6 +541,27 @@ def _crop_box(
     return (x0, y0, x1, y1)
 
 
+def _off_digits(rng: np.random.Generator, s: _Surface, box: Box, below: bool) -> Box:
+    """`box` moved just clear of the digits (by a module and 5-30% of their height): up onto the bars, or down onto
+    what is printed under the digits."""
+    tb = s.text_box
+    h = box[3] - box[1]
+    gap = rng.uniform(0.05, 0.3) * (tb[3] - tb[1]) + s.module_px
+    y0 = tb[3] + gap if below else tb[1] - gap - h
+    return (box[0], y0, box[2], y0 + h)
+
+
+def _jittered_quad(
+    rng: np.random.Generator, warp: Warp, box: Box, jitter: float
+) -> tuple[np.ndarray, tuple[float, float]]:
+    """`box`'s quad in the scene with its corners jittered like a detector's (std `jitter` of its width), and the
+    size it rectifies to."""
+    quad = warp.forward(corners(*box))
+    wq = float(np.linalg.norm(quad[1] - quad[0]) + np.linalg.norm(quad[2] - quad[3])) / 2
+    hq = float(np.linalg.norm(quad[3] - quad[0]) + np.linalg.norm(quad[2] - quad[1])) / 2
+    return quad + rng.normal(0, jitter * wq, quad.shape), (wq, hq)
+
+
 def _crop_quad(
     rng: np.random.Generator, cfg: SynthConfig, warp: Warp, s: _Surface, box: Box, lead_cut: bool = False
 ) -> tuple[np.ndarray, tuple[float, float], Box]:
@@ -548,12 +574,8 @@ def _crop_quad(
     digits_scene = warp.forward(digits)
     jitter = cfg.crop_corner_jitter
     for _ in range(6):
-        quad = warp.forward(corners(*box))
-        wq = float(np.linalg.norm(quad[1] - quad[0]) + np.linalg.norm(quad[2] - quad[3])) / 2
-        hq = float(np.linalg.norm(quad[3] - quad[0]) + np.linalg.norm(quad[2] - quad[1])) / 2
-        rect = np.array([[0, 0], [wq, 0], [wq, hq], [0, hq]], dtype=np.float64)
-        q = quad + rng.normal(0, jitter * wq, quad.shape)
-        inside = _apply_h(homography(q, rect), digits_scene)
+        q, (wq, hq) = _jittered_quad(rng, warp, box, jitter)
+        inside = _apply_h(homography(q, corners(0, 0, wq, hq)), digits_scene)
         lo = inside.min(axis=0)
         hi = inside.max(axis=0) - (wq, hq)
         if (lo >= 0).all() and (hi <= 0).all():
@@ -589,10 +611,15 @@ def _attempt(index: int, seed: int, attempt: int, cfg: SynthConfig) -> Sample | 
     s_px = math.exp(rng.uniform(math.log(lo), math.log(hi)))
     ppm = int(np.clip(round(s_px), 2, 4))
     p_below = max(cfg.p_text_below, cfg.p_tilt_print_below) if squash < 1 else cfg.p_text_below
-    surf = _surface(rng, code, fmt, style, ppm, fonts, cfg.p_pale_ink, p_below)
+    # No draw at 0: the default stream is unchanged.
+    off = cfg.p_no_number > 0 and rng.random() < cfg.p_no_number
+    below = off and rng.random() < 0.5  # a no-number crop on the print under the digits, else on the bars
+    surf = _surface(rng, code, fmt, style, ppm, fonts, cfg.p_pale_ink, 1.0 if below else p_below)
     # No draw at 0: the default stream is unchanged.
     lead_cut = fmt == "EAN-13" and cfg.p_lead_cut > 0 and rng.random() < cfg.p_lead_cut
     box = _crop_box(rng, cfg, surf, lead_cut, squash)
+    if off:
+        box = _off_digits(rng, surf, box, below)
 
     # Scene size and geometry.
     # Log-uniform: real photos are mostly small (240x240), some 640x480.
@@ -699,7 +726,14 @@ def _attempt(index: int, seed: int, attempt: int, cfg: SynthConfig) -> Sample | 
     bx1, by1 = min(size[0], int(bx1)), min(size[1], int(by1))
 
     # Crop, rectified from a slightly wrong detector quad.
-    quad, (wq, hq), box = _crop_quad(rng, cfg, warp, surf, box, lead_cut)
+    if off:
+        quad, (wq, hq) = _jittered_quad(rng, warp, box, cfg.crop_corner_jitter)
+        digits = warp.forward(np.concatenate([_box_points(b, 3) for b in surf.digit_boxes]))
+        inside = _apply_h(homography(quad, corners(0, 0, wq, hq)), digits)
+        if ((inside > 0) & (inside < (wq, hq))).all(axis=1).any():  # a corner's jitter reached a digit
+            return None
+    else:
+        quad, (wq, hq), box = _crop_quad(rng, cfg, warp, surf, box, lead_cut)
     if (quad < 0).any() or (quad[:, 0] > size[0]).any() or (quad[:, 1] > size[1]).any():
         return None
     n_modules = (box[2] - box[0]) / surf.module_px
@@ -711,7 +745,7 @@ def _attempt(index: int, seed: int, attempt: int, cfg: SynthConfig) -> Sample | 
     crop = rectify(scene, quad, (nat_w, nat_h))
     if (nat_w, nat_h) != (out_w, out_h):
         crop = crop.resize((out_w, out_h), Image.Resampling.BILINEAR)
-    hidden = tuple(sorted({*style.hidden, *((0,) if lead_cut else ())}))
+    hidden = tuple(range(len(code))) if off else tuple(sorted({*style.hidden, *((0,) if lead_cut else ())}))
     box_xywh = (bx0, by0, bx1 - bx0, by1 - by0)
     return Sample(scene, buf.getvalue(), box_xywh, crop, code, fmt, symbol_quad, hidden)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -44,8 +44,13 @@ def ensure_synthetic(cfg: TrainConfig) -> None:
 
     s = cfg.data.synth
     gen = synth.synth_config(s.generator)
-    for tsv, count, seed in ((cfg.data.train_tsv, s.train_count, s.seed), (cfg.data.val_tsv, s.val_count, s.seed + 1)):
-        synth.ensure(Path(tsv).parent, count, seed, s.workers, gen)
+    # Validation measures reading numbers: no crops without one there (`p_no_number` is for training).
+    val_gen = replace(gen, p_no_number=0.0)
+    for tsv, count, seed, g in (
+        (cfg.data.train_tsv, s.train_count, s.seed, gen),
+        (cfg.data.val_tsv, s.val_count, s.seed + 1, val_gen),
+    ):
+        synth.ensure(Path(tsv).parent, count, seed, s.workers, g)
 
 
 class _History(Callback):

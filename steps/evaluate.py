@@ -47,6 +47,8 @@ def run(cfg: EvaluateConfig, tracker: Tracker, work_dir: Path, model_id: str, da
         tracker.scalars({metrics.EXACT_MATCH: s[metrics.EXACT_MATCH], metrics.CER: s[metrics.CER]}, title=name)
         floor = s["confidence_floor"]
         tracker.scalars({f"sure_{k}": floor[k] for k in ("coverage", "precision", "wrong_kept")}, title=name)
+        if s["no_number"]["n"]:  # crops showing no number, left out of the figures above: how many read sure
+            tracker.scalars({"no_number_sure": s["no_number"]["sure"] / s["no_number"]["n"]}, title=name)
         # Risk-coverage: what each confidence floor would show as sure, and how much of it is right.
         sweep = [ev.at_floor(f) for f in metrics.FLOORS]
         points = [(p["coverage"], p["precision"]) for p in sweep if p["coverage"] > 0]

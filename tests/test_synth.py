@@ -226,6 +226,7 @@ def test_knobs_off_by_default_leave_the_stream_alone() -> None:
         p_card=0.0,
         p_glare=0.0,
         p_crumple=0.0,
+        p_no_number=0.0,
     )
     for i in range(3):
         a, b = make_sample(i, seed=11)[2], make_sample(i, seed=11, config=off)[2]
