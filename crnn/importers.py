@@ -24,7 +24,7 @@ import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from PIL import Image, UnidentifiedImageError
 
@@ -240,7 +240,9 @@ def _write(rows: Iterable[_Row | Issue], out: Path, codec: Codec, copy: bool, re
             if name in copied and copied[name] != row.image:
                 raise ValueError(f"{row.where}: two different images would be stored as {name}")
             if name not in copied:
-                dst = out / name
+                dst = _destination(out, name)
+                if dst is None:
+                    raise ValueError(f"{row.where}: stored name {name!r} would be written outside {out}")
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(row.image, dst)
                 copied[name] = row.image
@@ -251,6 +253,15 @@ def _write(rows: Iterable[_Row | Issue], out: Path, codec: Codec, copy: bool, re
     report.images = len({line[0] for line in lines})
     write_tsv(out / LABELS, lines, header=LABELS_HEADER)
     return report
+
+
+def _destination(out: Path, name: str) -> Path | None:
+    """`out / name` for a stored image name, or None when it would land outside `out` (also through a symlink)."""
+    if _relative_parts(name) is None:
+        return None
+    root = out.resolve()
+    dst = (root / name).resolve()
+    return dst if dst.is_relative_to(root) and dst != root else None
 
 
 def _tsv_dicts(tsv: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
@@ -270,10 +281,25 @@ def _tsv_dicts(tsv: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict
 
 
 def _inside(images_dir: Path, name: str) -> Path | None:
-    """`images_dir / name`, or None when the name escapes the folder."""
+    """`images_dir / name`, or None when the name is not a plain relative path inside the folder.
+
+    Absolute names, `..` parts and names that resolve (through symlinks) outside `images_dir` are refused, so the
+    name can also be stored as it is under the dataset folder (`_image_name`) without climbing out of it.
+    """
+    if _relative_parts(name) is None:
+        return None
     root = images_dir.resolve()
     p = (root / name).resolve()
     return p if p.is_relative_to(root) else None
+
+
+def _relative_parts(name: str) -> tuple[str, ...] | None:
+    """The parts of a plain relative path (`a/b.png`), or None for an absolute one or one with `..` parts."""
+    pure = PurePosixPath(name.replace("\\", "/"))
+    if not name or pure.is_absolute() or PureWindowsPath(name).drive or ".." in pure.parts:
+        return None
+    parts = tuple(p for p in pure.parts if p not in ("", "."))
+    return parts or None
 
 
 # ---------------------------------------------------------------- sources
@@ -338,7 +364,11 @@ def _crops_rows(tsv: Path, images_dir: Path, cfg: DatasetConfig) -> Iterator[_Ro
 
 
 def _image_name(name: str) -> str:
-    return "images/" + Path(name).as_posix().lstrip("/")
+    """Where an image is stored in the raw dataset; `name` must have passed `_inside`."""
+    parts = _relative_parts(name)
+    if parts is None:
+        raise ValueError(f"image name {name!r} is not a relative path inside the dataset")
+    return "/".join(("images", *parts))
 
 
 def _coco_rows(path: Path, images_dir: Path, cfg: DatasetConfig) -> Iterator[_Row | Issue]:
@@ -386,14 +416,23 @@ def _coco_rows(path: Path, images_dir: Path, cfg: DatasetConfig) -> Iterator[_Ro
 
 
 def _coco_image(images_dir: Path, file_name: str) -> tuple[Path | None, str]:
-    """The local file of a COCO `file_name` (a relative path, or a URL whose last part is the file)."""
-    if "://" in file_name:
+    """The local file of a COCO `file_name`: a relative path inside `images_dir`, or a URL.
+
+    A URL (Azure ML exports datastore URLs) is read as its path after the host, relative to `images_dir`; when
+    that is not there, an image of the same base name directly in `images_dir` is used (logged). Absolute names
+    and names with `..` parts are refused (None), never swapped for a file of the same base name.
+    """
+    url = "://" in file_name
+    if url:
         file_name = file_name.split("://", 1)[1].split("/", 1)[-1]
     direct = _inside(images_dir, file_name)
-    if direct is not None and direct.is_file():
+    if direct is None:
+        return None, ""
+    if direct.is_file() or not url:
         return direct, _image_name(file_name)
-    base = Path(file_name).name
+    base = PurePosixPath(file_name).name
     flat = _inside(images_dir, base)
     if flat is not None and flat.is_file():
+        log.warning("COCO file_name URL %r: using %s (same base name)", file_name, flat)
         return flat, _image_name(base)
     return direct, _image_name(file_name)

@@ -221,3 +221,75 @@ def test_make_crops_writes_readable_splits(old_tsv, tmp_path):
         assert len(samples) == summary.sizes[split]
         w, h = Image.open(samples[0].path).size
         assert w >= h
+
+
+# ---------------------------------------------------------------- path confinement (security)
+
+
+def _escape_tree(tmp_path: Path) -> tuple[Path, Path, str]:
+    """A source folder with a symlinked sub-folder, and an image name that resolves inside the source through
+    the link but whose raw `..` parts, stored as they are under the dataset, climb out of it."""
+    src = tmp_path / "src"
+    deep = src / "a" / "b" / "c" / "d"
+    deep.mkdir(parents=True)
+    Image.new("L", (60, 20), 255).save(src / "a" / "x.png")
+    (src / "link").symlink_to(deep, target_is_directory=True)
+    name = "link/../../../x.png"  # via the link: src/a/x.png; stored raw: <out>/images/link/../../../x.png
+    assert (src / name).resolve() == (src / "a" / "x.png").resolve()
+    return src, tmp_path / "store" / "raw", name
+
+
+def _outside_files(tmp_path: Path, out: Path) -> set[Path]:
+    """Files under tmp_path, other than the source tree's and those inside the dataset folder."""
+    return {
+        p
+        for p in tmp_path.rglob("*")
+        if p.is_file() and not p.is_relative_to(tmp_path / "src") and not p.is_relative_to(out)
+    }
+
+
+@pytest.mark.parametrize("on_error", ["skip", "reject"])
+@pytest.mark.parametrize("source", ["tsv", "crops", "coco"])
+def test_import_never_writes_outside_its_dataset(tmp_path, source, on_error):
+    src, out, name = _escape_tree(tmp_path)
+    if source == "tsv":
+        labels = _write(src / "labels.tsv", ["filename", "code", "x_from", "y_from", "width", "height"],
+                        [[name, "4006381333931", 0, 0, 60, 20], ["a/x.png", "4006381333931", 0, 0, 60, 20]])
+    elif source == "crops":
+        labels = _write(src / "labels.tsv", ["filename", "text"], [[name, "4006381333931"], ["a/x.png", "4006381333931"]])
+    else:
+        images = [{"id": 1, "file_name": name, "width": 60, "height": 20},
+                  {"id": 2, "file_name": "a/x.png", "width": 60, "height": 20}]
+        anns = [{"id": i, "image_id": i, "bbox": [0, 0, 60, 20], "attributes": {"text": "4006381333931"}}
+                for i in (1, 2)]
+        labels = src / "coco.json"
+        labels.write_text(json.dumps({"images": images, "annotations": anns}))
+    cfg = _cfg(source=source, path=labels, on_error=on_error, max_skipped_fraction=0.9)
+    if on_error == "reject":
+        with pytest.raises(ImportRejected, match="outside"):
+            import_dataset(cfg, out)
+    else:
+        report = import_dataset(cfg, out)
+        assert (report.imported, report.skipped) == (1, 1)
+        assert "outside" in report.issues[0].detail
+        assert [s.path.resolve() for s in read_raw(out)] == [(out / "images" / "a" / "x.png").resolve()]
+    assert _outside_files(tmp_path, out) == set()
+
+
+@pytest.mark.parametrize(
+    "file_name", ["../x.png", "/etc/passwd", "https://example.com/../../x.png", "sub/../../x.png", "C:\\x.png"]
+)
+def test_coco_file_name_outside_is_refused_not_replaced_by_base_name(tmp_path, file_name):
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.new("L", (60, 20), 255).save(src / "x.png")  # same base name, must not be swapped in
+    Image.new("L", (60, 20), 255).save(src / "ok.png")
+    images = [{"id": 1, "file_name": file_name, "width": 60, "height": 20},
+              {"id": 2, "file_name": "ok.png", "width": 60, "height": 20}]
+    anns = [{"id": i, "image_id": i, "bbox": [0, 0, 60, 20], "attributes": {"text": "4006381333931"}} for i in (1, 2)]
+    path = src / "coco.json"
+    path.write_text(json.dumps({"images": images, "annotations": anns}))
+    report = import_dataset(_cfg(source="coco", path=path, max_skipped_fraction=0.9), tmp_path / "raw")
+    assert report.imported == 1 and report.counts == {"bad_row": 1}
+    assert "annotations[0]" in report.issues[0].where and "outside" in report.issues[0].detail
+    assert [s.path.name for s in read_raw(tmp_path / "raw")] == ["ok.png"]
