@@ -24,12 +24,14 @@ import numpy as np
 import torch
 
 from crnn import config
-from crnn.codec import log_softmax
-from crnn.evaluate import evaluate
-from crnn.inference import Reader, TorchReader, is_sure, open_reader
-from crnn.labels import read_tsv
-from crnn.preprocess import load_image, to_batch
-from crnn.train import ensure_synthetic, fit
+from crnn.core.codec import log_softmax
+from crnn.core.confidence import is_sure
+from crnn.core.labels import read_tsv
+from crnn.core.preprocess import load_image, to_batch
+from crnn.evaluation.crops import evaluate
+from crnn.reading.crops import Reader, open_reader
+from crnn.recognizer.reader import TorchReader
+from crnn.recognizer.train import ensure_synthetic, fit
 
 
 def true_number_nll(reader: Reader, tsv: str, batch_size: int = 64) -> float:

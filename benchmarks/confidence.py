@@ -16,9 +16,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from crnn import metrics
-from crnn.evaluate import evaluate
-from crnn.inference import MIN_CONFIDENCE, open_reader
+from crnn.core import metrics
+from crnn.core.confidence import MIN_CONFIDENCE
+from crnn.evaluation.crops import evaluate
+from crnn.reading.crops import open_reader
 
 
 def main() -> int:

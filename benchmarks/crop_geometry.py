@@ -23,10 +23,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from crnn.detector import read_scenes
-from crnn.photo import DEFAULT_ZOOMS, Detector, load_photo
-from crnn.straighten import BAND_PAD_X, UNIT_SQUARE, apply_h, homography
-from crnn.synth import CROP_MARGIN_MODULES, synth_config
+from crnn.config.reading import DEFAULT_ZOOMS
+from crnn.core.geometry import BAND_PAD_X, UNIT_SQUARE, apply_h, homography
+from crnn.detector.data import read_scenes
+from crnn.reading.detection import Detector, load_photo
+from crnn.synth.scene import CROP_MARGIN_MODULES
+from crnn.synth.settings import synth_config
 
 EDGES = ("left", "right", "top", "bottom")
 SYMBOL_MODULES = 100.0  # an EAN-13 with its leading digit and margins is about 100 modules wide

@@ -20,9 +20,9 @@ import numpy as np
 from PIL import Image
 
 from crnn import config
-from crnn.augment import Augment
-from crnn.labels import read_tsv
-from crnn.preprocess import letterbox, load_image, shrink_for_augment
+from crnn.core.labels import read_tsv
+from crnn.core.preprocess import letterbox, load_image, shrink_for_augment
+from crnn.recognizer.augment import Augment
 
 
 def stats(im: Image.Image, height: int, width: int) -> tuple[float, float, float]:

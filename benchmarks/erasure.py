@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from crnn import symbology
-from crnn.codec import log_softmax
-from crnn.inference import Reader, open_reader
-from crnn.labels import read_tsv
-from crnn.preprocess import load_image, to_batch
+from crnn.core import symbology
+from crnn.core.codec import log_softmax
+from crnn.core.labels import read_tsv
+from crnn.core.preprocess import load_image, to_batch
+from crnn.reading.crops import Reader, open_reader
 
 PRIORS = (0.0, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1)
 

@@ -22,10 +22,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from crnn.inference import is_sure
-from crnn.labels import read_tsv
-from crnn.photo import PhotoReader, load_photo, photo_outcome
-from crnn.straighten import SYMBOL_VARIANTS
+from crnn.core.confidence import is_sure
+from crnn.core.geometry import SYMBOL_VARIANTS
+from crnn.core.labels import read_tsv
+from crnn.evaluation.photos import photo_outcome
+from crnn.reading.detection import load_photo
+from crnn.reading.photos import PhotoReader
 
 # Extra hypotheses tried beside the shipped ones (none now: the last ones tried, shifts of 0.4 and 0.6, are shipped).
 EXTRA: tuple[tuple[float, float, float, float], ...] = ()

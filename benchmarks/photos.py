@@ -20,9 +20,11 @@ from pathlib import Path
 
 from crnn import config
 from crnn.cli import ERASABLE_HELP, ERASURE_HELP
-from crnn.inference import MIN_CONFIDENCE
-from crnn.photo import DEFAULT_VARIANTS, DEFAULT_ZOOMS, PhotoReader, evaluate_photos
-from crnn.symbology import ERASABLE
+from crnn.config.reading import DEFAULT_VARIANTS, DEFAULT_ZOOMS
+from crnn.core.confidence import MIN_CONFIDENCE
+from crnn.core.symbology import ERASABLE
+from crnn.evaluation.photos import evaluate_photos
+from crnn.reading.photos import PhotoReader
 
 
 def main() -> int:
@@ -69,7 +71,8 @@ def main() -> int:
         return 2
     detectors = list(a.detector)
     if a.train:
-        from crnn.detector import export_detector, fit_detector
+        from crnn.detector.export import export_detector
+        from crnn.detector.train import fit_detector
 
         cfg = config.load(config.DetectorConfig, a.config, a.overrides)
         t0 = time.time()

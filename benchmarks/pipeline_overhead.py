@@ -55,14 +55,15 @@ def library(work: Path, overrides: list[str]) -> None:
     """The library calls the steps wrap, with no ClearML and no store."""
     import dataclasses
 
-    from crnn.crops import make_crops
-    from crnn.detector import export_detector, fit_detector
-    from crnn.evaluate import evaluate
-    from crnn.export import export_onnx
-    from crnn.importers import import_dataset
-    from crnn.labels import read_tsv
-    from crnn.preprocess import load_image
-    from crnn.train import fit
+    from crnn.core.labels import read_tsv
+    from crnn.core.preprocess import load_image
+    from crnn.datasets.crops import make_crops
+    from crnn.datasets.importers import import_dataset
+    from crnn.detector.export import export_detector
+    from crnn.detector.train import fit_detector
+    from crnn.evaluation.crops import evaluate
+    from crnn.recognizer.export import export_onnx
+    from crnn.recognizer.train import fit
     from pipelines.wiring import load_pipeline
 
     _, c = load_pipeline(None, overrides + [f"work_dir={work}"])

@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from crnn import config
-from crnn.codec import Codec
-from crnn.config import InputConfig, ModelConfig, TrainConfig
-from crnn.inference import OnnxReader
-from crnn.labels import read_tsv
-from crnn.preprocess import load_image, to_batch
+from crnn.config.train import InputConfig, ModelConfig, TrainConfig
+from crnn.core.codec import Codec
+from crnn.core.labels import read_tsv
+from crnn.core.preprocess import load_image, to_batch
+from crnn.reading.crops import OnnxReader
 
 EARLIER = TrainConfig(
     model=ModelConfig(
@@ -46,8 +46,8 @@ EARLIER = TrainConfig(
 def build_onnx(cfg: TrainConfig, out: Path) -> Path:
     import torch
 
-    from crnn.export import export_model
-    from crnn.model import CRNN
+    from crnn.recognizer.export import export_model
+    from crnn.recognizer.model import CRNN
 
     torch.manual_seed(0)
     export_model(CRNN(cfg.model, cfg.input), cfg, out)
@@ -136,7 +136,7 @@ def main() -> int:
     d, e = rows
     print(f"ratio default/earlier at batch 64, 2 threads: {d['b64_t2'] / e['b64_t2']:.1f}x")
     if a.model:
-        from crnn.evaluate import evaluate
+        from crnn.evaluation.crops import evaluate
 
         shipped = as_shipped(Path(a.model), images)
         print(

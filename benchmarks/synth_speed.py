@@ -10,7 +10,7 @@ import resource
 import tempfile
 from pathlib import Path
 
-from crnn.synth import generate
+from crnn.synth.writer import generate
 
 
 def main() -> None:

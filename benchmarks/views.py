@@ -16,9 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-from crnn import metrics
-from crnn.evaluate import evaluate
-from crnn.inference import VIEWS_BELOW, open_reader
+from crnn.core import metrics
+from crnn.core.confidence import VIEWS_BELOW
+from crnn.evaluation.crops import evaluate
+from crnn.reading.crops import open_reader
 
 
 def main() -> int:

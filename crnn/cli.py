@@ -14,28 +14,38 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from crnn.symbology import ERASABLE
+from crnn.core.symbology import ERASABLE
 
 ERASURE_HELP = (
     "constrained decoder: prior probability that a crop lacks one digit the check digit supplies (a UPC-A "
     "printed without its check digit, an EAN-13 whose leading digit the frame cut off); such reads say which "
     "digit they inferred. Default: the model's own (its training config's erasure_prior); 0 turns it off"
 )
+
+
 ERASABLE_HELP = (
     "formats whose missing digit --erasure-prior may infer (UPC-A: its check digit; EAN-13: its leading digit). "
     "Default: the model's own (its training config's erasable)"
 )
+
+
 LEAD0_HELP = (
     "constrained decoder: prior that a 13-digit number starting with 0 is printed as an EAN-13 rather than as "
     "its 12-digit UPC-A (the same bars); below 1 prefers the UPC-A. Default: the model's own (1: no preference)"
 )
+
+
 VIEWS_HELP = (
     "test-time views for reads under {below} confidence (every read of an ensemble), comma-separated (top15, sides4, "
     "pad5) or none; "
     'their reads are fused (README, "Views"). Default: top15,sides4 for crops, none for photos (their '
     "detections are the views; given, every crop of a photo is read in them too, at about 2.5 times the time)"
 )
+
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
+
+
 ENSEMBLE_HELP = (
     "Give it more than once to read with an ensemble: every model reads each crop (and its views) or each photo's "
     "detections, and the number they find likeliest together wins (for crops with the default views, three "
@@ -79,7 +89,7 @@ def _print_result(result: Any) -> int:
 
 def _cmd_train(a: argparse.Namespace) -> int:
     from crnn import config
-    from crnn.train import fit
+    from crnn.recognizer.train import fit
 
     cfg = config.load(config.TrainConfig, a.config, a.overrides)
     result = fit(cfg)
@@ -88,7 +98,7 @@ def _cmd_train(a: argparse.Namespace) -> int:
 
 def _cmd_train_detector(a: argparse.Namespace) -> int:
     from crnn import config
-    from crnn.detector import fit_detector
+    from crnn.detector.train import fit_detector
 
     cfg = config.load(config.DetectorConfig, a.config, a.overrides)
     result = fit_detector(cfg)
@@ -96,18 +106,27 @@ def _cmd_train_detector(a: argparse.Namespace) -> int:
 
 
 def _cmd_export_detector(a: argparse.Namespace) -> int:
-    from crnn.detector import export_detector
+    from crnn.detector.export import export_detector
 
     diff = export_detector(a.checkpoint, a.out, opset=a.opset)
     print(json.dumps({"onnx": a.out, "max_abs_diff": diff}))
     return 0
 
 
-def _cmd_evaluate(a: argparse.Namespace) -> int:
-    from crnn.evaluate import evaluate
-    from crnn.inference import open_reader
+def _open_reader(models: Any, **kwargs: Any) -> Any:
+    """The crop reader for `--model`: onnxruntime alone, PyTorch only when a `.ckpt` is given."""
+    paths = [models] if isinstance(models, (str, Path)) else list(models)
+    if any(str(p).lower().endswith(".ckpt") for p in paths):
+        from crnn.recognizer.reader import open_reader
+    else:
+        from crnn.reading.crops import open_reader
+    return open_reader(models, **kwargs)
 
-    reader = open_reader(
+
+def _cmd_evaluate(a: argparse.Namespace) -> int:
+    from crnn.evaluation.crops import evaluate
+
+    reader = _open_reader(
         a.model,
         decoder=a.decoder,
         erasure_prior=a.erasure_prior,
@@ -123,9 +142,9 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
 
 
 def _cmd_export(a: argparse.Namespace) -> int:
-    from crnn.export import export_onnx
-    from crnn.labels import read_tsv
-    from crnn.preprocess import load_image
+    from crnn.core.labels import read_tsv
+    from crnn.core.preprocess import load_image
+    from crnn.recognizer.export import export_onnx
 
     images = None
     if a.check_data:
@@ -133,7 +152,7 @@ def _cmd_export(a: argparse.Namespace) -> int:
         images = [load_image(s.path) for s in samples]
     report = export_onnx(a.checkpoint, a.out, images=images, opset=a.opset)
     if a.int8:
-        from crnn.export import quantize_int8
+        from crnn.recognizer.export import quantize_int8
 
         if not a.check_data:
             raise ValueError("--int8 needs --check-data: crops to calibrate on (synthetic ones, not the test set)")
@@ -152,7 +171,7 @@ def _cmd_export(a: argparse.Namespace) -> int:
 
 
 def _views(value: str) -> tuple[str, ...]:
-    from crnn.inference import check_views
+    from crnn.reading.fusion import check_views
 
     names = () if value.strip().lower() in ("", "none") else tuple(v.strip() for v in value.split(","))
     try:
@@ -182,7 +201,7 @@ def _read_photos(a: argparse.Namespace, files: list[Path]) -> int:
     """`crnn read --detector`: every barcode in each photo, one JSON object (or TSV line) a photo."""
     from tqdm import tqdm
 
-    from crnn.photo import PhotoReader
+    from crnn.reading.photos import PhotoReader
 
     reader = PhotoReader(
         a.detector,
@@ -227,13 +246,13 @@ def _read_photos(a: argparse.Namespace, files: list[Path]) -> int:
 def _cmd_read(a: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from crnn.inference import is_sure, open_reader
-    from crnn.preprocess import load_image
+    from crnn.core.confidence import is_sure
+    from crnn.core.preprocess import load_image
 
     files = list(_image_files(a.images))
     if a.detector:
         return _read_photos(a, files)
-    reader = open_reader(
+    reader = _open_reader(
         a.model,
         decoder=a.decoder,
         threads=a.threads,
@@ -287,10 +306,10 @@ def _cmd_read(a: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from crnn.inference import MIN_CONFIDENCE, VIEWS_BELOW  # torch-free
+    from crnn.core.confidence import MIN_CONFIDENCE, VIEWS_BELOW
 
     views_help = VIEWS_HELP.format(below=VIEWS_BELOW)
-    from crnn.photo import DEFAULT_VARIANTS, DEFAULT_ZOOMS
+    from crnn.config.reading import DEFAULT_VARIANTS, DEFAULT_ZOOMS
 
     p = argparse.ArgumentParser(prog="crnn", description="Read the digits under EAN/UPC barcodes with a CRNN.")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")

@@ -13,8 +13,9 @@ import subprocess
 import tomllib
 from typing import Any
 
-from crnn.config import PipelineConfig, to_dict
-from crnn.tracking import INPUTS, OUTPUTS, flatten
+from crnn.config.loading import to_dict
+from crnn.config.steps import PipelineConfig
+from crnn.tracking.params import INPUTS, OUTPUTS, flatten
 from pipelines.wiring import ORDER, PARAMETERS, REPO, STEPS, parameter_targets
 
 log = logging.getLogger(__name__)

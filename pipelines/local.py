@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crnn.config import PipelineConfig, to_dict
-from crnn.tracking import LocalStore, StepFailed, run_step
+from crnn.config.loading import to_dict
+from crnn.config.steps import PipelineConfig
+from crnn.tracking.steps import StepFailed, run_step
+from crnn.tracking.store import LocalStore
 from pipelines.wiring import ORDER, REPO, STEPS
 
 log = logging.getLogger(__name__)

@@ -13,9 +13,10 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script (by an agent): import this checkout's crnn
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crnn.config import DatasetConfig
-from crnn.importers import ImportRejected, import_dataset
-from crnn.tracking import Tracker, step_main
+from crnn.config.steps import DatasetConfig
+from crnn.datasets.importers import ImportRejected, import_dataset
+from crnn.tracking.steps import step_main
+from crnn.tracking.tracker import Tracker
 
 STEP = "dataset"
 INPUTS: list[str] = []

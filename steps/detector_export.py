@@ -12,10 +12,11 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script (by an agent): import this checkout's crnn
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crnn.config import DetectorExportConfig
-from crnn.detector import export_detector
-from crnn.photo import Detector
-from crnn.tracking import Tracker, step_main
+from crnn.config.steps import DetectorExportConfig
+from crnn.detector.export import export_detector
+from crnn.reading.detection import Detector
+from crnn.tracking.steps import step_main
+from crnn.tracking.tracker import Tracker
 
 STEP = "detector_export"
 INPUTS = ["model_id"]

@@ -20,10 +20,13 @@ if __package__ in (None, ""):  # run as a script (by an agent): import this chec
 
 from lightning.pytorch.loggers import CSVLogger
 
-from crnn.config import DetectorConfig
-from crnn.detector import MONITOR, fit_detector
-from crnn.importers import read_raw
-from crnn.tracking import Tracker, lightning_reporting, step_main
+from crnn.config.detector import DetectorConfig
+from crnn.datasets.importers import read_raw
+from crnn.detector.system import MONITOR
+from crnn.detector.train import fit_detector
+from crnn.tracking.lightning import lightning_reporting
+from crnn.tracking.steps import step_main
+from crnn.tracking.tracker import Tracker
 
 STEP = "detector_train"
 INPUTS = ["raw_dataset_id", "resume_model_id"]

@@ -15,13 +15,14 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script (by an agent): import this checkout's crnn
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crnn import metrics
-from crnn.config import EvaluateConfig
-from crnn.evaluate import evaluate
-from crnn.inference import TorchReader
-from crnn.preprocess import load_image
-from crnn.tracking import Tracker, step_main
-from crnn.visualize import char_confusion, confusion_image, prediction_gallery
+from crnn.config.steps import EvaluateConfig
+from crnn.core import metrics
+from crnn.core.preprocess import load_image
+from crnn.evaluation.crops import evaluate
+from crnn.evaluation.visualize import char_confusion, confusion_image, prediction_gallery
+from crnn.recognizer.reader import TorchReader
+from crnn.tracking.steps import step_main
+from crnn.tracking.tracker import Tracker
 
 STEP = "evaluate"
 INPUTS = ["model_id", "dataset_id"]

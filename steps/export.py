@@ -12,12 +12,14 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script (by an agent): import this checkout's crnn
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crnn.config import ExportConfig
-from crnn.export import export_onnx
-from crnn.inference import META_PREFIX, OnnxReader
-from crnn.labels import read_tsv
-from crnn.preprocess import load_image
-from crnn.tracking import Tracker, step_main
+from crnn.config.steps import ExportConfig
+from crnn.core.labels import read_tsv
+from crnn.core.preprocess import load_image
+from crnn.reading.crops import OnnxReader
+from crnn.reading.metadata import META_PREFIX
+from crnn.recognizer.export import export_onnx
+from crnn.tracking.steps import step_main
+from crnn.tracking.tracker import Tracker
 
 STEP = "export"
 INPUTS = ["model_id", "dataset_id"]

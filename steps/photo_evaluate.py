@@ -20,9 +20,11 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script (by an agent): import this checkout's crnn
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crnn.config import PhotoEvaluateConfig
-from crnn.photo import PhotoReader, evaluate_photos
-from crnn.tracking import Tracker, step_main
+from crnn.config.steps import PhotoEvaluateConfig
+from crnn.evaluation.photos import evaluate_photos
+from crnn.reading.photos import PhotoReader
+from crnn.tracking.steps import step_main
+from crnn.tracking.tracker import Tracker
 
 STEP = "photo_evaluate"
 INPUTS = ["detector_model_id", "recogniser_model_id", "second_detector_model_id"]

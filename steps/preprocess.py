@@ -15,11 +15,12 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script (by an agent): import this checkout's crnn
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crnn.config import PreprocessConfig
-from crnn.crops import SPLITS, make_crops
-from crnn.preprocess import load_image
-from crnn.tracking import Tracker, step_main
-from crnn.visualize import grid
+from crnn.config.steps import PreprocessConfig
+from crnn.core.preprocess import load_image
+from crnn.datasets.crops import SPLITS, make_crops
+from crnn.evaluation.visualize import grid
+from crnn.tracking.steps import step_main
+from crnn.tracking.tracker import Tracker
 
 STEP = "preprocess"
 INPUTS = ["raw_dataset_id"]

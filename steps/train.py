@@ -16,10 +16,13 @@ if __package__ in (None, ""):  # run as a script (by an agent): import this chec
 
 from lightning.pytorch.loggers import CSVLogger
 
-from crnn import metrics
-from crnn.config import TrainConfig, TrainReportConfig
-from crnn.tracking import Tracker, lightning_reporting, step_main
-from crnn.train import fit
+from crnn.config.steps import TrainReportConfig
+from crnn.config.train import TrainConfig
+from crnn.core import metrics
+from crnn.recognizer.train import fit
+from crnn.tracking.lightning import lightning_reporting
+from crnn.tracking.steps import step_main
+from crnn.tracking.tracker import Tracker
 
 STEP = "train"
 INPUTS = ["dataset_id", "resume_model_id"]

@@ -69,8 +69,8 @@ def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def onnx_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An untrained recogniser with the default architecture, exported (for plumbing tests, not accuracy)."""
     from crnn import config
-    from crnn.export import export_model
-    from crnn.model import CRNN
+    from crnn.recognizer.export import export_model
+    from crnn.recognizer.model import CRNN
 
     cfg = config.load(config.TrainConfig, REPO / "configs" / "train.yaml")
     out = tmp_path_factory.mktemp("onnx") / "model.onnx"

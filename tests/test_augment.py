@@ -3,8 +3,8 @@ import random
 import numpy as np
 from PIL import Image
 
-from crnn.augment import Augment
-from crnn.config import AugmentConfig
+from crnn.config.train import AugmentConfig
+from crnn.recognizer.augment import Augment
 
 
 def _all_on() -> AugmentConfig:
@@ -49,7 +49,7 @@ def test_dropout_spares_the_digit_zone():
 
 def test_wave_bends_columns_and_keeps_the_digits_in_the_frame():
     """A dark line at the bottom (the digits) survives every bend whole, moved up or down along its length."""
-    from crnn.augment import _wave
+    from crnn.recognizer.augment import _wave
 
     arr = np.full((58, 213), 230, np.uint8)
     arr[-5:-2] = 20
@@ -65,7 +65,7 @@ def test_wave_bends_columns_and_keeps_the_digits_in_the_frame():
 def test_cover_hides_some_digits_and_spares_the_bars():
     """Bars (dark stripes) over the top 55%, digits (a dark band) below: every cover changes part of the digit
     band, never the bars, and leaves most of the band as it was."""
-    from crnn.augment import _cover_digits
+    from crnn.recognizer.augment import _cover_digits
 
     arr = np.full((60, 200), 230, np.uint8)
     arr[:33, ::4] = 10  # bars
@@ -79,7 +79,7 @@ def test_cover_hides_some_digits_and_spares_the_bars():
 
 def test_distort_crumples_inside_the_frame():
     """The frame's edges stay in place and filled, the picture changes; a move of 0 is the identity."""
-    from crnn.augment import _distort
+    from crnn.recognizer.augment import _distort
 
     arr = np.full((58, 213), 230, np.uint8)
     arr[:, ::6] = 20  # bars

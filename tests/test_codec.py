@@ -4,9 +4,9 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from crnn import symbology
-from crnn.codec import Codec, log_softmax, min_time_steps
-from crnn.symbology import Constraint
+from crnn.core import symbology
+from crnn.core.codec import Codec, log_softmax, min_time_steps
+from crnn.core.symbology import Constraint
 
 
 def frames_for(text: str, t: int = 30, codec: Codec | None = None, seed: int = 0) -> np.ndarray:
@@ -136,8 +136,8 @@ def test_reader_takes_the_missing_digit_hypothesis_only_when_asked():
     """`Reader.erasure_prior` (CLI --erasure-prior) reaches the decoder; off by default."""
     from PIL import Image
 
-    from crnn.inference import Reader
-    from crnn.preprocess import InputSpec
+    from crnn.core.preprocess import InputSpec
+    from crnn.reading.crops import Reader
 
     class Fixed(Reader):
         spec, codec, decoder = InputSpec(32, 128, 1, 0.5, 0.5), Codec(), "constrained"
@@ -223,8 +223,8 @@ def test_lead0_prior_prefers_the_upca_layout_of_the_same_bars():
 def test_lead0_prior_reaches_the_decoder_from_reader_and_config():
     from PIL import Image
 
-    from crnn.inference import Reader
-    from crnn.preprocess import InputSpec
+    from crnn.core.preprocess import InputSpec
+    from crnn.reading.crops import Reader
 
     class Fixed(Reader):
         spec, codec, decoder = InputSpec(32, 128, 1, 0.5, 0.5), Codec(), "constrained"
@@ -248,7 +248,7 @@ def test_a_lead0_prior_that_is_no_probability_is_a_clear_error(prior):
 def test_ctc_log_likelihood_matches_torch():
     import torch
 
-    from crnn.codec import ctc_log_likelihood
+    from crnn.core.codec import ctc_log_likelihood
 
     rng = np.random.default_rng(3)
     for t, text in [(32, "5901234123457"), (32, "00112233"), (4, "11"), (3, "11"), (1, "7")]:
@@ -408,7 +408,7 @@ def test_compiled_search_equals_the_reference(lead0_prior, erasure_prior):
 def test_the_bound_bounds_the_search_and_its_valid_path_is_the_best():
     """What lets the search skip work exactly: per constraint, the bound is at least the best score, and a
     bound path that passes the check digit scores exactly that best."""
-    from crnn.codec import _viterbi
+    from crnn.core.codec import _viterbi
 
     codec = Codec()
     logp = _noisy_frames().astype(np.float64)

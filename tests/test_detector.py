@@ -9,21 +9,15 @@ import pytest
 from PIL import Image
 
 from crnn import cli, config
-from crnn.config import DetectorPostConfig
-from crnn.detector import (
-    SceneDataset,
-    angle_between,
-    export_detector,
-    fit_detector,
-    load_detector,
-    match,
-    quad_iou,
-    read_scenes,
-    render_targets,
-)
-from crnn.photo import STRIDE, Detection, Detector, PhotoReader, boxes_from_maps, load_photo, photo_result
-from crnn.straighten import box_quad, digit_band, quad_size, straighten
-from crnn.synth import generate
+from crnn.config.reading import DetectorPostConfig
+from crnn.core.geometry import box_quad, digit_band, quad_size, straighten
+from crnn.detector.data import SceneDataset, read_scenes, render_targets
+from crnn.detector.export import export_detector, load_detector
+from crnn.detector.system import angle_between, match, quad_iou
+from crnn.detector.train import fit_detector
+from crnn.reading.detection import STRIDE, Detection, Detector, boxes_from_maps, load_photo
+from crnn.reading.photos import PhotoReader, photo_result
+from crnn.synth.writer import generate
 
 
 @pytest.fixture(scope="module")
@@ -204,7 +198,7 @@ def test_train_resume_export_and_read_photo(
 def test_zoom_keeps_the_barcode_centre_in_a_window_of_the_same_aspect() -> None:
     import random
 
-    from crnn.detector import _zoom
+    from crnn.detector.data import _zoom
 
     image = Image.new("L", (640, 480), 200)
     quad = _rotated_quad(500, 400, 200, 120, 0)
@@ -217,7 +211,7 @@ def test_zoom_keeps_the_barcode_centre_in_a_window_of_the_same_aspect() -> None:
 
 
 def test_same_number_treats_a_upca_or_upce_and_its_ean13_as_one() -> None:
-    from crnn.photo import same_number
+    from crnn.reading.bars import same_number
 
     assert same_number("036000291452", "0036000291452") and same_number("0036000291452", "036000291452")
     assert same_number("96385074", "96385074")
@@ -229,7 +223,7 @@ def test_same_number_treats_a_upca_or_upce_and_its_ean13_as_one() -> None:
 
 
 def test_scene_folders_follow_the_detector_generator_settings(tmp_path: Path) -> None:
-    from crnn.detector import ensure_scenes
+    from crnn.detector.train import ensure_scenes
 
     train, val = tmp_path / "train", tmp_path / "val"
     cfg = config.load(
@@ -261,7 +255,7 @@ def test_scene_folders_follow_the_detector_generator_settings(tmp_path: Path) ->
 
 def test_zoomed_out_detection_maps_back_to_the_photo() -> None:
     """The detector may look at a photo shrunk on a wider canvas; its boxes still land on the photo's pixels."""
-    from crnn.photo import detector_input
+    from crnn.reading.detection import detector_input
 
     image = Image.new("L", (200, 100), 230)
     image.paste(20, (60, 30, 140, 70))  # the "barcode"
@@ -287,8 +281,8 @@ def test_zoomed_out_detection_maps_back_to_the_photo() -> None:
 def test_detections_of_one_barcode_at_several_zooms_give_one_read() -> None:
     from test_codec import frames_for
 
-    from crnn.codec import Codec, Decoded
-    from crnn.straighten import corners
+    from crnn.core.codec import Codec, Decoded
+    from crnn.core.geometry import corners
 
     a1 = Detection(corners(40, 20, 120, 60), 0.9)  # zoom 1: the barcode, cut a little short
     a2 = Detection(corners(36, 18, 126, 62), 0.8)  # zoom 0.6: the same barcode, whole
@@ -344,9 +338,10 @@ def test_symbol_variants_and_their_bounds() -> None:
     height, for digits far under tall bars; the reader takes 1 to 6 of them and refuses other counts up front."""
     import pytest
 
-    from crnn.config import DEFAULT_VARIANTS, PhotoEvaluateConfig
-    from crnn.photo import PhotoReader
-    from crnn.straighten import SYMBOL_VARIANTS, sub_quad
+    from crnn.config.reading import DEFAULT_VARIANTS
+    from crnn.config.steps import PhotoEvaluateConfig
+    from crnn.core.geometry import SYMBOL_VARIANTS, sub_quad
+    from crnn.reading.photos import PhotoReader
 
     quad = np.array([[10.0, 20.0], [110.0, 20.0], [110.0, 60.0], [10.0, 60.0]])  # 100 x 40, upright
     ys = [sub_quad(quad, f)[:, 1] for f in SYMBOL_VARIANTS]
@@ -368,10 +363,11 @@ def test_fallback_variants_are_read_only_for_unsure_barcodes(monkeypatch: pytest
     read is never outvoted by a far-fetched crop, and an unsure one gets the lowered box (digits far under bars)."""
     from test_codec import frames_for
 
-    from crnn import photo
-    from crnn.codec import Codec, Decoded
-    from crnn.photo import Detection, PhotoReader
-    from crnn.straighten import corners
+    from crnn.core.codec import Codec, Decoded
+    from crnn.core.geometry import corners
+    from crnn.reading import photos as photo
+    from crnn.reading.detection import Detection
+    from crnn.reading.photos import PhotoReader
 
     a = Detection(corners(40, 20, 120, 60), 0.9)  # its digits lie below the box: only the third hypothesis reads
     b = Detection(corners(150, 70, 190, 90), 0.8)  # reads surely as detected
@@ -424,8 +420,8 @@ def test_crop_geometry_measures_detector_edges_in_the_symbol_frame(tmp_path: Pat
     """benchmarks/crop_geometry.py: a detected quad 5% of the width wider each side, 2 px higher and 4 px lower than
     the annotated symbol (100 x 40) gives those fractions, outward positive; a box elsewhere is left out."""
     from benchmarks.crop_geometry import edge_errors
-    from crnn.photo import Detection
-    from crnn.straighten import corners
+    from crnn.core.geometry import corners
+    from crnn.reading.detection import Detection
 
     Image.new("RGB", (200, 100), "white").save(tmp_path / "a.png")
     (tmp_path / "annotations.tsv").write_text("filename\tcode\tquad\na.png\t96385074\t10 20 110 20 110 60 10 60\n")
@@ -445,7 +441,8 @@ def test_crop_geometry_measures_detector_edges_in_the_symbol_frame(tmp_path: Pat
 def test_photo_figures_tell_a_misread_from_a_sure_read_of_something_else(tmp_path: Path) -> None:
     """`evaluate_photos` per photo: the label read sure, a sure read near the label (a confident misread), a sure
     read far from it (`other_sure`), and the label read only unsure (`read_any`)."""
-    from crnn.photo import BarcodeRead, evaluate_photos
+    from crnn.evaluation.photos import evaluate_photos
+    from crnn.reading.photos import BarcodeRead
 
     label = "9780596008574"
     said = {  # photo -> (text, confidence) of each read

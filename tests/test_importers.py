@@ -9,11 +9,11 @@ import pytest
 from PIL import Image
 
 from crnn import config
-from crnn.codec import Codec
-from crnn.config import DatasetConfig, PreprocessConfig
-from crnn.crops import cut, make_crops, split_samples
-from crnn.importers import ImportRejected, import_dataset, read_raw
-from crnn.labels import read_tsv
+from crnn.config.steps import DatasetConfig, PreprocessConfig
+from crnn.core.codec import Codec
+from crnn.core.labels import read_tsv
+from crnn.datasets.crops import cut, make_crops, split_samples
+from crnn.datasets.importers import ImportRejected, import_dataset, read_raw
 
 
 def _rows(tsv: Path) -> list[dict]:
@@ -199,7 +199,7 @@ def test_cut_margin_clip_and_rotation():
 
 
 def test_split_is_seeded_and_keeps_numbers_together(tmp_path):
-    from crnn.importers import RawSample
+    from crnn.datasets.importers import RawSample
 
     samples = [RawSample(Path(f"{i}.png"), f"{i % 40:08d}", "EAN-8", None, i) for i in range(120)]
     a = split_samples(samples, {"train": 0.8, "val": 0.1, "test": 0.1}, seed=3)

@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from crnn.codec import Codec
-from crnn.labels import read_tsv, write_tsv
-from crnn.preprocess import InputSpec, letterbox, load_image, to_array
-from crnn.system import CropDataset
+from crnn.core.codec import Codec
+from crnn.core.labels import read_tsv, write_tsv
+from crnn.core.preprocess import InputSpec, letterbox, load_image, to_array
+from crnn.recognizer.data import CropDataset
 
 
 def _data(tmp_path, rows):

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from crnn import metrics
+from crnn.core import metrics
 
 
 def test_exact_match_and_cer():

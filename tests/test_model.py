@@ -2,8 +2,8 @@ import pytest
 import timm
 import torch
 
-from crnn.config import InputConfig, ModelConfig
-from crnn.model import CRNN
+from crnn.config.train import InputConfig, ModelConfig
+from crnn.recognizer.model import CRNN
 
 
 @pytest.mark.parametrize(
@@ -85,8 +85,8 @@ def test_bad_sequence_options_are_build_errors(kw):
 def test_sequence_options_export_to_onnx_with_the_same_output(tmp_path):
     import numpy as np
 
-    from crnn.export import to_onnx
-    from crnn.inference import ort_session
+    from crnn.reading.crops import ort_session
+    from crnn.recognizer.export import to_onnx
 
     model = CRNN(ModelConfig(neck_channels=16, rnn_hidden=16, height_pool="flatten", time_upsample=2), InputConfig())
     model.eval()

@@ -10,15 +10,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from crnn import symbology
-from crnn.codec import Codec
-from crnn.crops import split_samples
-from crnn.evaluate import evaluate
-from crnn.importers import RawSample
-from crnn.labels import NO_DIGITS, read_tsv
-from crnn.synth import SynthConfig, generate
-from crnn.system import collate
-from crnn.train import ensure_synthetic, fit
+from crnn.core import symbology
+from crnn.core.codec import Codec
+from crnn.core.labels import NO_DIGITS, read_tsv
+from crnn.datasets.crops import split_samples
+from crnn.datasets.importers import RawSample
+from crnn.evaluation.crops import evaluate
+from crnn.recognizer.data import collate
+from crnn.recognizer.train import ensure_synthetic, fit
+from crnn.synth.settings import SynthConfig
+from crnn.synth.writer import generate
 
 
 def test_no_number_crops_are_labelled_with_no_digits(tmp_path: Path) -> None:

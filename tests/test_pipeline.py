@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crnn.tracking import LocalStore
+from crnn.tracking.store import LocalStore
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -137,9 +137,10 @@ def test_offline_pipeline_end_to_end(offline, capsys, photos_tsv):
     assert store.lineage(crops) == [crops, raw]
 
     # An ONNX model that passed parity and reads like the checkpoint.
-    from crnn.inference import OnnxReader, TorchReader
-    from crnn.labels import read_tsv
-    from crnn.preprocess import load_image
+    from crnn.core.labels import read_tsv
+    from crnn.core.preprocess import load_image
+    from crnn.reading.crops import OnnxReader
+    from crnn.recognizer.reader import TorchReader
 
     onnx = OnnxReader(summary["onnx_file"])
     torch_reader = TorchReader(store.model_path(summary["steps"]["train"]["outputs"]["model_id"]))

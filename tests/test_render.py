@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crnn.render import (
+from crnn.synth.render import (
     BarcodeStyle,
     addon_pattern,
     isbn_text,

@@ -5,8 +5,8 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import Timer
 
-from crnn.config import OptimConfig
-from crnn.system import adamw_cosine, cosine_factor, time_progress
+from crnn.config.train import OptimConfig
+from crnn.training.schedule import adamw_cosine, cosine_factor, time_progress
 
 
 def test_cosine_factor_warms_up_then_decays_to_two_percent():

@@ -82,7 +82,7 @@ def test_each_step_standalone_offline(offline, capsys):
     s = session(pre["offline_session"])
     assert s["params"]["Inputs/raw_dataset_id"] == ds["outputs"]["dataset_id"]
     assert sum(pre["outputs"][f"{k}_size"] for k in ("train", "val", "test")) == 48 and s["images"]
-    from crnn.tracking import LocalStore
+    from crnn.tracking.store import LocalStore
 
     store = LocalStore(offline / "store")
     assert store.dataset_info(pre["outputs"]["dataset_id"])["parents"] == [ds["outputs"]["dataset_id"]]
@@ -186,8 +186,8 @@ def test_bad_override_is_rejected_before_any_task(offline, capsys):
 def test_detector_steps_and_photo_evaluation_standalone_offline(offline, capsys, caplog, onnx_model, photos_tsv):
     import logging
 
-    from crnn.detector import read_scenes
-    from crnn.tracking import LocalStore
+    from crnn.detector.data import read_scenes
+    from crnn.tracking.store import LocalStore
 
     caplog.set_level(logging.INFO)
     store = LocalStore(offline / "store")

@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from crnn import symbology
+from crnn.core import symbology
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from crnn.symbology import LENGTHS, is_valid
-from crnn.synth import SynthConfig, generate, make_sample
+from crnn.core.symbology import LENGTHS, is_valid
+from crnn.synth.scene import make_sample
+from crnn.synth.settings import SynthConfig
+from crnn.synth.writer import generate
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -104,8 +106,8 @@ def test_bad_config_fails_loudly(tmp_path: Path) -> None:
 
 def test_upc_outer_digits_follow_the_real_layout() -> None:
     """Real UPC-A outer digits are 0.8-0.9 of the normal height, 4-6 modules off the guard bars."""
-    from crnn.render import BarcodeStyle, render_mask
-    from crnn.synth import _sample_style
+    from crnn.synth.label import _sample_style
+    from crnn.synth.render import BarcodeStyle, render_mask
 
     rng = np.random.default_rng(0)
     styles = [_sample_style(rng, SynthConfig(), "UPC-A", "036000291452", ()) for _ in range(300)]
@@ -130,7 +132,7 @@ def test_upc_outer_digits_follow_the_real_layout() -> None:
 
 def test_ensure_synthetic_makes_stale_folders_again(tmp_path: Path) -> None:
     from crnn import config
-    from crnn.train import ensure_synthetic
+    from crnn.recognizer.train import ensure_synthetic
 
     cfg = config.load(
         config.TrainConfig,
@@ -163,8 +165,8 @@ def test_ensure_synthetic_follows_the_generator_settings(tmp_path: Path) -> None
     import json
 
     from crnn import config
-    from crnn.synth import synth_config
-    from crnn.train import ensure_synthetic
+    from crnn.recognizer.train import ensure_synthetic
+    from crnn.synth.settings import synth_config
 
     train = tmp_path / "train" / "crops.tsv"
     cfg = config.load(
@@ -240,12 +242,12 @@ def test_knobs_off_by_default_leave_the_stream_alone() -> None:
 def test_tilt_foreshortens_the_label_and_the_crop_reaches_further(tmp_path: Path) -> None:
     """A camera looking up or down at the label: its height shrinks `squash` times in the scene, so a crop cut at
     the usual aspect spans 1/squash times as many label rows, its bottom still just under the digits."""
-    from crnn import synth
-    from crnn.render import BarcodeStyle
+    from crnn.synth import scene
+    from crnn.synth.render import BarcodeStyle
 
-    surf = synth._surface(np.random.default_rng(0), "036000291452", "UPC-A", BarcodeStyle(), 3, ())
-    flat = synth._crop_box(np.random.default_rng(1), SynthConfig(), surf)
-    tilted = synth._crop_box(np.random.default_rng(1), SynthConfig(), surf, squash=0.5)
+    surf = scene._surface(np.random.default_rng(0), "036000291452", "UPC-A", BarcodeStyle(), 3, ())
+    flat = scene._crop_box(np.random.default_rng(1), SynthConfig(), surf)
+    tilted = scene._crop_box(np.random.default_rng(1), SynthConfig(), surf, squash=0.5)
     assert tilted[0] == flat[0] and tilted[2] == flat[2]
     assert tilted[3] - tilted[1] == pytest.approx(2 * (flat[3] - flat[1]))
     assert abs(tilted[3] - flat[3]) < 0.1 * (flat[3] - flat[1])  # the bottom moves by its jitter only
@@ -253,8 +255,8 @@ def test_tilt_foreshortens_the_label_and_the_crop_reaches_further(tmp_path: Path
     # the crops keep their aspect and labels.
     cfg = {"p_tilt": 1.0, "p_large_rotation": 0.0, "p_upright_turn": 0.0, "max_perspective": 0.0, "p_curvature": 0.0}
     for i in range(3):
-        a = synth._make(i, 5, SynthConfig(**cfg, tilt_squash=(1.0, 1.0)))
-        b = synth._make(i, 5, SynthConfig(**cfg, tilt_squash=(0.5, 0.5)))
+        a = scene._make(i, 5, SynthConfig(**cfg, tilt_squash=(1.0, 1.0)))
+        b = scene._make(i, 5, SynthConfig(**cfg, tilt_squash=(0.5, 0.5)))
         assert a.text == b.text and a.crop.tobytes() != b.crop.tobytes()
         for x in (a, b):
             assert x.crop.width / x.crop.height == pytest.approx(SynthConfig().crop_aspect, rel=0.15)
@@ -265,23 +267,23 @@ def test_tilt_foreshortens_the_label_and_the_crop_reaches_further(tmp_path: Path
 def test_crop_edge_bias_widens_the_crop_like_a_detector_box(tmp_path: Path) -> None:
     """`crop_edge_bias` moves both side edges out by that share of the width, with the same draws (the stream is
     unchanged), so the crop is as much wider as a detector's overshooting box makes it; the height follows."""
-    from crnn import synth
-    from crnn.render import BarcodeStyle
+    from crnn.synth import scene
+    from crnn.synth.render import BarcodeStyle
 
-    surf = synth._surface(np.random.default_rng(0), "036000291452", "UPC-A", BarcodeStyle(), 3, ())
+    surf = scene._surface(np.random.default_rng(0), "036000291452", "UPC-A", BarcodeStyle(), 3, ())
     tb = surf.text_box
     width = max(tb[2], surf.bars[2]) - min(tb[0], surf.bars[0])
     grown = []
     for seed in range(40):
-        tight = synth._crop_box(np.random.default_rng(seed), SynthConfig(), surf)
-        wide = synth._crop_box(np.random.default_rng(seed), SynthConfig(crop_edge_bias=0.05), surf)
+        tight = scene._crop_box(np.random.default_rng(seed), SynthConfig(), surf)
+        wide = scene._crop_box(np.random.default_rng(seed), SynthConfig(crop_edge_bias=0.05), surf)
         # Out by the bias on each side, except where the edge was held off a digit (then at least as far out).
         assert wide[0] <= tight[0] + 1e-9 and wide[2] >= tight[2] - 1e-9
         grown.append((wide[2] - wide[0]) - (tight[2] - tight[0]))
         aspect = (wide[2] - wide[0]) / (wide[3] - wide[1]), (tight[2] - tight[0]) / (tight[3] - tight[1])
         assert aspect[0] == pytest.approx(aspect[1])  # the height follows the width (same aspect draw)
     assert max(grown) == pytest.approx(0.1 * width) and max(grown) <= 0.1 * width + 1e-6
-    a, b = synth._make(0, 5, SynthConfig()), synth._make(0, 5, SynthConfig(crop_edge_bias=0.05))
+    a, b = scene._make(0, 5, SynthConfig()), scene._make(0, 5, SynthConfig(crop_edge_bias=0.05))
     assert a.text == b.text and a.crop.tobytes() != b.crop.tobytes()
     with pytest.raises(ValueError, match="crop_edge_bias"):
         generate(tmp_path, 1, config=SynthConfig(crop_edge_bias=0.5), progress=False)
@@ -290,22 +292,22 @@ def test_crop_edge_bias_widens_the_crop_like_a_detector_box(tmp_path: Path) -> N
 def test_tilted_crop_can_reach_below_the_digits_over_small_print(tmp_path: Path) -> None:
     """`tilt_reach_below` moves a tilted crop's extra height below the digits (up to all of it), never cutting
     them; `p_tilt_print_below` puts small print under a tilted label's digits and leaves flat labels alone."""
-    from crnn import synth
-    from crnn.render import BarcodeStyle
+    from crnn.synth import scene
+    from crnn.synth.render import BarcodeStyle
 
-    surf = synth._surface(np.random.default_rng(0), "036000291452", "UPC-A", BarcodeStyle(), 3, ())
+    surf = scene._surface(np.random.default_rng(0), "036000291452", "UPC-A", BarcodeStyle(), 3, ())
     drops = []
     for seed in range(40):  # the same stream with and without: only the new draw differs
-        base = synth._crop_box(np.random.default_rng(seed), SynthConfig(), surf, squash=0.5)
-        low = synth._crop_box(np.random.default_rng(seed), SynthConfig(tilt_reach_below=1.0), surf, squash=0.5)
+        base = scene._crop_box(np.random.default_rng(seed), SynthConfig(), surf, squash=0.5)
+        low = scene._crop_box(np.random.default_rng(seed), SynthConfig(tilt_reach_below=1.0), surf, squash=0.5)
         height = base[3] - base[1]
         assert low[0] == base[0] and low[2] == base[2] and low[3] - low[1] == pytest.approx(height)
         assert low[1] <= surf.text_box[1] and low[3] >= surf.text_box[3]  # the digits stay inside
         drops.append((low[3] - base[3]) / height)
     assert min(drops) >= 0 and max(drops) <= 0.5  # at most the extra half of the height goes below
     assert max(drops) > 0.35 and min(drops) < 0.1  # spread over that range
-    unsquashed = synth._crop_box(np.random.default_rng(1), SynthConfig(tilt_reach_below=1.0), surf)
-    assert unsquashed == synth._crop_box(np.random.default_rng(1), SynthConfig(), surf)
+    unsquashed = scene._crop_box(np.random.default_rng(1), SynthConfig(tilt_reach_below=1.0), surf)
+    assert unsquashed == scene._crop_box(np.random.default_rng(1), SynthConfig(), surf)
     # Small print under tilted labels only: at p_tilt 0 the knob changes nothing.
     for i in range(3):
         a = make_sample(i, seed=11, config=SynthConfig(p_tilt_print_below=1.0))[2]
@@ -317,8 +319,8 @@ def test_tilted_crop_can_reach_below_the_digits_over_small_print(tmp_path: Path)
 def test_unprinted_check_digit_and_cut_leading_digit() -> None:
     """Some UPC-A labels omit the check digit; some crops lose EAN-13's leading digit. `text` keeps every digit,
     `printed` (what the recogniser learns) only those the crop shows."""
-    from crnn import synth
-    from crnn.render import BarcodeStyle, render_mask
+    from crnn.synth import scene
+    from crnn.synth.render import BarcodeStyle, render_mask
 
     code = "036000291452"
     full = render_mask(code, "UPC-A", BarcodeStyle(outside_gap=4.0), 3)
@@ -329,7 +331,7 @@ def test_unprinted_check_digit_and_cut_leading_digit() -> None:
     assert hidden.geometry.digit_boxes == full.geometry.digit_boxes  # the slot is still there, only blank
     cfg = SynthConfig(format_weights={"UPC-A": 1.0}, p_check_unprinted=1.0)
     for i in range(3):
-        s = synth._make(i, 2, cfg)
+        s = scene._make(i, 2, cfg)
         assert len(s.text) == 12 and s.hidden == (11,) and s.printed == s.text[:11]
 
     # A cut crop keeps at most 40% of the leading digit and every other digit whole; `text` keeps all 13.
@@ -337,26 +339,26 @@ def test_unprinted_check_digit_and_cut_leading_digit() -> None:
     rng = np.random.default_rng(0)
     style = BarcodeStyle()
     for _ in range(5):
-        surf = synth._surface(rng, "9780804816632", "EAN-13", style, 3, ())
-        x0, _, x1, _ = synth._crop_box(rng, SynthConfig(), surf, lead_cut=True)
+        surf = scene._surface(rng, "9780804816632", "EAN-13", style, 3, ())
+        x0, _, x1, _ = scene._crop_box(rng, SynthConfig(), surf, lead_cut=True)
         first, second, last = surf.digit_boxes[0], surf.digit_boxes[1], surf.digit_boxes[-1]
         assert first[2] - 0.4 * (first[2] - first[0]) - 1e-6 <= x0 <= first[2] < second[0] and x1 > last[2]
     cut = SynthConfig(format_weights={"EAN-13": 1.0}, p_lead_cut=1.0)
     for i in range(3):
-        s = synth._make(i, 4, cut)
+        s = scene._make(i, 4, cut)
         assert len(s.text) == 13 and s.hidden == (0,) and s.printed == s.text[1:]
 
 
 def test_card_prints_eleven_digits_evenly_under_equal_bars() -> None:
     """A loyalty-card UPC-A: no long guard bars, no check digit printed, the 11 digits spread evenly under the
     bars (not 12 slots with the last left empty); the label the recogniser learns lacks the check digit."""
-    from crnn import synth
+    from crnn.synth import label, scene
 
     rng = np.random.default_rng(3)
     cfg = SynthConfig(format_weights={"UPC-A": 1.0}, p_card=1.0)
-    style = synth._sample_style(rng, cfg, "UPC-A", "434704791429", ())
+    style = label._sample_style(rng, cfg, "UPC-A", "434704791429", ())
     assert style.flat and style.hidden == (11,)
-    surf = synth._surface(rng, "434704791429", "UPC-A", style, 3, ())
+    surf = scene._surface(rng, "434704791429", "UPC-A", style, 3, ())
     centres = [(b[0] + b[2]) / 2 for b in surf.digit_boxes]
     steps = np.diff(centres[:11])
     assert steps.min() > 0.8 * steps.max()  # even pitch over the printed 11
@@ -366,14 +368,14 @@ def test_card_prints_eleven_digits_evenly_under_equal_bars() -> None:
     mid = (surf.bars[0] + surf.bars[2]) / 2
     assert abs((centres[0] + centres[10]) / 2 - mid) < 0.02 * bars_w  # centred: no empty 12th slot
     for i in range(3):
-        s = synth._make(i, 2, cfg)
+        s = scene._make(i, 2, cfg)
         assert len(s.text) == 12 and s.printed == s.text[:11]
 
 
 def test_crops_tsv_carries_the_printed_digits(tmp_path: Path) -> None:
     """The training label of a crop lacking a digit is its printed digits; `text` stays the whole code."""
-    from crnn.codec import Codec
-    from crnn.labels import read_tsv
+    from crnn.core.codec import Codec
+    from crnn.core.labels import read_tsv
 
     cfg = SynthConfig(format_weights={"UPC-A": 1.0}, p_check_unprinted=1.0)
     generate(tmp_path / "u", 3, seed=1, workers=1, config=cfg, progress=False)
@@ -411,7 +413,7 @@ def test_defocus_blurs_the_same_samples_and_keeps_their_labels(tmp_path: Path) -
         sharp.append(stats(a[2], 48, 128)[0])
         soft.append(stats(b[2], 48, 128)[0])
     assert np.median(soft) < 0.75 * np.median(sharp)
-    from crnn.synth import _gaussian_blur
+    from crnn.synth.degradation import _gaussian_blur
 
     img = Image.new("L", (40, 20), 128)
     for sigma in (0.2, 0.8, 2.0):  # each branch, with the numpy scalar a scene's geometry can give
@@ -424,16 +426,16 @@ def test_addons_are_drawn_beside_the_symbol_not_inside_it() -> None:
     # Detector data asks for add-ons on any code; they sit right of the symbol box the detector learns.
     import random as _random
 
-    from crnn import synth
-    from crnn.render import render_mask
-    from crnn.symbology import random_code
+    from crnn.core.symbology import random_code
+    from crnn.synth import label
+    from crnn.synth.render import render_mask
 
     cfg = SynthConfig(p_addon=1.0)
     lengths = set()
     for i in range(12):
         fmt = ("UPC-A", "EAN-13", "UPC-E")[i % 3]
         code = random_code(fmt, _random.Random(i))  # type: ignore[arg-type]  # one of FORMATS
-        style = synth._sample_style(np.random.default_rng(i), cfg, fmt, code, ())  # type: ignore[arg-type]
+        style = label._sample_style(np.random.default_rng(i), cfg, fmt, code, ())  # type: ignore[arg-type]
         assert style.addon is not None and style.addon.isdigit()
         lengths.add(len(style.addon))
         g = render_mask(code, fmt, style, 2).geometry  # type: ignore[arg-type]
@@ -442,7 +444,7 @@ def test_addons_are_drawn_beside_the_symbol_not_inside_it() -> None:
     # The default generator keeps add-ons to books.
     default = SynthConfig()
     assert all(
-        synth._sample_style(np.random.default_rng(i), default, "UPC-A", "036000291452", ()).addon is None
+        label._sample_style(np.random.default_rng(i), default, "UPC-A", "036000291452", ()).addon is None
         for i in range(20)
     )
 
@@ -451,17 +453,18 @@ def test_glare_washes_the_lower_bars_and_spares_the_digits(tmp_path: Path) -> No
     """`p_glare`: the bars just over the digits fade toward white, their tops and the digits keep their contrast."""
     import math
 
-    from crnn import synth
-    from crnn.render import BarcodeStyle
+    from crnn.synth import degradation
+    from crnn.synth.render import BarcodeStyle
+    from crnn.synth.scene import _surface
 
     cfg = SynthConfig(p_glare=1.0, glare_strength=(0.8, 0.8))
     rng = np.random.default_rng(0)
-    surf = synth._surface(rng, "5901234123457", "EAN-13", BarcodeStyle(bar_height=60.0), 3, ())
-    flat = synth.Warp(np.eye(3), 0.0, math.inf, 0.0)
+    surf = _surface(rng, "5901234123457", "EAN-13", BarcodeStyle(bar_height=60.0), 3, ())
+    flat = degradation.Warp(np.eye(3), 0.0, math.inf, 0.0)
     scene = surf.image.convert("L")
     before = np.asarray(scene, dtype=np.float64)
     for seed in range(5):
-        after = np.asarray(synth._glare(np.random.default_rng(seed), cfg, scene, flat, surf), dtype=np.float64)
+        after = np.asarray(degradation._glare(np.random.default_rng(seed), cfg, scene, flat, surf), dtype=np.float64)
         x0, x1 = int(surf.bars[0]), int(surf.bars[2])
         bar_top, digit_top = int(surf.bars[1]), int(surf.text_box[1])
         top = slice(bar_top, bar_top + (digit_top - bar_top) // 5)
@@ -478,7 +481,7 @@ def test_crumple_waves_the_label_and_inverts(tmp_path: Path) -> None:
     """`p_crumple`: the warp moves rows up and down along the digit line, its inverse undoes it (the scene's mesh)."""
     import math
 
-    from crnn.synth import Warp
+    from crnn.synth.degradation import Warp
 
     h = np.array([[0.9, 0.1, 20.0], [-0.05, 1.1, 30.0], [0.0001, 0.0002, 1.0]])
     for radius in (math.inf, 300.0):

@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 
 from crnn import config, tracking
-from crnn.config import SCHEMAS, TrainConfig
-from crnn.tracking import LocalStore, flatten, unflatten
-from crnn.visualize import DELETED, align, char_confusion, confusion_image, prediction_gallery
+from crnn.config.schemas import SCHEMAS
+from crnn.config.train import TrainConfig
+from crnn.evaluation.visualize import DELETED, align, char_confusion, confusion_image, prediction_gallery
+from crnn.tracking.params import flatten, unflatten
+from crnn.tracking.store import LocalStore
 
 
 @pytest.mark.parametrize("schema", sorted(set(SCHEMAS.values()), key=lambda s: s.__name__))

@@ -9,11 +9,14 @@ import pytest
 import torch
 
 from crnn import cli
-from crnn.export import ParityError, export_onnx
-from crnn.inference import MIN_CONFIDENCE, OnnxReader, TorchReader
-from crnn.labels import read_tsv
-from crnn.preprocess import load_image
-from crnn.train import fit, load_checkpoint
+from crnn.core.confidence import MIN_CONFIDENCE
+from crnn.core.labels import read_tsv
+from crnn.core.preprocess import load_image
+from crnn.reading.crops import OnnxReader
+from crnn.recognizer.checkpoint import load_checkpoint
+from crnn.recognizer.export import ParityError, export_onnx
+from crnn.recognizer.reader import TorchReader
+from crnn.recognizer.train import fit
 
 
 @pytest.fixture
@@ -126,7 +129,7 @@ def test_resume_continues_from_last_epoch(trained, tmp_path):
 @pytest.mark.slow
 def test_parity_mismatch_is_an_error(trained, tmp_path, monkeypatch):
     result, _ = trained
-    import crnn.export as export
+    import crnn.recognizer.export as export
 
     real = export.OnnxReader
 
@@ -159,7 +162,7 @@ def test_read_reports_unreadable_files(tmp_path, capsys):
 def test_int8_export_is_quantized_and_self_describing(trained, synth_dir, tmp_path):
     import onnx
 
-    from crnn.export import quantize_int8
+    from crnn.recognizer.export import quantize_int8
 
     result, cfg = trained
     samples = read_tsv(synth_dir / "crops.tsv", None)[:32]

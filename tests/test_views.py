@@ -6,10 +6,12 @@ import pytest
 from PIL import Image
 from test_codec import _lead0_frames, frames_for
 
-from crnn import symbology
-from crnn.codec import Codec, log_softmax
-from crnn.inference import MIN_CONFIDENCE, VIEWS_BELOW, Reader, check_views, fuse_views, fused_text
-from crnn.preprocess import VIEW_NAMES, VIEWS, InputSpec, view
+from crnn.core import symbology
+from crnn.core.codec import Codec, log_softmax
+from crnn.core.confidence import MIN_CONFIDENCE, VIEWS_BELOW
+from crnn.core.preprocess import VIEW_NAMES, VIEWS, InputSpec, view
+from crnn.reading.crops import Reader
+from crnn.reading.fusion import check_views, fuse_views, fused_text
 
 
 def test_views_crop_and_pad_the_way_a_detector_might_have():
@@ -127,7 +129,7 @@ def test_an_ensemble_reads_every_crop_with_every_model_and_view(capsys):
     """Several models read each crop and its views; the number they find likeliest together wins, here the one a
     confident model reads over a weak model's wrong read."""
     from crnn import cli
-    from crnn.inference import EnsembleReader, open_reader
+    from crnn.reading.crops import EnsembleReader, open_reader
 
     truth, wrong = "5901234123457", "5901234123464"
     crops = [Image.new("L", (160, 40), 200)]

@@ -1,0 +1,178 @@
+"""Configuration schema (dataclasses) and loading: YAML + dotlist overrides, validated by OmegaConf.
+
+An unknown or mistyped key is an error, so a typo in a YAML file or an override never passes silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+DEFAULT_CHARSET = "0123456789"
+
+
+@dataclass
+class ModelConfig:
+    """CRNN architecture. The RNN input size and the number of time steps are derived, not set."""
+
+    backbone: str = "resnet18"
+    pretrained: bool = False
+    # Local weights file for the backbone (timm state dict, .safetensors or .pth); nothing is downloaded.
+    pretrained_path: str | None = None
+    out_indices: list[int] = field(default_factory=lambda: [1])
+    output_stride: int | None = None
+    in_chans: int = 1
+    neck_channels: int = 128
+    rnn: Literal["gru", "lstm"] = "gru"
+    rnn_hidden: int = 128
+    rnn_layers: int = 2
+    dropout: float = 0.1
+    # How the feature map's rows become one vector per time step: `mean` averages them; `flatten` stacks
+    # them (rows x neck_channels), so the RNN knows which row (digits or bars) a feature came from.
+    height_pool: Literal["mean", "flatten"] = "mean"
+    # Each backbone column becomes this many time steps (linear interpolation before the RNN): more frames per
+    # character for CTC at the RNN's cost only (1: none).
+    time_upsample: int = 1
+
+
+@dataclass
+class InputConfig:
+    """What the network sees: letterboxed to height x width, normalised with mean/std."""
+
+    height: int = 32
+    width: int = 128
+    mean: float = 0.5
+    std: float = 0.5
+    charset: str = DEFAULT_CHARSET
+    # Gaussian low-pass (std, in network pixels) after letterboxing, in training and inference alike:
+    # real crops are sharper than any synthetic set we made, and this narrows the gap from both sides.
+    blur: float = 0.0
+    # Widen crops this many times before letterboxing (width must grow with it): at 1, a 32-pixel-high input
+    # gives ~1.1 pixels per bar module, too few to resolve bars; at 2, ~2.2, so the network can read the bars
+    # over the digits too.
+    x_stretch: float = 1.0
+    # Stretch each crop's levels (clip this percent of the darkest and of the lightest pixels, spread the rest
+    # over the full range), in training and inference alike; None leaves them as they are.
+    levels: float | None = None
+    # Longest label the model must be able to emit, repeats included: sets the time-step check.
+    max_label_length: int = 13
+
+
+@dataclass
+class AugmentConfig:
+    """Training-time augmentations; each probability 0 disables that augmentation."""
+
+    perspective_p: float = 0.5
+    perspective_max: float = 0.06
+    x_scale_p: float = 0.5
+    x_scale_range: tuple[float, float] = (0.8, 1.2)
+    color_p: float = 0.8
+    brightness: float = 0.3
+    contrast: float = 0.4  # factor 1 +- this
+    # Mild on purpose: the generator already degrades, and real crops measure sharper and more
+    # contrasted than the synthetic ones did under stronger settings (benchmarks/domain_gap.py).
+    blur_p: float = 0.15
+    blur_max: float = 1.2
+    noise_p: float = 0.2
+    noise_max: float = 12.0
+    downscale_p: float = 0.15
+    downscale_min: float = 0.4
+    jpeg_p: float = 0.2
+    jpeg_quality: tuple[int, int] = (30, 90)
+    dropout_p: float = 0.2
+    dropout_max_frac: float = 0.08
+    invert_p: float = 0.0
+    wave_p: float = 0.0  # wrinkled-bag bend: columns shifted by a sine (crnn.augment._wave)
+    wave_max: float = 0.12  # largest shift, fraction of the crop's height
+    distort_p: float = 0.0  # crumple: a coarse grid's nodes moved at random, cells warped (crnn.augment._distort)
+    distort_max: float = 0.3  # largest node move, fraction of a grid cell
+    # Hide 1-4 printed digits (sticker, glare, smear) under intact bars (crnn.augment._cover_digits), so a
+    # network that resolves the bars (input.x_stretch) learns to read digits from them.
+    cover_p: float = 0.0
+    cover_max_frac: float = 0.3  # widest cover, fraction of the crop's width
+
+
+@dataclass
+class SynthDataConfig:
+    """Synthetic data made by `crnn synth` when the training TSVs do not exist yet."""
+
+    train_count: int = 20000
+    val_count: int = 1000
+    seed: int = 0
+    workers: int = 2
+    # Generator settings that differ from `crnn.synth.SynthConfig`'s defaults, e.g. {p_text_below: 0.3}.
+    generator: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DataConfig:
+    train_tsv: str = "data/synth/train/crops.tsv"
+    val_tsv: str = "data/synth/val/crops.tsv"
+    # Real crops, validation only (never trained on); skipped when the file is absent.
+    real_tsv: str | None = "../shared/data/real-dev/crops.tsv"
+    synth: SynthDataConfig = field(default_factory=SynthDataConfig)
+    batch_size: int = 64
+    num_workers: int = 2
+    # What the recogniser learns: the digits a crop shows (`printed`), or the whole number (`text`) where the
+    # crop's bars carry digits its print lacks (needs bars the network can resolve: input.x_stretch).
+    learn: Literal["printed", "text"] = "printed"
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    # Linear warm-up for warmup_frac of the steps, then cosine decay to 2% of lr.
+    scheduler: Literal["cosine", "none"] = "cosine"
+    warmup_frac: float = 0.1
+    grad_clip: float = 5.0
+    # Exponential moving average of the weights (0 disables): validated, checkpointed and exported
+    # in place of the raw weights; the raw ones stay in the checkpoint for resuming.
+    ema_decay: float = 0.0
+
+
+@dataclass
+class TrainerConfig:
+    max_epochs: int = 10
+    # Stop after this many minutes of training (None: no limit); the best checkpoint is kept.
+    max_minutes: float | None = None
+    accelerator: str = "auto"
+    devices: int = 1
+    precision: str = "32-true"
+    limit_train_batches: float = 1.0
+    limit_val_batches: float = 1.0
+    log_every_n_steps: int = 20
+    seed: int = 0
+    threads: int | None = None
+    # Train with channels-last (NHWC) tensors; exported models are unaffected.
+    channels_last: bool = True
+
+
+@dataclass
+class TrainConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    input: InputConfig = field(default_factory=InputConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    # Decoder for the per-epoch validation metrics (greedy: fast, and honest about the network alone).
+    val_decoder: Literal["greedy", "beam", "constrained"] = "greedy"
+    # Default decoder for evaluation and reading; exported into the ONNX metadata.
+    decoder: Literal["greedy", "beam", "constrained"] = "constrained"
+    # The constrained decoder's prior that a crop lacks one digit the check digit supplies (a UPC-A printed
+    # without it, an EAN-13 with the leading digit cut off; crnn.codec). Meaningful for a model trained on
+    # labels of the digits shown (`p_check_unprinted`, `p_lead_cut`); stored in the checkpoint and the ONNX
+    # metadata, so readers use it unless told otherwise (`--erasure-prior`). 0 turns it off.
+    erasure_prior: float = 0.0
+    # The formats whose missing digit the hypothesis may infer (`crnn.symbology.ERASABLE`: the UPC-A check digit,
+    # the EAN-13 leading digit): those the model was trained to read without it, so that it never infers a digit
+    # where it only misread one (a model of `p_card` alone infers leading EAN-13 digits wrong and sure).
+    erasable: list[str] = field(default_factory=lambda: ["UPC-A", "EAN-13"])
+    # The constrained decoder's prior that a 13-digit code starting with 0 is printed as an EAN-13 rather than
+    # as its 12-digit UPC-A (same bars; crnn.symbology.constraints). 1 weighs both alike; a model that reads the
+    # bars (`data.learn=text`) may need less. Stored and carried like erasure_prior (`--ean13-lead0-prior`).
+    ean13_lead0_prior: float = 1.0
+    out_dir: str = "runs/train"
+    # Checkpoint to resume from (model, optimizer, scheduler, epoch); None starts fresh.
+    resume: str | None = None

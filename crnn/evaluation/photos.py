@@ -1,0 +1,129 @@
+"""Photo in, numbers out: detect every barcode, straighten it, read it (onnxruntime, no torch).
+
+The detector (`crnn.detector`) gives per-pixel maps at stride 4: the probability that a pixel belongs to a
+barcode symbol (bars + printed digits) and the direction of the symbol's digit line (cos, sin). A barcode
+is a connected region of the probability map; its oriented box comes from the region's pixels seen along
+the mean direction. The box's digit band is warped upright (`crnn.straighten`) and read by the recogniser.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+
+from crnn.reading.bars import _match_zxing, same_number, zxing_decode
+from crnn.reading.detection import load_photo
+from crnn.reading.photos import PhotoReader, PhotoResult, cross_check, photo_result
+
+
+def near_label(text: str, label: str) -> bool:
+    """A read of the labelled barcode, right or not: within a third of the label's digits (edit distance)."""
+    import editdistance
+
+    return editdistance.eval(text, label) <= len(label) // 3
+
+
+def photo_outcome(sure: Sequence[str], label: str) -> dict[str, bool]:
+    """How a photo's sure reads stand against its label: `read` (one is the label), `wrong_sure` (none is, but one is
+    near it: a confident misread), `other_sure` (one is far from it: another barcode, or a wrong number)."""
+    return {
+        "read": label in sure,
+        "wrong_sure": label not in sure and any(near_label(t, label) for t in sure),
+        "other_sure": any(not near_label(t, label) for t in sure),
+    }
+
+
+def evaluate_photos(reader: PhotoReader, tsv: str | Path, zxing: bool = True, progress: bool = True) -> dict:
+    """Read every labelled photo of `tsv` (filename, text[, group]); one barcode per photo is labelled.
+
+    Figures: `read`: share of photos where a sure barcode (confidence at least the reader's floor: what a
+    user is shown) reads exactly the label; `read_any`: the same counting unsure reads too; `wrong_sure`:
+    share where no sure read is the label but one is near it (a confident misread: the dangerous case);
+    `other_sure`: share with a sure read neither the label nor near it (another barcode in the frame, or, in a
+    photo of one barcode such as the generator's scenes, a wrong number shown as sure);
+    `found`: share where some detection covers the labelled barcode (its reading, sure or not, within a
+    third of the digits of the label, or the bar decoder's position of the label inside the box: the photos
+    have no boxes); `zxing`: share where
+    zxing-cpp alone decodes the label (a UPC-A reported as its EAN-13, with a leading 0, counts);
+    `either`; seconds per photo of loading, detection and reading (zxing not included). Each reading carries
+    the zxing cross-check where the decoder found the same barcode.
+    Per group too, and every photo not read with what was read instead.
+    """
+    import time
+
+    from tqdm import tqdm
+
+    from crnn.core.labels import read_tsv
+
+    samples = read_tsv(tsv, None)
+    with open(tsv, newline="") as f:
+        group_of = {
+            Path(r.get("filename") or "").name: r.get("group") or r.get("format") or ""
+            for r in csv.DictReader(f, delimiter="\t")
+        }
+    rows = []
+    seconds = 0.0
+    for s in tqdm(samples, desc="photos", unit="photo", disable=not progress):
+        label_decodes: list[dict] = []
+        covered = False
+        t0 = time.perf_counter()
+        try:
+            image, scale = load_photo(s.path)
+        except ValueError as e:
+            result = PhotoResult(str(s.path), (0, 0), error=str(e))
+        else:
+            reads = reader.read_barcodes(image)
+            seconds += time.perf_counter() - t0
+            # One decode per photo, outside the timing, in the loaded image's pixels like the readings.
+            decodes = zxing_decode(image) if zxing else []
+            cross_check(reads, decodes)
+            label_decodes = [z for z in decodes if same_number(z["text"], s.text)]
+            covered = any(_match_zxing(b.detection, label_decodes) is not None for b in reads)
+            result = photo_result(s.path, image, scale, reads, reader.min_confidence)
+        sure = [b.text for b in result.barcodes]
+        texts = sure + [b.text for b in result.uncertain]
+
+        rows.append(
+            {
+                "file": s.path.name,
+                "text": s.text,
+                "group": group_of.get(s.path.name, ""),
+                **photo_outcome(sure, s.text),
+                "read_any": s.text in texts,
+                "found": any(near_label(t, s.text) for t in texts) or covered,
+                "zxing": bool(label_decodes),
+                "readings": [b.to_dict() | {"sure": True} for b in result.barcodes]
+                + [b.to_dict() | {"sure": False} for b in result.uncertain],
+                **({"error": result.error} if result.error else {}),
+            }
+        )
+    n = max(1, len(rows))
+
+    def share(key: str, subset: list[dict]) -> float:
+        return sum(r[key] for r in subset) / max(1, len(subset))
+
+    groups = sorted({r["group"] for r in rows})
+    cross = [b["zxing"]["agrees"] for r in rows for b in r["readings"] if "zxing" in b]
+    return {
+        "n": len(rows),
+        "read": share("read", rows),
+        "read_any": share("read_any", rows),
+        "wrong_sure": share("wrong_sure", rows),
+        "other_sure": share("other_sure", rows),
+        "min_confidence": reader.min_confidence,
+        "sure_reads_per_photo": sum(b["sure"] for r in rows for b in r["readings"]) / n,
+        "unsure_reads_per_photo": sum(not b["sure"] for r in rows for b in r["readings"]) / n,
+        "found": share("found", rows),
+        "zxing": share("zxing", rows),
+        "either": sum(r["read"] or r["zxing"] for r in rows) / n,
+        "seconds_per_photo": seconds / n,
+        "unreadable_files": sum("error" in r for r in rows),
+        "cross_check": {"agree": sum(cross), "conflict": len(cross) - sum(cross)},
+        "per_group": {
+            g: {k: share(k, [r for r in rows if r["group"] == g]) for k in ("read", "found", "zxing")}
+            | {"n": sum(r["group"] == g for r in rows)}
+            for g in groups
+        },
+        "failures": [r for r in rows if not r["read"]],
+    }

@@ -1,0 +1,284 @@
+"""Reading crops with a trained model: onnxruntime (no torch needed) or a training checkpoint.
+
+Both readers share `crnn.preprocess` and `crnn.codec`, so a string read in training, evaluation and
+deployment comes from the same preprocessing and the same decoder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from crnn.core import symbology
+from crnn.core.codec import EAN13_LEAD0_PRIOR, ERASURE_PRIOR, Codec, Decoded, Decoder, log_softmax
+from crnn.core.confidence import VIEWS_BELOW
+from crnn.core.preprocess import VIEWS, InputSpec, to_batch, view
+from crnn.core.symbology import Format
+from crnn.reading.fusion import Reading, check_views, fuse_views, reading
+from crnn.reading.metadata import META_PREFIX
+
+
+class Reader:
+    """Common part: preprocess a batch, run the network (subclass), decode."""
+
+    spec: InputSpec
+    codec: Codec
+    decoder: Decoder
+    # The constrained decoder's missing-digit hypothesis (crnn.codec): the model's own (its training config,
+    # its ONNX metadata), unless set per reader.
+    erasure_prior: float = ERASURE_PRIOR
+    ean13_lead0_prior: float = EAN13_LEAD0_PRIOR  # the same: the model's own unless set
+    erasable: tuple[Format, ...] = tuple(symbology.ERASABLE)  # the formats the hypothesis covers: the model's own
+    views: tuple[str, ...] = VIEWS  # test-time views of unsure reads; () reads each crop once
+    views_below: float = VIEWS_BELOW
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        """`(N, C, H, W)` float32 -> `(N, T, classes)` logits."""
+        raise NotImplementedError
+
+    def override_priors(
+        self,
+        erasure_prior: float | None = None,
+        ean13_lead0_prior: float | None = None,
+        erasable: Sequence[str] | None = None,
+    ) -> None:
+        """Set the decoder priors given per command (CLI, photo reader); None keeps the model's own."""
+        if erasure_prior is not None:
+            self.erasure_prior = erasure_prior
+        if erasable is not None:
+            self.erasable = symbology.check_erasable(erasable)
+        if ean13_lead0_prior is not None:
+            self.ean13_lead0_prior = symbology.check_lead0_prior(ean13_lead0_prior)
+
+    def set_views(self, views: Sequence[str] | None) -> None:
+        """The test-time views given per command (`crnn.preprocess.VIEW_NAMES`; empty: none); None keeps them."""
+        if views is not None:
+            self.views = check_views(views)
+
+    def read(self, images: Sequence[Image.Image], decoder: Decoder | None = None) -> list[Reading]:
+        """Read crops; each read under `views_below` confidence is fused with its test-time views
+        (`fuse_views`)."""
+        if not images:
+            return []
+        decoder = decoder or self.decoder
+        logp, decoded = self.decode_images(images, decoder)
+        unsure = [i for i, d in enumerate(decoded) if d.confidence < self.views_below] if self.views else []
+        if unsure:
+            n = len(self.views)
+            view_logp, view_decoded = self.decode_images(
+                [view(images[i], v) for i in unsure for v in self.views], decoder
+            )
+            for j, i in enumerate(unsure):
+                span = slice(j * n, (j + 1) * n)
+                decoded[i] = fuse_views(
+                    self.codec,
+                    [logp[i], *view_logp[span]],
+                    [decoded[i], *view_decoded[span]],
+                    self.ean13_lead0_prior,
+                    self.erasure_prior,
+                    self.erasable,
+                )
+        return [reading(d) for d in decoded]
+
+    def decode_images(
+        self, images: Sequence[Image.Image], decoder: Decoder | None = None
+    ) -> tuple[np.ndarray, list[Decoded]]:
+        """Each image's log-probabilities `(N, T, classes)` and its read, without test-time views."""
+        logp = self._logp(images)
+        return logp, self._decode(logp, decoder or self.decoder)
+
+    def decode_members(
+        self, images: Sequence[Image.Image], decoder: Decoder | None = None
+    ) -> list[tuple[np.ndarray, list[Decoded]]]:
+        """`decode_images` per model: this reader's one (an `EnsembleReader` has several)."""
+        return [self.decode_images(images, decoder)]
+
+    def _logp(self, images: Sequence[Image.Image]) -> np.ndarray:
+        return log_softmax(self.logits(to_batch(list(images), self.spec)).astype(np.float32))
+
+    def _decode(self, logp: np.ndarray, decoder: Decoder) -> list[Decoded]:
+        if decoder == "constrained":
+            return self.codec.decode_constrained_batch(
+                logp,
+                erasure_prior=self.erasure_prior,
+                ean13_lead0_prior=self.ean13_lead0_prior,
+                erasable=self.erasable,
+            )
+        return self.codec.decode_batch(logp, decoder)
+
+    def read_stream(
+        self, images: Iterable[Image.Image], batch_size: int = 64, decoder: Decoder | None = None
+    ) -> Iterator[Reading]:
+        """Read an iterable of images in batches, holding at most one batch in memory."""
+        buf: list[Image.Image] = []
+        for im in images:
+            buf.append(im)
+            if len(buf) == batch_size:
+                yield from self.read(buf, decoder)
+                buf = []
+        yield from self.read(buf, decoder)
+
+
+class EnsembleReader(Reader):
+    """Several models read each crop together (opt-in: `--model` given more than once). Every model reads the crop
+    and each of its test-time views; every read is a candidate, and the candidate all the models and views find
+    likeliest together wins (`fuse_views`: summed CTC log-likelihood, plus the first model's layout prior). The
+    views run for every crop, so an ensemble of k models runs 3k networks a crop (README, "Ensembles").
+    """
+
+    def __init__(self, readers: Sequence[Reader]) -> None:
+        if not readers:
+            raise ValueError("an ensemble needs at least one model")
+        charsets = sorted({r.codec.charset for r in readers})
+        if len(charsets) > 1:
+            raise ValueError(f"the ensemble's models read different charsets {charsets}")
+        self.readers = list(readers)
+        first = self.readers[0]
+        self.spec, self.codec, self.decoder = first.spec, first.codec, first.decoder
+        self.erasure_prior, self.ean13_lead0_prior, self.erasable, self.views = (
+            first.erasure_prior,
+            first.ean13_lead0_prior,
+            first.erasable,
+            first.views,
+        )
+
+    def override_priors(
+        self,
+        erasure_prior: float | None = None,
+        ean13_lead0_prior: float | None = None,
+        erasable: Sequence[str] | None = None,
+    ) -> None:
+        super().override_priors(erasure_prior, ean13_lead0_prior, erasable)
+        for r in self.readers:
+            r.override_priors(erasure_prior, ean13_lead0_prior, erasable)
+
+    def set_views(self, views: Sequence[str] | None) -> None:
+        super().set_views(views)
+        for r in self.readers:
+            r.set_views(views)
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        raise NotImplementedError("an ensemble has one network per model: use read() or decode_members()")
+
+    def decode_members(
+        self, images: Sequence[Image.Image], decoder: Decoder | None = None
+    ) -> list[tuple[np.ndarray, list[Decoded]]]:
+        return [r.decode_images(images, decoder) for r in self.readers]
+
+    def read(self, images: Sequence[Image.Image], decoder: Decoder | None = None) -> list[Reading]:
+        if not images:
+            return []
+        batches = [list(images)] + [[view(im, v) for im in images] for v in self.views]
+        # One entry per view and model, each over all the images.
+        logps, decoded = zip(*(m for batch in batches for m in self.decode_members(batch, decoder)), strict=True)
+        return [
+            reading(
+                fuse_views(
+                    self.codec,
+                    [lp[i] for lp in logps],
+                    [d[i] for d in decoded],
+                    self.ean13_lead0_prior,
+                    self.erasure_prior,
+                    self.erasable,
+                )
+            )
+            for i in range(len(images))
+        ]
+
+
+def ort_session(path: Path, threads: int | None = None) -> Any:
+    """An onnxruntime CPU session (`threads` intra-op threads; default: all cores); ValueError for a missing
+    or unloadable file."""
+    import onnxruntime as ort
+
+    if not path.is_file():
+        raise ValueError(f"model not found: {path}")
+    opts = ort.SessionOptions()
+    if threads:
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own exception types for bad files
+        raise ValueError(f"cannot load ONNX model {path}: {e}") from e
+
+
+def _optional_float(value: str) -> float | None:
+    return None if value.lower() == "none" else float(value)
+
+
+class OnnxReader(Reader):
+    """An exported model in onnxruntime; everything it needs comes from the ONNX file's metadata."""
+
+    def __init__(self, path: str | Path, threads: int | None = None, decoder: Decoder | None = None) -> None:
+        path = Path(path)
+        self.session = ort_session(path, threads)
+        meta = self.session.get_modelmeta().custom_metadata_map
+        try:
+            self.spec = InputSpec(
+                int(meta[META_PREFIX + "height"]),
+                int(meta[META_PREFIX + "width"]),
+                int(meta[META_PREFIX + "channels"]),
+                float(meta[META_PREFIX + "mean"]),
+                float(meta[META_PREFIX + "std"]),
+                float(meta.get(META_PREFIX + "blur", "0")),  # models exported before the low-pass existed
+                float(meta.get(META_PREFIX + "x_stretch", "1")),  # ... or the stretch
+                _optional_float(meta.get(META_PREFIX + "levels", "none")),  # ... or the levels stretch
+            )
+            self.codec = Codec(meta[META_PREFIX + "charset"])
+            self.decoder = decoder or meta.get(META_PREFIX + "decoder", "greedy")  # type: ignore[assignment]
+            # models exported before the prior was a model setting read without it
+            self.erasure_prior = float(meta.get(META_PREFIX + "erasure_prior", "0"))
+            self.ean13_lead0_prior = float(meta.get(META_PREFIX + "ean13_lead0_prior", "1"))
+            erasable = meta.get(META_PREFIX + "erasable", ",".join(symbology.ERASABLE))  # ... or its formats
+            self.erasable = symbology.check_erasable([f for f in erasable.split(",") if f])
+        except KeyError as e:
+            raise ValueError(f"{path} lacks crnn metadata {e}; export it with `crnn export`") from None
+        self.metadata = dict(meta)
+        self.input_name = self.session.get_inputs()[0].name
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: batch})[0]
+
+
+def open_reader(
+    path: str | Path | Sequence[str | Path],
+    decoder: Decoder | None = None,
+    threads: int | None = None,
+    erasure_prior: float | None = None,
+    ean13_lead0_prior: float | None = None,
+    views: Sequence[str] | None = None,
+    erasable: Sequence[str] | None = None,
+    checkpoint_reader: Callable[[Path, Decoder | None], Reader] | None = None,
+) -> Reader:
+    """A reader for an `.onnx` model, or an `EnsembleReader` of several (the priors: see `Reader`; None: the
+    model's; `views`: the test-time views, None: `VIEWS`). A `.ckpt` training checkpoint is read by
+    `checkpoint_reader` (`crnn.recognizer.reader.TorchReader`, which needs the training install)."""
+    reader: Reader
+    if not isinstance(path, (str, Path)):
+        paths = list(path)
+        if len(paths) != 1:
+            members = [
+                open_reader(p, decoder, threads, erasure_prior, ean13_lead0_prior, views, erasable, checkpoint_reader)
+                for p in paths
+            ]
+            return EnsembleReader(members)
+        path = paths[0]
+    suffix = Path(path).suffix.lower()
+    if suffix == ".onnx":
+        reader = OnnxReader(path, threads=threads, decoder=decoder)
+    elif suffix == ".ckpt":
+        if checkpoint_reader is None:
+            raise ValueError(
+                f"{path} is a training checkpoint: export it to ONNX (crnn export) to read it without PyTorch"
+            )
+        reader = checkpoint_reader(Path(path), decoder)
+    else:
+        raise ValueError(f"unsupported model file {path}: expected .onnx or .ckpt")
+    reader.override_priors(erasure_prior, ean13_lead0_prior, erasable)
+    reader.set_views(views)
+    return reader

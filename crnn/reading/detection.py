@@ -1,0 +1,191 @@
+"""Photo in, numbers out: detect every barcode, straighten it, read it (onnxruntime, no torch).
+
+The detector (`crnn.detector`) gives per-pixel maps at stride 4: the probability that a pixel belongs to a
+barcode symbol (bars + printed digits) and the direction of the symbol's digit line (cos, sin). A barcode
+is a connected region of the probability map; its oriented box comes from the region's pixels seen along
+the mean direction. The box's digit band is warped upright (`crnn.straighten`) and read by the recogniser.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from crnn.config.reading import DetectorPostConfig
+from crnn.core.geometry import direction
+from crnn.core.preprocess import border_colour, letterbox
+from crnn.reading.crops import ort_session
+
+STRIDE = 4  # map cells per input pixel of the detector's output (checked against the model)
+
+
+META_PREFIX = "crnn_detector."
+
+
+# Photos larger than this (long side, pixels) are scaled down on load: bounded memory, and the detector
+# sees at most `size` anyway; the recogniser's crops keep this much resolution.
+MAX_SIDE = 2048
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One barcode: its symbol quad in image pixels (TL, TR, BR, BL; digits along the bottom) and score."""
+
+    quad: np.ndarray
+    score: float
+
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        """Axis-aligned (x, y, w, h) around the quad."""
+        x0, y0 = np.floor(self.quad.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(self.quad.max(axis=0)).astype(int)
+        return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
+
+    @property
+    def angle(self) -> float:
+        """Direction of the digit line, degrees (0: upright, positive: clockwise in image coordinates)."""
+        d = direction(self.quad)
+        return math.degrees(math.atan2(d[1], d[0]))
+
+
+def load_photo(path: str | Path, max_side: int = MAX_SIDE) -> tuple[Image.Image, float]:
+    """An RGB photo scaled so its long side is at most `max_side`, and that scale (<= 1).
+
+    JPEGs are decoded at a reduced size directly (`draft`), so a huge photo never sits in memory at full
+    size; other formats are bounded by Pillow's decompression-bomb limit. ValueError for unreadable files.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"image not found: {p}")
+    try:
+        with Image.open(p) as im:
+            full = im.size
+            if im.format == "JPEG" and max(full) > max_side:
+                im.draft("RGB", (max_side, max_side))
+            im.load()
+            out = im.convert("RGB")
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError) as e:
+        raise ValueError(f"cannot read image {p}: {e}") from e
+    if max(out.size) > max_side:
+        out.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    return out, out.width / full[0]
+
+
+def detector_input(image: Image.Image, size: int, mean: float, std: float) -> tuple[np.ndarray, float, float]:
+    """Letterbox a photo into `(1, size, size)` float32 (grey, levels stretched); return it and the x / y
+    scales applied. The one preprocessing path of detector training, export checks and reading."""
+    # Levels stretched to the full range: pale bars on white (faded print, glare) look like any other.
+    grey = ImageOps.autocontrast(image.convert("L"), cutoff=1)
+    boxed = letterbox(grey, size, size)
+    arr = (np.asarray(boxed, dtype=np.float32)[None] / 255.0 - mean) / std
+    return arr, *letterbox_scales(grey.size, size)
+
+
+def letterbox_scales(image_size: tuple[int, int], size: int) -> tuple[float, float]:
+    """The x and y scales `letterbox` applies to an image of `image_size` (w, h) fitted into size x size."""
+    w, h = image_size
+    scale = min(size / h, size / w)
+    return max(1, round(w * scale)) / w, max(1, round(h * scale)) / h
+
+
+def _components(mask: np.ndarray) -> list[np.ndarray]:
+    """4-connected regions of a boolean map, each as an `(n, 2)` array of (row, col)."""
+    seen = np.zeros_like(mask, dtype=bool)
+    h, w = mask.shape
+    out = []
+    for r0, c0 in zip(*np.nonzero(mask), strict=True):
+        if seen[r0, c0]:
+            continue
+        seen[r0, c0] = True
+        queue, cells = deque([(r0, c0)]), []
+        while queue:
+            r, c = queue.popleft()
+            cells.append((r, c))
+            for rr, cc in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
+                if 0 <= rr < h and 0 <= cc < w and mask[rr, cc] and not seen[rr, cc]:
+                    seen[rr, cc] = True
+                    queue.append((rr, cc))
+        out.append(np.array(cells))
+    return out
+
+
+def boxes_from_maps(maps: np.ndarray, post: DetectorPostConfig, stride: int = STRIDE) -> list[Detection]:
+    """Detections (quads in the detector's input pixels) from maps `(3, h, w)`: probability, cos, sin."""
+    prob, cos, sin = maps[0], maps[1], maps[2]
+    found = []
+    for cells in _components(prob >= post.threshold):
+        if len(cells) < post.min_area:
+            continue
+        rows, cols = cells[:, 0], cells[:, 1]
+        p = prob[rows, cols]
+        score = float(p.mean())
+        if score < post.min_score:
+            continue
+        theta = math.atan2(float((sin[rows, cols] * p).sum()), float((cos[rows, cols] * p).sum()))
+        d = np.array([math.cos(theta), math.sin(theta)])
+        n = np.array([-d[1], d[0]])  # 90 degrees clockwise of d on screen: towards the digits
+        pts = np.column_stack([cols + 0.5, rows + 0.5]) * stride
+        u, v = pts @ d, pts @ n
+        half = stride / 2
+        u0, u1, v0, v1 = u.min() - half, u.max() + half, v.min() - half, v.max() + half
+        quad = np.array([u0 * d + v0 * n, u1 * d + v0 * n, u1 * d + v1 * n, u0 * d + v1 * n])
+        found.append(Detection(quad, score))
+    return sorted(found, key=lambda det: -det.score)
+
+
+class Detector:
+    """An exported detector in onnxruntime; input size and normalisation come from its metadata."""
+
+    def __init__(self, path: str | Path, threads: int | None = None, post: DetectorPostConfig | None = None) -> None:
+        path = Path(path)
+        self.session = ort_session(path, threads)
+        meta = self.session.get_modelmeta().custom_metadata_map
+        try:
+            self.size = int(meta[META_PREFIX + "size"])
+            self.mean = float(meta[META_PREFIX + "mean"])
+            self.std = float(meta[META_PREFIX + "std"])
+            self.stride = int(meta[META_PREFIX + "stride"])
+            default_post = DetectorPostConfig(**json.loads(meta[META_PREFIX + "post"]))
+        except KeyError as e:
+            raise ValueError(f"{path} lacks detector metadata {e}; export it with `crnn export-detector`") from None
+        self.post = post or default_post
+        self.input_name = self.session.get_inputs()[0].name
+
+    def maps(self, image: Image.Image) -> tuple[np.ndarray, float, float]:
+        arr, sx, sy = detector_input(image, self.size, self.mean, self.std)
+        return self.session.run(None, {self.input_name: arr[None]})[0][0], sx, sy
+
+    def detect(self, image: Image.Image, zoom: float = 1.0) -> list[Detection]:
+        """Every barcode in `image`, quads in the image's pixels, best first.
+
+        `zoom` < 1 shows the detector the photo smaller, centred on a canvas of its border colour: a barcode
+        that fills the frame then looks like the ones it was trained on, with margins around it.
+        """
+        if not 0 < zoom <= 1:
+            raise ValueError(f"zoom must lie in (0, 1], got {zoom}")
+        offset = np.zeros(2)
+        if zoom < 1:
+            w, h = image.size
+            cw, ch = round(w / zoom), round(h / zoom)
+            offset = np.array([(cw - w) // 2, (ch - h) // 2], dtype=np.float64)
+            canvas = Image.new(image.mode, (cw, ch), border_colour(image))
+            canvas.paste(image, (int(offset[0]), int(offset[1])))
+            image = canvas
+        maps, sx, sy = self.maps(image)
+        scale = np.array([sx, sy])
+        return [Detection(d.quad / scale - offset, d.score) for d in boxes_from_maps(maps, self.post, self.stride)]
+
+
+def _box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """IoU of two (x, y, w, h) boxes."""
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0

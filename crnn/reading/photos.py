@@ -1,0 +1,263 @@
+"""Photo in, numbers out: detect every barcode, straighten it, read it (onnxruntime, no torch).
+
+The detector (`crnn.detector`) gives per-pixel maps at stride 4: the probability that a pixel belongs to a
+barcode symbol (bars + printed digits) and the direction of the symbol's digit line (cos, sin). A barcode
+is a connected region of the probability map; its oriented box comes from the region's pixels seen along
+the mean direction. The box's digit band is warped upright (`crnn.straighten`) and read by the recogniser.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from crnn.config.reading import DEFAULT_VARIANTS, DEFAULT_ZOOMS
+from crnn.core.codec import Decoded
+from crnn.core.confidence import MIN_CONFIDENCE, is_sure
+from crnn.core.geometry import ALWAYS_READ_VARIANTS, SYMBOL_VARIANTS, straighten, sub_quad
+from crnn.core.preprocess import view
+from crnn.reading.bars import _match_zxing, same_number, zxing_decode
+from crnn.reading.detection import Detection, Detector, _box_iou, load_photo
+from crnn.reading.fusion import check_views, fused_text, reading
+
+log = logging.getLogger(__name__)
+
+
+
+@dataclass
+class BarcodeRead:
+    detection: Detection
+    text: str
+    confidence: float
+    checksum_ok: bool
+    inferred: tuple[int, ...] = ()  # positions supplied by the check digit, not read (crnn.codec)
+    # Bar decoder's cross-check, when asked for: {"text", "format", "agrees"} or None (no decode there).
+    zxing: dict | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "box": list(self.detection.box),
+            "quad": [[round(float(v), 1) for v in p] for p in self.detection.quad],
+            "angle": round(self.detection.angle, 1),
+            "detection_score": round(self.detection.score, 4),
+            "text": self.text,
+            "confidence": round(self.confidence, 4),
+            "checksum_ok": self.checksum_ok,
+            **({"inferred": list(self.inferred)} if self.inferred else {}),
+            **({"zxing": self.zxing} if self.zxing is not None else {}),
+        }
+
+
+@dataclass
+class PhotoResult:
+    path: str
+    size: tuple[int, int]  # of the file (boxes and quads are in its pixels)
+    barcodes: list[BarcodeRead] = field(default_factory=list)
+    error: str | None = None
+    # Reads under the reader's confidence floor or failing the check digit: mostly things that are not
+    # barcodes, or barcodes the recogniser cannot read; kept apart so a user sees only sure numbers, and
+    # nothing is lost.
+    uncertain: list[BarcodeRead] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        out: dict = {"file": self.path, "size": list(self.size), "barcodes": [b.to_dict() for b in self.barcodes]}
+        if self.uncertain:
+            out["uncertain"] = [b.to_dict() for b in self.uncertain]
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+class PhotoReader:
+    """Detector + recogniser (both ONNX): every barcode in a photo with its number."""
+
+    views: tuple[str, ...] = ()  # the crop reader's test-time views, read for every crop too (opt-in)
+
+    def __init__(
+        self,
+        detector: str | Path | Sequence[str | Path],
+        recogniser: str | Path | Sequence[str | Path],
+        threads: int | None = None,
+        decoder: str | None = None,
+        cross_check: bool = False,
+        variants: int = DEFAULT_VARIANTS,
+        zooms: Sequence[float] = DEFAULT_ZOOMS,
+        min_confidence: float = MIN_CONFIDENCE,
+        erasure_prior: float | None = None,
+        ean13_lead0_prior: float | None = None,
+        views: Sequence[str] = (),
+        erasable: Sequence[str] | None = None,
+    ) -> None:
+        from crnn.reading.crops import EnsembleReader, OnnxReader, Reader
+
+        if not 1 <= variants <= len(SYMBOL_VARIANTS):
+            raise ValueError(
+                f"variants must be 1..{len(SYMBOL_VARIANTS)} (crnn.straighten.SYMBOL_VARIANTS), got {variants}"
+            )
+        if not zooms or not all(0 < z <= 1 for z in zooms):
+            raise ValueError(f"zooms must be one or more values in (0, 1], got {list(zooms)}")
+        paths = [detector] if isinstance(detector, (str, Path)) else list(detector)
+        if not paths:
+            raise ValueError("give at least one detector")
+        # Several detectors (e.g. trainings with different seeds) each look at each photo; their detections of
+        # one barcode are grouped like those of several zooms, so the best read of any of them wins.
+        self.detectors = [Detector(d, threads=threads) for d in paths]
+        # Several recognisers (an `EnsembleReader`) each read every crop; their reads of one barcode are fused with
+        # the crops' (`read_barcodes`). The first one's codec and layout prior score the fusion.
+        models = [recogniser] if isinstance(recogniser, (str, Path)) else list(recogniser)
+        members = [OnnxReader(m, threads=threads, decoder=decoder) for m in models]  # type: ignore[arg-type]  # CLI choices
+        self.reader: Reader = members[0] if len(members) == 1 else EnsembleReader(members)
+        self.reader.override_priors(erasure_prior, ean13_lead0_prior, erasable)
+        # A photo's barcode is already read in several views (detections, zooms, variants; fused below), so
+        # the crop reader's own views stay off by default: on the photos they cost twice the time and no read.
+        # Given, every crop is read in each of them too, and fused with the rest (`_read`; the crop reader's own
+        # `read`, which would apply them, is not on the photo path).
+        self.views = check_views(views)
+        self.cross_check = cross_check
+        self.variants = variants
+        self.zooms = tuple(zooms)
+        self.min_confidence = min_confidence
+
+    def read_barcodes(self, image: Image.Image) -> list[BarcodeRead]:
+        """Every barcode in `image` (its pixels), without the cross-check and whatever its confidence.
+
+        Each detection is read under the first `variants` hypotheses of `SYMBOL_VARIANTS`; those past
+        `ALWAYS_READ_VARIANTS` only for a barcode whose read from the others is unsure (under the floor or failing
+        the check digit): a fallback, so a far-fetched crop never outvotes a sure read. With several `zooms`, each
+        detector looks at the photo at each. Detections of one barcode (boxes overlapping by IoU >= 0.3) are one
+        barcode, and their reads are fused like test-time views (`crnn.inference.fused_text`): the number all of
+        its crops find likeliest together wins, with the confidence and box of the most confident crop that read
+        it. With two main-job model sets on the real photos this read as many photos as taking the most confident
+        read and removed the one confident misread each had (README, "Views").
+        """
+        owned = self.detections(image)
+        first = SYMBOL_VARIANTS[: min(self.variants, ALWAYS_READ_VARIANTS)]
+        later = SYMBOL_VARIANTS[len(first) : self.variants]
+        return self.read_in_passes(
+            self._read(image, owned, first),
+            (lambda unsure: self._read(image, [(k, d) for k, d in owned if k in unsure], later)) if later else None,
+        )
+
+    def detections(self, image: Image.Image) -> list[tuple[int, Detection]]:
+        """Every detection of every detector at every zoom, best first, each with its barcode: detections whose
+        boxes overlap by IoU >= 0.3 are one barcode (numbered in order of their best detection)."""
+        found = sorted(
+            (d for det in self.detectors for z in self.zooms for d in det.detect(image, z)), key=lambda d: -d.score
+        )
+        barcodes: list[Detection] = []  # one per barcode: the best-scored of its group
+        owned = []
+        for d in found:
+            match = next((k for k, g in enumerate(barcodes) if _box_iou(d.box, g.box) >= 0.3), None)
+            if match is None:
+                barcodes.append(d)
+                match = len(barcodes) - 1
+            owned.append((match, d))
+        return owned
+
+    def read_in_passes(
+        self,
+        reads: list[tuple[int, Detection, list[tuple[np.ndarray, Decoded]]]],
+        fallback: Callable[[set[int]], list[tuple[int, Detection, list[tuple[np.ndarray, Decoded]]]]] | None,
+    ) -> list[BarcodeRead]:
+        """One read per barcode from the first hypotheses' `reads`, fused; with a `fallback` (the later hypotheses),
+        a barcode that reads unsure is fused again with what `fallback(unsure barcodes)` reads of it.
+        `benchmarks/photo_replay.py` drives it with cached reads."""
+        out = self._fuse(reads)
+        if fallback is not None:
+            unsure = {k for k, b in out.items() if not is_sure(b.confidence, b.checksum_ok, self.min_confidence)}
+            more = fallback(unsure) if unsure else []
+            if more:
+                out.update(self._fuse([r for r in reads if r[0] in unsure] + more))
+        return [out[k] for k in sorted(out)]
+
+    def _read(
+        self,
+        image: Image.Image,
+        owned: list[tuple[int, Detection]],
+        variants: Sequence[tuple[float, float, float, float]],
+    ) -> list[tuple[int, Detection, list[tuple[np.ndarray, Decoded]]]]:
+        """(barcode, detection, each recogniser's log-probabilities and read) of each detection's crop under each
+        symbol hypothesis, and of each of the crop's test-time views when the reader was given some."""
+        crops: list[tuple[int, Detection, Image.Image]] = []
+        for k, d in owned:
+            for frac in variants:
+                try:
+                    crop = straighten(image, sub_quad(d.quad, frac))
+                except ValueError as e:  # a degenerate quad: skip it, keep the rest
+                    log.debug("skipping detection %s: %s", d.box, e)
+                    continue
+                crops.append((k, d, crop))
+                crops.extend((k, d, view(crop, v)) for v in self.views)
+        if not crops:
+            return []
+        members = self.reader.decode_members([c for _, _, c in crops])
+        return [(k, d, [(logp[i], dec[i]) for logp, dec in members]) for i, (k, d, _) in enumerate(crops)]
+
+    def _fuse(self, reads: list[tuple[int, Detection, list[tuple[np.ndarray, Decoded]]]]) -> dict[int, BarcodeRead]:
+        """One read per barcode from all of its crops' reads (see `read_barcodes`)."""
+        out = {}
+        for k in sorted({k for k, _, _ in reads}):
+            mine = sorted(
+                ((i, m, reading(dec)) for i, r in enumerate(reads) if r[0] == k for m, (_, dec) in enumerate(r[2])),
+                key=lambda t: (t[2].checksum_ok, t[2].confidence),
+                reverse=True,
+            )
+            text = fused_text(
+                self.reader.codec,
+                [reads[i][2][m][0] for i, m, _ in mine],
+                [reads[i][2][m][1] for i, m, _ in mine],
+                self.reader.ean13_lead0_prior,
+                self.reader.erasure_prior,
+                self.reader.erasable,
+            )
+            # The number is the fused one (always one crop's read); its confidence and box are those of the most
+            # confident crop that read it (`mine` is in that order), as before fusion whenever that crop's wins.
+            i, _, r = next(t for t in mine if t[2].text == text)
+            out[k] = BarcodeRead(reads[i][1], r.text, r.confidence, r.checksum_ok, r.inferred)
+        return out
+
+    def read_image(self, image: Image.Image) -> list[BarcodeRead]:
+        """Every barcode in `image`, cross-checked with zxing-cpp when the reader was made with `cross_check`."""
+        out = self.read_barcodes(image)
+        if self.cross_check and out:
+            cross_check(out, zxing_decode(image))
+        return out
+
+    def read_file(self, path: str | Path) -> PhotoResult:
+        """One photo; an unreadable file gives a result with `error` set instead of raising. Reads under
+        `min_confidence` or failing the check digit go to the result's `uncertain`."""
+        try:
+            image, scale = load_photo(path)
+        except ValueError as e:
+            return PhotoResult(str(path), (0, 0), error=str(e))
+        return photo_result(path, image, scale, self.read_image(image), self.min_confidence)
+
+
+def photo_result(
+    path: str | Path, image: Image.Image, scale: float, reads: list[BarcodeRead], min_confidence: float = 0.0
+) -> PhotoResult:
+    """Readings of a photo loaded at `scale`, with boxes and size in the file's own pixels; those under
+    `min_confidence` or failing the check digit set apart as `uncertain`."""
+    for b in reads:
+        b.detection = Detection(b.detection.quad / scale, b.detection.score)
+    size = (round(image.width / scale), round(image.height / scale))
+    sure = [is_sure(b.confidence, b.checksum_ok, min_confidence) for b in reads]
+    return PhotoResult(
+        str(path),
+        size,
+        [b for b, s in zip(reads, sure, strict=True) if s],
+        uncertain=[b for b, s in zip(reads, sure, strict=True) if not s],
+    )
+
+
+def cross_check(reads: list[BarcodeRead], decodes: list[dict]) -> None:
+    """Attach to each reading the bar decoder's result for the same barcode (same pixels), if any."""
+    for b in reads:
+        z = _match_zxing(b.detection, decodes)
+        if z is not None:
+            b.zxing = {"text": z["text"], "format": z["format"], "agrees": same_number(z["text"], b.text)}

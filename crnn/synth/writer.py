@@ -1,0 +1,187 @@
+"""Synthetic barcode photos and the OCR crops a detector would cut from them.
+
+One sample: a barcode (EAN-13 / UPC-A / UPC-E / EAN-8) printed on a label, warped into a scene
+(rotation, perspective, cylinder curvature), lit, streaked, blurred, noised and JPEG-compressed; then the
+"lower bars + digits" crop is cut back out of the degraded scene by rectifying a slightly jittered quad,
+as an imperfect detector would. Every sample depends only on (seed, index), so outputs are byte-identical
+for any number of workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import multiprocessing
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from crnn.synth.scene import _make
+from crnn.synth.settings import GENERATOR_VERSION, SynthConfig, _validate
+
+log = logging.getLogger(__name__)
+
+
+
+ANNOTATION_HEADER = ("filename", "code", "x_from", "y_from", "width", "height", "quad")
+
+
+# `printed`: the digits a reader can see (the label the recogniser learns), `text` less the unprinted or cut ones.
+CROP_HEADER = ("filename", "text", "format", "printed")
+
+
+STAMP = "synth.json"
+
+
+@dataclass
+class SynthSummary:
+    out_dir: Path
+    count: int
+    seconds: float
+    per_format: dict[str, int]
+
+    @property
+    def samples_per_s(self) -> float:
+        return self.count / self.seconds if self.seconds > 0 else float("inf")
+
+
+_Row = tuple[int, str, tuple[int, int, int, int], str, str, str]  # index, text, box, format, quad, printed
+
+
+def _write_chunk(args: tuple[Path, int, int, int, SynthConfig, int]) -> list[_Row]:
+    out_dir, seed, start, stop, cfg, digits = args
+    rows: list[_Row] = []
+    for i in range(start, stop):
+        s = _make(i, seed, cfg)
+        name = f"{i:0{digits}d}"
+        (out_dir / "images" / f"{name}.{cfg.scene_format}").write_bytes(s.scene_bytes)
+        s.crop.save(out_dir / "crops" / f"{name}.png", compress_level=1)
+        rows.append((i, s.text, s.box, s.fmt, " ".join(f"{v:.1f}" for v in s.quad.ravel()), s.printed))
+    return rows
+
+
+def generate(
+    out_dir: Path,
+    count: int,
+    seed: int = 0,
+    workers: int = 2,
+    config: SynthConfig | None = None,
+    chunk_size: int = 32,
+    progress: bool = True,
+    stamp_extra: dict | None = None,
+) -> SynthSummary:
+    """Write `count` samples under `out_dir`:
+
+    images/NNNNNN.jpg  scenes;  annotations.tsv  filename, code, x_from, y_from, width, height, quad
+    crops/NNNNNN.png   crops;   crops.tsv        filename, text, format, printed
+    Filenames in the TSVs are relative to `out_dir` (the TSVs' own folder). `synth.json` records the
+    generator version, count, seed and settings, plus `stamp_extra`.
+    """
+    cfg = config or SynthConfig()
+    _validate(cfg)
+    out_dir = Path(out_dir)
+    (out_dir / "images").mkdir(parents=True, exist_ok=True)
+    (out_dir / "crops").mkdir(parents=True, exist_ok=True)
+    digits = max(6, len(str(max(count - 1, 0))))
+    jobs = [(out_dir, seed, a, min(a + chunk_size, count), cfg, digits) for a in range(0, count, chunk_size)]
+    rows: list[_Row] = []
+    t0 = time.perf_counter()
+    with tqdm(total=count, desc="synth", unit="sample", disable=not progress) as bar:
+        if workers <= 1:
+            for job in jobs:
+                rows += _write_chunk(job)
+                bar.update(job[3] - job[2])
+        else:
+            # Fresh worker processes, not forks: a fork of a process whose other threads (onnxruntime, torch)
+            # hold locks can hang forever (it did, in the test suite).
+            with multiprocessing.get_context("spawn").Pool(workers) as pool:
+                for chunk in pool.imap_unordered(_write_chunk, jobs):
+                    rows += chunk
+                    bar.update(len(chunk))
+    seconds = time.perf_counter() - t0
+    rows.sort()
+    with open(out_dir / "annotations.tsv", "w", newline="") as f:
+        w = csv.writer(f, delimiter="\t", lineterminator="\n")
+        w.writerow(ANNOTATION_HEADER)
+        for i, text, box, _, quad, _ in rows:
+            w.writerow([f"images/{i:0{digits}d}.{cfg.scene_format}", text, *box, quad])
+    with open(out_dir / "crops.tsv", "w", newline="") as f:
+        w = csv.writer(f, delimiter="\t", lineterminator="\n")
+        w.writerow(CROP_HEADER)
+        for i, text, _, fmt, _, printed in rows:
+            w.writerow([f"crops/{i:0{digits}d}.png", text, fmt, printed])
+    # Provenance, and what `crnn.train.ensure_synthetic` compares to know a folder is current.
+    stamp = {"generator_version": GENERATOR_VERSION, "count": count, "seed": seed, "config": asdict(cfg)}
+    stamp |= stamp_extra or {}
+    (out_dir / STAMP).write_text(json.dumps(stamp, indent=1, sort_keys=True) + "\n")
+    per_format = dict(Counter(r[3] for r in rows))
+    log.info("wrote %d samples to %s in %.1fs (%s)", count, out_dir, seconds, per_format)
+    return SynthSummary(out_dir, count, seconds, per_format)
+
+
+def ensure(folder: Path, count: int, seed: int, workers: int = 2, config: SynthConfig | None = None) -> bool:
+    """Make `folder` hold `count` samples of stream `seed` with `config`, unless it already does.
+
+    Only folders this function made (marked `"auto": true` in their stamp) are made again, when the
+    generator's version or settings, the count or the seed changed; any other data (your own, or made with
+    `crnn synth`) is used as it is, with a warning when an older generator made it. True when it generated.
+    """
+    folder = Path(folder)
+    cfg = config or SynthConfig()
+    want = {
+        "generator_version": GENERATOR_VERSION,
+        "count": count,
+        "seed": seed,
+        "config": json.loads(json.dumps(asdict(cfg))),  # as the stamp holds it (tuples as lists)
+    }
+    if folder.is_dir() and any(folder.iterdir()):  # a folder with anything in it holds someone's data
+        stamp = _read_stamp(folder / STAMP)
+        if isinstance(stamp.get("config"), dict):
+            # A knob newer than the stamp was at its default then (new knobs leave the default stream alone).
+            defaults = json.loads(json.dumps(asdict(SynthConfig())))
+            stamp["config"] = {k: stamp["config"].get(k, defaults[k]) for k in defaults}
+        if all(stamp.get(k) == v for k, v in want.items()):
+            return False
+        if not stamp.get("auto"):
+            if stamp and stamp.get("generator_version") != GENERATOR_VERSION:
+                log.warning(
+                    "%s was made by synthetic generator v%s (now v%d)",
+                    folder,
+                    stamp.get("generator_version"),
+                    GENERATOR_VERSION,
+                )
+            return False
+        changed = sorted(k for k, v in want.items() if stamp.get(k) != v)
+        log.info("synthetic data in %s is stale (%s changed); making it again", folder, ", ".join(changed))
+    log.info("generating %d synthetic samples into %s", count, folder)
+    generate(folder, count=count, seed=seed, workers=workers, config=cfg, stamp_extra={"auto": True})
+    return True
+
+
+def _read_stamp(path: Path) -> dict:
+    try:
+        stamp = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return stamp if isinstance(stamp, dict) else {}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Write synthetic barcode scenes and OCR crops.")
+    parser.add_argument("out_dir", type=Path)
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    summary = generate(args.out_dir, args.count, args.seed, args.workers)
+    print(f"{summary.count} samples in {summary.seconds:.1f}s ({summary.samples_per_s:.1f}/s)")
+
+
+if __name__ == "__main__":
+    main()

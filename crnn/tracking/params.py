@@ -1,0 +1,65 @@
+"""All ClearML plumbing in one place: step tasks, config connection, datasets, models, Lightning reporting.
+
+A step runs in one of two modes:
+  server   a ClearML server is configured: the step is a ClearML Task; datasets are ClearML Datasets,
+           checkpoints and ONNX files are OutputModels, inputs are fetched by ID from the server.
+  offline  no server (or CLEARML_OFFLINE_MODE=1): the step still records a ClearML offline session
+           (parameters, scalars, images, artifacts; importable into a server later), while datasets and
+           models live in `LocalStore`, a content-addressed folder with parent links.
+Either way a step sees the same `Tracker` API and passes on plain string IDs.
+
+The rest of the library never imports ClearML; this module imports it lazily.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import yaml
+
+from crnn.config.loading import from_dict, to_dict
+
+T = TypeVar("T")
+
+
+
+INPUTS, OUTPUTS = "Inputs", "Outputs"
+
+
+def flatten(cfg: Any) -> tuple[dict[str, Any], set[str]]:
+    """A config dataclass as `{"optim.lr": 0.002, ...}` for ClearML's hyperparameter table.
+
+    Lists and None become YAML text (the UI edits scalars); the returned set names those keys.
+    """
+    flat: dict[str, Any] = {}
+    encoded: set[str] = set()
+
+    def walk(prefix: str, v: Any) -> None:
+        if isinstance(v, dict) and v:
+            for k, sub in v.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), sub)
+        elif v is None or isinstance(v, (list, tuple, dict)):
+            flat[prefix] = yaml.safe_dump(v, default_flow_style=True).strip().removesuffix("...").strip()
+            encoded.add(prefix)
+        else:
+            flat[prefix] = v
+
+    walk("", to_dict(cfg))
+    return flat, encoded
+
+
+def unflatten(schema: type[T], flat: dict[str, Any], encoded: set[str]) -> T:
+    """The inverse of `flatten`, validated against `schema` (a bad edit in the UI fails here, by key)."""
+    nested: dict[str, Any] = {}
+    for key, v in flat.items():
+        if isinstance(v, str) and (key in encoded or v.strip() in ("null", "None", "~")):
+            v = yaml.safe_load(v) if v.strip() else None
+        node = nested
+        parts = key.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = v
+    try:
+        return from_dict(schema, nested)
+    except Exception as e:  # omegaconf validation errors: report them as a config error
+        raise ValueError(f"invalid {schema.__name__} from the task's hyperparameters: {e}") from e

@@ -1,0 +1,134 @@
+"""All ClearML plumbing in one place: step tasks, config connection, datasets, models, Lightning reporting.
+
+A step runs in one of two modes:
+  server   a ClearML server is configured: the step is a ClearML Task; datasets are ClearML Datasets,
+           checkpoints and ONNX files are OutputModels, inputs are fetched by ID from the server.
+  offline  no server (or CLEARML_OFFLINE_MODE=1): the step still records a ClearML offline session
+           (parameters, scalars, images, artifacts; importable into a server later), while datasets and
+           models live in `LocalStore`, a content-addressed folder with parent links.
+Either way a step sees the same `Tracker` API and passes on plain string IDs.
+
+The rest of the library never imports ClearML; this module imports it lazily.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def folder_manifest(folder: Path) -> dict[str, str]:
+    """{relative path: sha256} of every file under `folder`."""
+    return {p.relative_to(folder).as_posix(): _sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def content_id(manifest: dict[str, str], extra: Iterable[str] = ()) -> str:
+    h = hashlib.sha256()
+    for k, v in sorted(manifest.items()):
+        h.update(f"{k}\0{v}\n".encode())
+    for e in extra:
+        h.update(f"{e}\n".encode())
+    return h.hexdigest()[:24]
+
+
+class LocalStore:
+    """Datasets and models in a folder, addressed by content; a dataset records its parents.
+
+    datasets/<id>/manifest.json, datasets/<id>/files/...;  models/<id>/<file>, models/<id>/model.json.
+    Adding content that is already stored returns the existing ID without copying anything.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def add_dataset(self, folder: str | Path, name: str, parents: Iterable[str] = (), project: str = "") -> str:
+        folder = Path(folder)
+        parents = list(parents)
+        for p in parents:
+            self.dataset_info(p)  # the parent must exist
+        manifest = folder_manifest(folder)
+        if not manifest:
+            raise ValueError(f"dataset {name!r}: {folder} has no files")
+        ds_id = "ds-" + content_id(manifest, [name, *parents])
+        target = self.root / "datasets" / ds_id
+        if (target / "manifest.json").is_file():
+            log.info("dataset %s (%s) unchanged: reusing %s", name, folder, ds_id)
+            return ds_id
+        tmp = target.with_name(ds_id + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(folder, tmp / "files")
+        info = {
+            "id": ds_id,
+            "name": name,
+            "project": project,
+            "parents": parents,
+            "files": manifest,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+        (tmp / "manifest.json").write_text(json.dumps(info, indent=1))
+        tmp.rename(target)
+        return ds_id
+
+    def dataset_info(self, ds_id: str) -> dict:
+        f = self.root / "datasets" / ds_id / "manifest.json"
+        if not f.is_file():
+            raise ValueError(f"dataset {ds_id!r} not found in the local store {self.root}")
+        return json.loads(f.read_text())
+
+    def dataset_path(self, ds_id: str) -> Path:
+        self.dataset_info(ds_id)
+        return self.root / "datasets" / ds_id / "files"
+
+    def lineage(self, ds_id: str) -> list[str]:
+        """The dataset and its ancestors, nearest first."""
+        out, todo = [], [ds_id]
+        while todo:
+            d = todo.pop(0)
+            out.append(d)
+            todo += self.dataset_info(d)["parents"]
+        return out
+
+    def add_model(self, path: str | Path, name: str, metadata: dict[str, Any] | None = None) -> str:
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"model file not found: {path}")
+        model_id = "model-" + content_id({path.name: _sha256(path)}, [name])
+        target = self.root / "models" / model_id
+        if not (target / "model.json").is_file():
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target / path.name)
+            info = {
+                "id": model_id,
+                "name": name,
+                "file": path.name,
+                "metadata": metadata or {},
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            }
+            (target / "model.json").write_text(json.dumps(info, indent=1, default=str))
+        return model_id
+
+    def model_info(self, model_id: str) -> dict:
+        f = self.root / "models" / model_id / "model.json"
+        if not f.is_file():
+            raise ValueError(f"model {model_id!r} not found in the local store {self.root}")
+        return json.loads(f.read_text())
+
+    def model_path(self, model_id: str) -> Path:
+        return self.root / "models" / model_id / self.model_info(model_id)["file"]
