@@ -73,7 +73,10 @@ def read_record(model: Path, detector: Path | None) -> dict[str, list]:
         res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
         if res.returncode:
             raise SystemExit(f"{' '.join(cmd)} failed:\n{res.stderr[-2000:]}")
-        return [json.loads(line) for line in res.stdout.splitlines() if line.strip()]
+        rows = [json.loads(line) for line in res.stdout.splitlines() if line.strip()]
+        for row in rows:  # the same record wherever the data lies
+            row["file"] = Path(row["file"]).name
+        return rows
 
     out = {"crops": run(str(REAL / "crops"))}
     if detector is not None:
@@ -93,8 +96,10 @@ def main() -> None:
     if args.model:
         record["reads"] = read_record(args.model, args.detector)
     args.out.write_text(json.dumps(record, indent=1, sort_keys=True))
+    record = json.loads(args.out.read_text())  # compared as stored (tuples become lists)
     for part, value in record.items():
-        print(f"{part}: {len(value)} entries" + (f" ({sum(len(v) for v in value.values())} items)" if part != "configs" else ""))
+        items = "" if part == "configs" else f" ({sum(len(v) for v in value.values())} items)"
+        print(f"{part}: {len(value)} entries{items}")
     if args.compare:
         ref = json.loads(args.compare.read_text())
         differ = 0
