@@ -9,7 +9,7 @@ import pytest
 
 from crnn.tracking.store import LocalStore
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 TINY = [
     "parameters.count=64",

@@ -4,7 +4,7 @@ import pytest
 
 from crnn import config
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _schemas() -> dict[str, type]:

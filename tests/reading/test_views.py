@@ -4,7 +4,6 @@ reader that reads unsure crops again in them."""
 import numpy as np
 import pytest
 from PIL import Image
-from test_codec import _lead0_frames, frames_for
 
 from crnn.core import symbology
 from crnn.core.codec import Codec, log_softmax
@@ -12,6 +11,7 @@ from crnn.core.confidence import MIN_CONFIDENCE, VIEWS_BELOW
 from crnn.core.preprocess import VIEW_NAMES, VIEWS, InputSpec, view
 from crnn.reading.crops import Reader
 from crnn.reading.fusion import check_views, fuse_views, fused_text
+from tests.helpers import frames_for, lead0_frames
 
 
 def test_views_crop_and_pad_the_way_a_detector_might_have():
@@ -54,7 +54,7 @@ def test_fusion_weighs_the_layout_prior_like_the_decoder():
     """A 13-digit read starting with 0 is the EAN-13 layout of a UPC-A's bars; fusion weighs it by the prior."""
     codec = Codec()
     upca = "036000291452"
-    views = [_lead0_frames(upca, 0.9), _lead0_frames(upca, 0.3)]
+    views = [lead0_frames(upca, 0.9), lead0_frames(upca, 0.3)]
     reads = [codec.decode_constrained(views[0]), codec.decode_constrained(views[1])]
     assert [r.text for r in reads] == ["0" + upca, upca]
     # Together the views give the 13-digit path 0.9 * 0.3 = 0.27 and the 12-digit one 0.1 * 0.7 = 0.07.

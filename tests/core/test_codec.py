@@ -7,21 +7,7 @@ import pytest
 from crnn.core import symbology
 from crnn.core.codec import Codec, log_softmax, min_time_steps
 from crnn.core.symbology import Constraint
-
-
-def frames_for(text: str, t: int = 30, codec: Codec | None = None, seed: int = 0) -> np.ndarray:
-    """Log-probabilities whose best path spells `text` (each character two frames, blanks between repeats)."""
-    codec = codec or Codec()
-    labels = codec.encode(text)
-    path: list[int] = []
-    for i, k in enumerate(labels):
-        if i and labels[i - 1] == k:
-            path.append(0)
-        path += [k, k] if len(path) + 2 * (len(labels) - i) <= t else [k]
-    path += [0] * (t - len(path))
-    logits = np.random.default_rng(seed).normal(0, 0.3, (t, codec.num_classes))
-    logits[np.arange(t), path] += 6
-    return log_softmax(logits)
+from tests.helpers import frames_for, lead0_frames
 
 
 @pytest.mark.parametrize("text", ["5901234123457", "0011223344556", "1111", "7", "00000000"])
@@ -198,24 +184,16 @@ def test_an_erasure_prior_that_is_no_probability_is_a_clear_error(prior):
         Codec().decode_constrained(frames_for("036000291452"), erasure_prior=prior)
 
 
-def _lead0_frames(upca: str, p_zero: float) -> np.ndarray:
-    """Frames spelling `upca` after a frame that is '0' with probability `p_zero`, else blank, and a blank: the best
-    path is the 13-digit EAN-13 `'0' + upca` (same bars), the runner-up the 12-digit UPC-A."""
-    codec = Codec()
-    lp = frames_for(upca, t=30)
-    first = np.full((2, codec.num_classes), 1e-6)
-    first[0, codec.encode("0")[0]], first[0, 0], first[1, 0] = p_zero, 1 - p_zero, 1.0  # then a blank
-    return np.concatenate([np.log(first / first.sum(1, keepdims=True)), lp])
 
 
 def test_lead0_prior_prefers_the_upca_layout_of_the_same_bars():
     codec = Codec()
     upca = "036000291452"
-    lp = _lead0_frames(upca, 0.6)
+    lp = lead0_frames(upca, 0.6)
     assert codec.decode_constrained(lp).text == "0" + upca  # no preference: the likelier path
     assert codec.decode_constrained(lp, ean13_lead0_prior=0.1).text == upca  # 0.6 * 0.1 < 0.4
     # Strong evidence for the 13th digit still wins, and other EAN-13s pay nothing.
-    assert codec.decode_constrained(_lead0_frames(upca, 0.99), ean13_lead0_prior=0.1).text == "0" + upca
+    assert codec.decode_constrained(lead0_frames(upca, 0.99), ean13_lead0_prior=0.1).text == "0" + upca
     ean = "5901234123457"
     assert codec.decode_constrained(frames_for(ean), ean13_lead0_prior=0.01).text == ean
 
@@ -230,7 +208,7 @@ def test_lead0_prior_reaches_the_decoder_from_reader_and_config():
         spec, codec, decoder = InputSpec(32, 128, 1, 0.5, 0.5), Codec(), "constrained"
 
         def logits(self, batch: np.ndarray) -> np.ndarray:
-            return np.stack([_lead0_frames("036000291452", 0.6)] * len(batch))
+            return np.stack([lead0_frames("036000291452", 0.6)] * len(batch))
 
     reader = Fixed()
     image = Image.new("L", (120, 32))
@@ -370,7 +348,7 @@ def _noisy_frames() -> np.ndarray:
     lps += [log_softmax(frames_for(five[i % 5], t=32, seed=i) + rng.normal(0, 2.0, (32, 11))) for i in range(40)]
     for p in (0.3, 0.45, 0.55, 0.7):
         for wrong in ("1", "7"):
-            lp = _lead0_frames("036000291452", p)[:32].copy()
+            lp = lead0_frames("036000291452", p)[:32].copy()
             two = [t for t in range(32) if lp[t].argmax() == codec.encode("2")[0]][-2:]
             lp[two, codec.encode(wrong)[0]] = lp[two, codec.encode("2")[0]] + 0.3
             lps.append(log_softmax(lp))

@@ -1,0 +1,32 @@
+"""Helpers shared by tests in several folders."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from crnn.core.codec import Codec, log_softmax
+
+
+def frames_for(text: str, t: int = 30, codec: Codec | None = None, seed: int = 0) -> np.ndarray:
+    """Log-probabilities whose best path spells `text` (each character two frames, blanks between repeats)."""
+    codec = codec or Codec()
+    labels = codec.encode(text)
+    path: list[int] = []
+    for i, k in enumerate(labels):
+        if i and labels[i - 1] == k:
+            path.append(0)
+        path += [k, k] if len(path) + 2 * (len(labels) - i) <= t else [k]
+    path += [0] * (t - len(path))
+    logits = np.random.default_rng(seed).normal(0, 0.3, (t, codec.num_classes))
+    logits[np.arange(t), path] += 6
+    return log_softmax(logits)
+
+
+def lead0_frames(upca: str, p_zero: float) -> np.ndarray:
+    """Frames spelling `upca` after a frame that is '0' with probability `p_zero`, else blank, and a blank: the best
+    path is the 13-digit EAN-13 `'0' + upca` (same bars), the runner-up the 12-digit UPC-A."""
+    codec = Codec()
+    lp = frames_for(upca, t=30)
+    first = np.full((2, codec.num_classes), 1e-6)
+    first[0, codec.encode("0")[0]], first[0, 0], first[1, 0] = p_zero, 1 - p_zero, 1.0  # then a blank
+    return np.concatenate([np.log(first / first.sum(1, keepdims=True)), lp])
