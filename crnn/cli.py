@@ -117,10 +117,12 @@ def _open_reader(models: Any, **kwargs: Any) -> Any:
     """The crop reader for `--model`: onnxruntime alone, PyTorch only when a `.ckpt` is given."""
     paths = [models] if isinstance(models, (str, Path)) else list(models)
     if any(str(p).lower().endswith(".ckpt") for p in paths):
-        from crnn.recognizer.reader import open_reader
-    else:
-        from crnn.reading.crops import open_reader
-    return open_reader(models, **kwargs)
+        from crnn.recognizer import reader
+
+        return reader.open_reader(models, **kwargs)
+    from crnn.reading import crops
+
+    return crops.open_reader(models, **kwargs)
 
 
 def _cmd_evaluate(a: argparse.Namespace) -> int:

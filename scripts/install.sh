@@ -11,6 +11,6 @@ fi
 stamp=.venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --no-cache-dir --upgrade pip
-  .venv/bin/python -m pip install --quiet --no-cache-dir -e '.[dev,agent]'
+  .venv/bin/python -m pip install --quiet --no-cache-dir -e '.[train,pipeline,dev]'
   rm -f .venv/.installed-* && touch "$stamp"
 fi

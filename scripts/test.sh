@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Install (if needed) and run the whole test suite, slow end-to-end tests included.
+# Install (if needed), lint, type-check and run the whole test suite, slow end-to-end tests included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
+.venv/bin/ruff check crnn steps pipelines tests benchmarks
+.venv/bin/ruff format --check crnn steps pipelines tests benchmarks
+.venv/bin/mypy
 export CLEARML_OFFLINE_MODE=1
 exec .venv/bin/python -m pytest -q "$@"

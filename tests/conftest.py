@@ -94,3 +94,19 @@ def photos_tsv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tsv = out / "images" / "photos.tsv"
     tsv.write_text("\n".join(lines) + "\n")
     return tsv
+
+
+@pytest.fixture(scope="session")
+def detector_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained detector with the default architecture, exported (for plumbing tests, not accuracy)."""
+    import torch
+
+    from crnn import config
+    from crnn.detector.export import export_detector_net
+    from crnn.detector.model import DetectorNet
+
+    cfg = config.load(config.DetectorConfig, REPO / "configs" / "detector.yaml")
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("onnx") / "detector.onnx"
+    export_detector_net(DetectorNet(cfg.model).eval(), cfg, out)
+    return out

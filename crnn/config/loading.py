@@ -13,7 +13,6 @@ from omegaconf import DictConfig, OmegaConf
 T = TypeVar("T")
 
 
-
 def load(schema: type[T], path: str | Path | None = None, overrides: list[str] | None = None) -> T:
     """Merge `schema` defaults, a YAML file and `key=value` overrides; return a typed object.
 

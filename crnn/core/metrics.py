@@ -1,5 +1,4 @@
-"""Accuracy metrics and their logged names, defined once for training, checkpointing and reports.
-"""
+"""Accuracy metrics and their logged names, defined once for training, checkpointing and reports."""
 
 from __future__ import annotations
 

@@ -23,7 +23,6 @@ from crnn.datasets.importers import Box, RawSample, read_raw
 log = logging.getLogger(__name__)
 
 
-
 SPLITS = ("train", "val", "test")
 
 

@@ -36,7 +36,6 @@ from crnn.core.labels import printed_digits, write_tsv
 log = logging.getLogger(__name__)
 
 
-
 LABELS = "labels.tsv"
 
 

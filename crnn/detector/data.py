@@ -32,7 +32,6 @@ from crnn.reading.detection import STRIDE, detector_input
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class Scene:
     """A whole image and its barcodes' symbol quads; `oriented[i]`: quad i's corner order is known."""

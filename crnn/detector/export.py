@@ -29,7 +29,6 @@ from crnn.training.checkpoint import model_state, read_checkpoint
 log = logging.getLogger(__name__)
 
 
-
 def load_detector(path: str | Path) -> tuple[DetectorNet, DetectorConfig]:
     """The network and its config from a detector checkpoint, loaded with weights_only=True."""
     ck = read_checkpoint(path, "detector")
@@ -50,10 +49,22 @@ def export_detector(
 ) -> float:
     """Write the detector as ONNX (maps, dynamic batch) with its metadata; return the max |difference|
     between onnxruntime and PyTorch on `images` and random inputs (ParityError above `atol`)."""
+    net, cfg = load_detector(checkpoint)
+    return export_detector_net(net, cfg, out, images, opset, atol)
+
+
+def export_detector_net(
+    net: DetectorNet,
+    cfg: DetectorConfig,
+    out: str | Path,
+    images: list[Image.Image] | None = None,
+    opset: int = 17,
+    atol: float = 1e-3,
+) -> float:
+    """`export_detector` for a network in memory."""
     from crnn.reading.detection import Detector
     from crnn.recognizer.export import ParityError, to_onnx
 
-    net, cfg = load_detector(checkpoint)
     maps = DetectorMaps(net).eval()
     out = Path(out)
     size = cfg.input.size

@@ -32,7 +32,6 @@ from crnn.training.schedule import adamw_cosine
 log = logging.getLogger(__name__)
 
 
-
 MONITOR = "val/f1"
 
 

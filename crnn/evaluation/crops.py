@@ -1,5 +1,4 @@
-"""Measure a model (.ckpt or .onnx) on a labels TSV: exact match, CER, per format, failures.
-"""
+"""Measure a model (.ckpt or .onnx) on a labels TSV: exact match, CER, per format, failures."""
 
 from __future__ import annotations
 

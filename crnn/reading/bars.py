@@ -19,7 +19,6 @@ from crnn.reading.detection import Detection
 log = logging.getLogger(__name__)
 
 
-
 def zxing_decode(image: Image.Image) -> list[dict]:
     """EAN/UPC symbols the zxing-cpp bar decoder finds: text as printed (UPC-A 12, UPC-E 8 digits), format,
     and its position (a quad). Empty when the package is missing or nothing decodes."""
@@ -66,5 +65,3 @@ def _match_zxing(det: Detection, decodes: list[dict]) -> dict | None:
         if x - w / 4 <= cx <= x + 1.25 * w and y - h / 4 <= cy <= y + 1.25 * h:
             return z
     return None
-
-

@@ -28,7 +28,6 @@ from crnn.reading.fusion import check_views, fused_text, reading
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class BarcodeRead:
     detection: Detection

@@ -1,5 +1,4 @@
-"""Export a checkpoint to ONNX (dynamic batch axis, metadata) and prove onnxruntime matches PyTorch.
-"""
+"""Export a checkpoint to ONNX (dynamic batch axis, metadata) and prove onnxruntime matches PyTorch."""
 
 from __future__ import annotations
 
@@ -23,7 +22,6 @@ from crnn.recognizer.data import input_spec
 from crnn.recognizer.model import CRNN
 
 log = logging.getLogger(__name__)
-
 
 
 def set_metadata(path: Path, meta: dict[str, str], check: bool = True) -> None:

@@ -17,7 +17,6 @@ from crnn.training.backbone import create_backbone
 log = logging.getLogger(__name__)
 
 
-
 class CRNN(nn.Module):
     """images `(N, C, H, W)` -> logits `(N, T, num_classes)`."""
 

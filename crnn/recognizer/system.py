@@ -1,5 +1,4 @@
-"""Training: the LightningModule (CTC loss, metrics) and the data loading around it.
-"""
+"""Training: the LightningModule (CTC loss, metrics) and the data loading around it."""
 
 from __future__ import annotations
 

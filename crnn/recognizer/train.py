@@ -1,5 +1,4 @@
-"""`fit(cfg) -> TrainResult`: the training entry point used by the CLI, the pipeline step and the tests.
-"""
+"""`fit(cfg) -> TrainResult`: the training entry point used by the CLI, the pipeline step and the tests."""
 
 from __future__ import annotations
 
@@ -24,7 +23,6 @@ from crnn.recognizer.system import CRNNSystem
 from crnn.training.trainer import TrainResult, make_loader, make_trainer
 
 log = logging.getLogger(__name__)
-
 
 
 def ensure_synthetic(cfg: TrainConfig) -> None:

@@ -25,7 +25,6 @@ from crnn.synth.settings import SynthConfig
 log = logging.getLogger(__name__)
 
 
-
 SANS_FONTS = tuple(OCRB_FONT.parent / f"LiberationSans-{w}.ttf" for w in ("Regular", "Bold"))
 
 

@@ -31,7 +31,6 @@ from crnn.synth.settings import SynthConfig
 log = logging.getLogger(__name__)
 
 
-
 # A training crop's side margin beyond the symbol, in modules: normal(mean, std) a side (`_crop_box`).
 CROP_MARGIN_MODULES = (1.2, 0.8)
 
@@ -56,8 +55,6 @@ class Sample:
     def printed(self) -> str:
         """The digits the crop shows: the recogniser's training label (`NO_DIGITS` when none)."""
         return "".join(c for i, c in enumerate(self.text) if i not in self.hidden) or NO_DIGITS
-
-
 
 
 def _surface(

@@ -27,7 +27,6 @@ from crnn.synth.settings import GENERATOR_VERSION, SynthConfig, _validate
 log = logging.getLogger(__name__)
 
 
-
 ANNOTATION_HEADER = ("filename", "code", "x_from", "y_from", "width", "height", "quad")
 
 

@@ -24,7 +24,6 @@ from crnn.tracking.tracker import Tracker
 log = logging.getLogger(__name__)
 
 
-
 def lightning_reporting(tracker: Tracker, every_n_epochs: int = 1, gallery_size: int = 16) -> tuple[Any, Any]:
     """(logger, callback) sending Lightning's logged metrics and image reports to the step's task."""
     return _ClearMLLogger(tracker), _ImageReports(tracker, every_n_epochs, gallery_size)

@@ -22,7 +22,6 @@ from crnn.config.loading import from_dict, to_dict
 T = TypeVar("T")
 
 
-
 INPUTS, OUTPUTS = "Inputs", "Outputs"
 
 

@@ -20,7 +20,6 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
-
 OFFLINE_ENV = "CLEARML_OFFLINE_MODE"
 
 

@@ -27,7 +27,6 @@ from crnn.tracking.tracker import start_step
 log = logging.getLogger(__name__)
 
 
-
 class StepFailed(RuntimeError):
     """A pipeline step raised; the message names the step."""
 

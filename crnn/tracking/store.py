@@ -25,7 +25,6 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:

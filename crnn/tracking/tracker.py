@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-
 @dataclass
 class Tracker:
     """One step's ClearML task plus where its datasets and models go (server, or the local store)."""

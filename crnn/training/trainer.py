@@ -1,5 +1,4 @@
-"""`fit(cfg) -> TrainResult`: the training entry point used by the CLI, the pipeline step and the tests.
-"""
+"""`fit(cfg) -> TrainResult`: the training entry point used by the CLI, the pipeline step and the tests."""
 
 from __future__ import annotations
 

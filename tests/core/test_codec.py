@@ -184,8 +184,6 @@ def test_an_erasure_prior_that_is_no_probability_is_a_clear_error(prior):
         Codec().decode_constrained(frames_for("036000291452"), erasure_prior=prior)
 
 
-
-
 def test_lead0_prior_prefers_the_upca_layout_of_the_same_bars():
     codec = Codec()
     upca = "036000291452"

@@ -253,15 +253,23 @@ def _outside_files(tmp_path: Path, out: Path) -> set[Path]:
 def test_import_never_writes_outside_its_dataset(tmp_path, source, on_error):
     src, out, name = _escape_tree(tmp_path)
     if source == "tsv":
-        labels = _write(src / "labels.tsv", ["filename", "code", "x_from", "y_from", "width", "height"],
-                        [[name, "4006381333931", 0, 0, 60, 20], ["a/x.png", "4006381333931", 0, 0, 60, 20]])
+        labels = _write(
+            src / "labels.tsv",
+            ["filename", "code", "x_from", "y_from", "width", "height"],
+            [[name, "4006381333931", 0, 0, 60, 20], ["a/x.png", "4006381333931", 0, 0, 60, 20]],
+        )
     elif source == "crops":
-        labels = _write(src / "labels.tsv", ["filename", "text"], [[name, "4006381333931"], ["a/x.png", "4006381333931"]])
+        labels = _write(
+            src / "labels.tsv", ["filename", "text"], [[name, "4006381333931"], ["a/x.png", "4006381333931"]]
+        )
     else:
-        images = [{"id": 1, "file_name": name, "width": 60, "height": 20},
-                  {"id": 2, "file_name": "a/x.png", "width": 60, "height": 20}]
-        anns = [{"id": i, "image_id": i, "bbox": [0, 0, 60, 20], "attributes": {"text": "4006381333931"}}
-                for i in (1, 2)]
+        images = [
+            {"id": 1, "file_name": name, "width": 60, "height": 20},
+            {"id": 2, "file_name": "a/x.png", "width": 60, "height": 20},
+        ]
+        anns = [
+            {"id": i, "image_id": i, "bbox": [0, 0, 60, 20], "attributes": {"text": "4006381333931"}} for i in (1, 2)
+        ]
         labels = src / "coco.json"
         labels.write_text(json.dumps({"images": images, "annotations": anns}))
     cfg = _cfg(source=source, path=labels, on_error=on_error, max_skipped_fraction=0.9)
@@ -284,8 +292,10 @@ def test_coco_file_name_outside_is_refused_not_replaced_by_base_name(tmp_path, f
     src.mkdir()
     Image.new("L", (60, 20), 255).save(src / "x.png")  # same base name, must not be swapped in
     Image.new("L", (60, 20), 255).save(src / "ok.png")
-    images = [{"id": 1, "file_name": file_name, "width": 60, "height": 20},
-              {"id": 2, "file_name": "ok.png", "width": 60, "height": 20}]
+    images = [
+        {"id": 1, "file_name": file_name, "width": 60, "height": 20},
+        {"id": 2, "file_name": "ok.png", "width": 60, "height": 20},
+    ]
     anns = [{"id": i, "image_id": i, "bbox": [0, 0, 60, 20], "attributes": {"text": "4006381333931"}} for i in (1, 2)]
     path = src / "coco.json"
     path.write_text(json.dumps({"images": images, "annotations": anns}))

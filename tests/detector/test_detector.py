@@ -49,8 +49,6 @@ def test_targets_decode_back_to_the_quad(deg: float) -> None:
     assert max(r["angle"] for r in rows) < 5
 
 
-
-
 def test_quad_iou_and_angle() -> None:
     a = box_quad((10, 10, 100, 50))
     assert quad_iou(a, a) == pytest.approx(1.0)
@@ -106,10 +104,6 @@ def test_bad_quad_column_is_reported(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match="line 2: no valid `quad`"):
         read_scenes(tmp_path)
-
-
-
-
 
 
 @pytest.mark.slow
@@ -193,8 +187,6 @@ def test_zoom_keeps_the_barcode_centre_in_a_window_of_the_same_aspect() -> None:
         assert 0 <= cx <= crop.width and 0 <= cy <= crop.height
 
 
-
-
 def test_scene_folders_follow_the_detector_generator_settings(tmp_path: Path) -> None:
     from crnn.detector.train import ensure_scenes
 
@@ -226,14 +218,6 @@ def test_scene_folders_follow_the_detector_generator_settings(tmp_path: Path) ->
     assert json.loads((tmp_path / "own" / "synth.json").read_text())["count"] == 2
 
 
-
-
-
-
-
-
-
-
 def test_crop_geometry_measures_detector_edges_in_the_symbol_frame(tmp_path: Path) -> None:
     """benchmarks/crop_geometry.py: a detected quad 5% of the width wider each side, 2 px higher and 4 px lower than
     the annotated symbol (100 x 40) gives those fractions, outward positive; a box elsewhere is left out."""
@@ -254,5 +238,3 @@ def test_crop_geometry_measures_detector_edges_in_the_symbol_frame(tmp_path: Pat
     (tmp_path / "annotations.tsv").write_text("filename\ttext\na.png\t96385074\n")
     with pytest.raises(ValueError, match="no valid `quad` column"):
         edge_errors([Stand()], tmp_path, progress=False)  # type: ignore[list-item]
-
-
