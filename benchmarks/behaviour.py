@@ -39,9 +39,11 @@ def synth_record(count: int) -> dict[str, dict[str, str]]:
     train = config.load(config.TrainConfig, REPO / "configs" / "train.yaml")
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, settings in (("default", {}), ("train.yaml", dict(train.data.synth.generator))):
+        generator = train.data.synth.generator  # typed since the one-source-of-defaults change, a dict before
+        settings = generator if isinstance(generator, synth.SynthConfig) else synth.synth_config(dict(generator))
+        for name, cfg in (("default", synth.SynthConfig()), ("train.yaml", settings)):
             folder = Path(tmp) / name
-            synth.generate(folder, count=count, seed=0, workers=1, config=synth.synth_config(settings), progress=False)
+            synth.generate(folder, count=count, seed=0, workers=1, config=cfg, progress=False)
             out[name] = _hashes(folder)
     return out
 

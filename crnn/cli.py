@@ -54,9 +54,13 @@ ENSEMBLE_HELP = (
 
 
 def _cmd_synth(a: argparse.Namespace) -> int:
-    from crnn import synth
+    from crnn import config, synth
 
-    s = synth.generate(Path(a.out), count=a.count, seed=a.seed, workers=a.workers)
+    # The generator settings, count and seed training would use, so `crnn train` takes the folder as it is.
+    data = config.load(config.TrainConfig, a.config, a.overrides).data.synth
+    count = data.train_count if a.count is None else a.count
+    seed = data.seed if a.seed is None else a.seed
+    s = synth.generate(Path(a.out), count=count, seed=seed, workers=a.workers, config=data.generator)
     print(
         json.dumps(
             {
@@ -317,11 +321,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("synth", help="generate synthetic barcode scenes and crops")
-    s.add_argument("--out", required=True)
-    s.add_argument("--count", type=int, required=True)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--workers", type=int, default=2)
+    s = sub.add_parser(
+        "synth",
+        help="generate synthetic barcode scenes and crops, with the generator settings training uses",
+    )
+    s.add_argument("--out", required=True, help="folder to write (scenes, annotations.tsv, crops/, crops.tsv)")
+    s.add_argument("--count", type=int, help="samples (default: the config's data.synth.train_count)")
+    s.add_argument("--seed", type=int, help="random stream (default: the config's data.synth.seed)")
+    s.add_argument("--workers", type=int, default=2, help="processes (the output does not depend on it)")
+    s.add_argument("--config", default="configs/train.yaml", help="training config whose data.synth it follows")
+    s.add_argument("overrides", nargs="*", help="dotlist overrides, e.g. data.synth.generator.p_card=0.2")
     s.set_defaults(func=_cmd_synth)
 
     t = sub.add_parser("train", help="train a CRNN (config YAML + key=value overrides)")

@@ -19,6 +19,7 @@ from crnn.config.steps import (
     SyntheticSourceConfig,
     TrainReportConfig,
 )
+from crnn.config.synth import SynthConfig, crop_generator, scene_generator
 from crnn.config.train import (
     DEFAULT_CHARSET,
     AugmentConfig,
@@ -32,6 +33,9 @@ from crnn.config.train import (
 )
 
 __all__ = [
+    "SynthConfig",
+    "crop_generator",
+    "scene_generator",
     "AugmentConfig",
     "DEFAULT_CHARSET",
     "DEFAULT_VARIANTS",

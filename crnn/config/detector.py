@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from crnn.config.reading import DetectorPostConfig
+from crnn.config.synth import scene_generator
 from crnn.config.train import OptimConfig, SynthDataConfig, TrainerConfig
 
 
@@ -38,7 +39,9 @@ class DetectorDataConfig:
     # (labels.tsv with boxes, from `tsv` / `coco` sources). Synthetic ones are made when missing.
     train_dirs: list[str] = field(default_factory=lambda: ["data/synth_scenes/train"])
     val_dir: str = "data/synth_scenes/val"
-    synth: SynthDataConfig = field(default_factory=lambda: SynthDataConfig(train_count=3000, val_count=200, seed=100))
+    synth: SynthDataConfig = field(
+        default_factory=lambda: SynthDataConfig(train_count=3000, val_count=200, seed=100, generator=scene_generator())
+    )
     batch_size: int = 16
     num_workers: int = 1
     # Two scenes side by side in one image (more than one barcode per photo, smaller barcodes).
@@ -52,16 +55,6 @@ class DetectorDataConfig:
     # (close-up phone photos, barcodes half out of frame).
     zoom_p: float = 0.3
     zoom_fill: tuple[float, float] = (0.6, 1.3)
-    # Add-on symbols (books' price, magazines' issue) right of the bars are not part of the barcode: the
-    # generator draws more of them for the detector than for the recogniser's crops.
-    addon_p_book: float = 0.6
-    addon_p: float = 0.2
-    # Generator ranges for the scenes (see crnn.synth.SynthConfig): ink-to-paper contrast floor (grey levels)
-    # and scene pixels per bar module.
-    # Defaults reach paler and larger barcodes than the recogniser's crops do (faded print, close-ups).
-    min_contrast: float = 25.0
-    module_px: tuple[float, float] = (1.5, 5.0)
-    pale_ink_p: float = 0.3
 
 
 @dataclass
@@ -71,7 +64,7 @@ class DetectorConfig:
     data: DetectorDataConfig = field(default_factory=DetectorDataConfig)
     post: DetectorPostConfig = field(default_factory=DetectorPostConfig)
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=3e-3))
-    trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(max_epochs=6))
+    trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(max_epochs=6, max_minutes=20.0))
     # Validation images drawn with their predicted boxes each epoch (overlays).
     overlays: int = 8
     out_dir: str = "runs/detector"

@@ -19,14 +19,19 @@ def load(schema: type[T], path: str | Path | None = None, overrides: list[str] |
     Raises a ValueError naming the offending key when a key is unknown or a value has the wrong type.
     """
     cfg = OmegaConf.structured(schema)
+    where = f" in {path}" if path else ""
     try:
         if path is not None:
             cfg = OmegaConf.merge(cfg, OmegaConf.load(path))
-        if overrides:
-            cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
     except Exception as e:  # omegaconf raises several error types; all mean bad config
-        where = f" in {path}" if path else ""
         raise ValueError(f"invalid configuration{where}: {e}") from e
+    for item in overrides or []:
+        try:
+            cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist([item]))
+        except Exception as e:
+            key = str(getattr(e, "full_key", None) or item.partition("=")[0])
+            message = str(e) if key in str(e) else f"{key}: {e}"
+            raise ValueError(f"invalid configuration (override {item!r}): {message}") from e
     obj = OmegaConf.to_object(cfg)
     assert isinstance(obj, schema)
     return obj

@@ -309,9 +309,10 @@ def _synthetic_rows(cfg: DatasetConfig, out: Path, progress: bool) -> Iterator[_
     from crnn import synth
 
     s = cfg.synthetic
-    synth.generate(
-        out, count=s.count, seed=s.seed, workers=s.workers, config=synth.synth_config(s.generator), progress=progress
-    )
+    synth.generate(out, count=s.count, seed=s.seed, workers=s.workers, config=s.generator, progress=progress)
+    # A dataset version, not a generator folder: its provenance is the dataset step's config, and no trainer may take
+    # it for (or refuse it as) synthetic data of its own.
+    (out / synth.STAMP).unlink(missing_ok=True)
     # Keep only the half that is imported (scenes are not part of a crops dataset and vice versa).
     if s.images == "crops":
         shutil.rmtree(out / "images", ignore_errors=True)

@@ -26,7 +26,6 @@ from crnn.config.detector import DetectorConfig
 from crnn.config.loading import to_dict
 from crnn.detector.data import SceneDataset, collate, read_scenes
 from crnn.detector.system import MONITOR, DetectorSystem
-from crnn.synth.settings import synth_config
 from crnn.training.trainer import TrainResult, make_loader, make_trainer
 
 
@@ -62,16 +61,7 @@ def ensure_scenes(cfg: DetectorConfig) -> None:
 
     d = cfg.data
     s = d.synth
-    gen = synth_config(
-        {
-            "p_addon_book": d.addon_p_book,
-            "p_addon": d.addon_p,
-            "min_contrast": d.min_contrast,
-            "module_px": d.module_px,
-            "p_pale_ink": d.pale_ink_p,
-        }
-        | dict(s.generator)
-    )
+    gen = s.generator
     wanted = [(folder, s.train_count, s.seed + k) for k, folder in enumerate(d.train_dirs)]
     wanted.append((d.val_dir, s.val_count, s.seed + len(wanted)))
     for folder, count, seed in wanted:

@@ -1,21 +1,40 @@
-"""`fit(cfg) -> TrainResult`: the training entry point used by the CLI, the pipeline step and the tests."""
+"""Loading a recogniser's training checkpoint (weights_only) into its network and config."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from crnn.config.loading import from_dict
 from crnn.config.train import TrainConfig
 from crnn.recognizer.model import CRNN
 from crnn.training.checkpoint import model_state, read_checkpoint
 
+# Settings added after the first checkpoints, with what a checkpoint without them was trained and read with (the
+# schema's defaults are today's product, not those). Its ONNX export reads the same (crnn.reading.crops).
+LEGACY: dict[str, Any] = {
+    "erasure_prior": 0.0,
+    "erasable": ["UPC-A", "EAN-13"],
+    "ean13_lead0_prior": 1.0,
+    "input.x_stretch": 1.0,
+    "input.levels": None,
+}
+
+
+def _with_legacy(raw: dict) -> dict:
+    out = {**raw, "input": dict(raw.get("input") or {})}
+    for key, value in LEGACY.items():
+        section, _, name = key.rpartition(".")
+        target = out[section] if section else out
+        target.setdefault(name, value)
+    return out
+
 
 def load_checkpoint(path: str | Path) -> tuple[CRNN, TrainConfig]:
     """The network and its config from a training checkpoint, loaded with weights_only=True."""
     ck = read_checkpoint(path)
     raw = ck["hyper_parameters"]["cfg"]
-    # trained before the missing-digit prior was a model setting: read without it, as its ONNX export does
-    cfg = from_dict(TrainConfig, {"erasure_prior": 0.0, **raw} if isinstance(raw, dict) else raw)
+    cfg = from_dict(TrainConfig, _with_legacy(raw) if isinstance(raw, dict) else raw)
     model = CRNN(cfg.model, cfg.input)
     model.load_state_dict(model_state(ck))
     return model.eval(), cfg

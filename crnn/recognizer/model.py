@@ -32,11 +32,7 @@ class CRNN(nn.Module):
             feat = self.backbone(torch.zeros(1, model.in_chans, inp.height, inp.width))[-1]
             self.backbone.train()
         channels, feat_h, steps = feat.shape[1], feat.shape[2], feat.shape[3]
-        if model.height_pool not in ("mean", "flatten"):
-            raise ValueError(f"height_pool must be 'mean' or 'flatten', got {model.height_pool!r}")
-        if not 1 <= model.time_upsample <= 4:
-            raise ValueError(f"time_upsample must be within [1, 4], got {model.time_upsample}")
-        self.time_steps = int(steps) * model.time_upsample
+        self.time_steps = int(steps)
         needed = 2 * inp.max_label_length - 1  # worst case: every neighbour repeats, e.g. '0011...'
         if self.time_steps < needed:
             raise ValueError(
@@ -51,7 +47,7 @@ class CRNN(nn.Module):
         )
         rnn_cls = nn.GRU if model.rnn == "gru" else nn.LSTM
         self.rnn = rnn_cls(
-            input_size=model.neck_channels * (int(feat_h) if model.height_pool == "flatten" else 1),
+            input_size=model.neck_channels,
             hidden_size=model.rnn_hidden,
             num_layers=model.rnn_layers,
             bidirectional=True,
@@ -66,11 +62,7 @@ class CRNN(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         feat = self.neck(self.backbone(images)[-1])  # (N, C, h, T)
-        # (N, C*h, T), each row keeping its own channels; or (N, C, T), the height pooled away
-        seq = feat.flatten(1, 2) if self.cfg.height_pool == "flatten" else feat.mean(dim=2)
-        if self.cfg.time_upsample > 1:
-            seq = nn.functional.interpolate(seq, scale_factor=self.cfg.time_upsample, mode="linear")
-        seq = seq.permute(0, 2, 1)  # (N, T, C)
+        seq = feat.mean(dim=2).permute(0, 2, 1)  # (N, T, C): the height pooled away
         seq, _ = self.rnn(seq)
         return self.head(self.dropout(seq))  # (N, T, num_classes)
 

@@ -31,7 +31,7 @@ def ensure_synthetic(cfg: TrainConfig) -> None:
     from crnn import synth
 
     s = cfg.data.synth
-    gen = synth.synth_config(s.generator)
+    gen = s.generator
     # Validation measures reading numbers: no crops without one there (`p_no_number` is for training).
     val_gen = replace(gen, p_no_number=0.0)
     for tsv, count, seed, g in (

@@ -126,9 +126,10 @@ def generate(
 def ensure(folder: Path, count: int, seed: int, workers: int = 2, config: SynthConfig | None = None) -> bool:
     """Make `folder` hold `count` samples of stream `seed` with `config`, unless it already does.
 
-    Only folders this function made (marked `"auto": true` in their stamp) are made again, when the
-    generator's version or settings, the count or the seed changed; any other data (your own, or made with
-    `crnn synth`) is used as it is, with a warning when an older generator made it. True when it generated.
+    A folder this function made (marked `"auto": true` in its stamp) is made again when the generator's version or
+    settings, the count or the seed changed. A folder made by `crnn synth` with other settings is refused (a
+    ValueError saying what differs): it is never used silently. A folder without a stamp is your own data, used as
+    it is. True when it generated.
     """
     folder = Path(folder)
     cfg = config or SynthConfig()
@@ -139,6 +140,9 @@ def ensure(folder: Path, count: int, seed: int, workers: int = 2, config: SynthC
         "config": json.loads(json.dumps(asdict(cfg))),  # as the stamp holds it (tuples as lists)
     }
     if folder.is_dir() and any(folder.iterdir()):  # a folder with anything in it holds someone's data
+        if not (folder / STAMP).is_file():
+            log.info("%s has no %s: your own data, used as it is", folder, STAMP)
+            return False
         stamp = _read_stamp(folder / STAMP)
         if isinstance(stamp.get("config"), dict):
             # A knob newer than the stamp was at its default then (new knobs leave the default stream alone).
@@ -147,19 +151,23 @@ def ensure(folder: Path, count: int, seed: int, workers: int = 2, config: SynthC
         if all(stamp.get(k) == v for k, v in want.items()):
             return False
         if not stamp.get("auto"):
-            if stamp and stamp.get("generator_version") != GENERATOR_VERSION:
-                log.warning(
-                    "%s was made by synthetic generator v%s (now v%d)",
-                    folder,
-                    stamp.get("generator_version"),
-                    GENERATOR_VERSION,
-                )
-            return False
+            raise ValueError(
+                f"{folder} was made with other synthetic settings ({_differences(stamp, want)}); "
+                "delete it to have it made as configured, or point the config at another folder"
+            )
         changed = sorted(k for k, v in want.items() if stamp.get(k) != v)
         log.info("synthetic data in %s is stale (%s changed); making it again", folder, ", ".join(changed))
     log.info("generating %d synthetic samples into %s", count, folder)
     generate(folder, count=count, seed=seed, workers=workers, config=cfg, stamp_extra={"auto": True})
     return True
+
+
+def _differences(stamp: dict, want: dict) -> str:
+    out = [f"{k} {stamp.get(k)} instead of {v}" for k, v in want.items() if k != "config" and stamp.get(k) != v]
+    config = stamp.get("config")
+    have: dict = config if isinstance(config, dict) else {}
+    out += [f"{k}={have.get(k)!r} instead of {v!r}" for k, v in want["config"].items() if have.get(k) != v]
+    return "; ".join(out)
 
 
 def _read_stamp(path: Path) -> dict:

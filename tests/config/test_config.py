@@ -69,4 +69,42 @@ def test_the_pipeline_and_crnn_train_make_the_same_synthetic_crops():
     dataset = config.load(config.DatasetConfig, REPO / "configs/dataset.yaml")
     assert dataset.synthetic.generator == train.data.synth.generator
     if train.erasure_prior > 0:
-        assert train.data.synth.generator.get("p_card", 0) > 0 and train.erasable == ["UPC-A"]
+        assert train.data.synth.generator.p_card > 0 and train.erasable == ["UPC-A"]
+
+
+# Keys a config file sets for this checkout's layout (the real-dev data beside the repository), never a schema
+# default: the schema holds no machine paths.
+LOCAL_KEYS = {"data.real_tsv", "real_tsv", "photos_tsv"}
+
+
+def _flat(d: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v and k not in ("format_weights",):
+            out |= _flat(v, f"{prefix}{k}.")
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "configs").glob("*.yaml")))
+def test_a_schema_with_no_arguments_is_the_shipped_config(name):
+    """One source of defaults: `Schema()` in Python is what the YAML file ships, but for the local data paths."""
+    schema = _schemas()[name]
+    shipped = _flat(config.to_dict(config.load(schema, REPO / "configs" / name)))
+    default = _flat(config.to_dict(schema()))
+    differ = {
+        k: (default.get(k), shipped.get(k)) for k in shipped.keys() | default.keys() if default.get(k) != shipped.get(k)
+    }
+    assert set(differ) <= LOCAL_KEYS, differ
+    for key in LOCAL_KEYS & default.keys():
+        assert default[key] is None  # no machine path in a schema
+
+
+def test_the_generator_settings_are_typed():
+    cfg = config.load(config.TrainConfig, overrides=["data.synth.generator.p_card=0.2"])
+    assert isinstance(cfg.data.synth.generator, config.SynthConfig) and cfg.data.synth.generator.p_tilt == 0.05
+    with pytest.raises(ValueError, match="p_crad"):
+        config.load(config.TrainConfig, overrides=["data.synth.generator.p_crad=0.2"])
+    with pytest.raises(ValueError, match="module_px"):
+        config.load(config.DetectorConfig, overrides=["data.synth.generator.module_px=[1.0,2.0,3.0]"])

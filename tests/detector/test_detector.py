@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -112,8 +113,11 @@ def test_train_resume_export_and_read_photo(
 ) -> None:
     """A tiny detector trains (overlays, predictions JSON, resumable checkpoints), exports with parity,
     and `PhotoReader` returns a list for photos, an empty list for a blank one, an error for a bad file."""
+    own = tmp_path / "own"  # scenes without a generator stamp: a user's own data, trained on as they are
+    shutil.copytree(scenes, own)
+    (own / "synth.json").unlink()
     overrides = [
-        f"data.train_dirs=[{scenes}]",
+        f"data.train_dirs=[{own}]",
         f"data.val_dir={tmp_path / 'val'}",
         "data.synth.val_count=6",
         "data.batch_size=8",
@@ -203,18 +207,19 @@ def test_scene_folders_follow_the_detector_generator_settings(tmp_path: Path) ->
     )
     ensure_scenes(cfg)
     stamp = json.loads((train / "synth.json").read_text())
-    assert stamp["count"] == 3 and stamp["config"]["min_contrast"] == cfg.data.min_contrast
+    assert stamp["count"] == 3 and stamp["config"]["min_contrast"] == cfg.data.synth.generator.min_contrast
     assert len((val / "annotations.tsv").read_text().splitlines()) == 3  # header + 2
     made = (val / "synth.json").stat().st_mtime_ns
     ensure_scenes(cfg)  # current: left alone
     assert (val / "synth.json").stat().st_mtime_ns == made
-    cfg.data.min_contrast = 40.0  # the detector's generator settings changed: made again
+    cfg.data.synth.generator.min_contrast = 40.0  # the detector's generator settings changed: made again
     ensure_scenes(cfg)
     assert json.loads((train / "synth.json").read_text())["config"]["min_contrast"] == 40.0
-    # A folder made with `crnn synth` (no "auto" mark) is someone's data: used as it is.
+    # A folder made with `crnn synth` (no "auto" mark) with other settings: refused, never overwritten.
     generate(tmp_path / "own", 2, seed=5, workers=1, progress=False)
     cfg.data.train_dirs = [str(tmp_path / "own")]
-    ensure_scenes(cfg)
+    with pytest.raises(ValueError, match="other synthetic settings.*count 2 instead of 3"):
+        ensure_scenes(cfg)
     assert json.loads((tmp_path / "own" / "synth.json").read_text())["count"] == 2
 
 

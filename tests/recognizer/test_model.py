@@ -52,48 +52,18 @@ def test_pretrained_without_file_is_an_error(tmp_path):
         CRNN(ModelConfig(pretrained=True, pretrained_path=str(tmp_path / "nope.pth")), InputConfig())
 
 
-def test_time_upsample_multiplies_the_time_steps():
-    model = CRNN(ModelConfig(neck_channels=16, rnn_hidden=16, time_upsample=2), InputConfig())
-    assert model.time_steps == 64  # 128 px at stride 4, twice
-    assert model(torch.zeros(2, 1, 32, 128)).shape == (2, 64, 11)
-    # The build check counts the upsampled steps: 96 px at stride 8 is 12 columns, too few alone, enough x3.
-    with pytest.raises(ValueError, match="time steps"):
-        CRNN(ModelConfig(out_indices=[2], time_upsample=2), InputConfig(width=96))
-    assert CRNN(ModelConfig(out_indices=[2], time_upsample=3), InputConfig(width=96)).time_steps == 36
-
-
-def test_flatten_height_pool_keeps_the_rows_apart():
-    model = CRNN(ModelConfig(neck_channels=16, rnn_hidden=16, height_pool="flatten"), InputConfig())
-    assert model.rnn.input_size == 16 * 8  # 32 px at stride 4: eight rows of 16 channels
-    assert model(torch.zeros(2, 1, 32, 128)).shape == (2, 32, 11)
-    # The RNN sees every row's channels side by side (row-major), not their mean.
-    seen = {}
-    model.neck.register_forward_hook(lambda m, i, o: seen.update(neck=o))
-    model.rnn.register_forward_hook(lambda m, i, o: seen.update(rnn_in=i[0]))
-    model.eval()
-    model(torch.rand(2, 1, 32, 128))
-    neck = seen["neck"]  # (N, C, h, T)
-    assert torch.equal(seen["rnn_in"], neck.permute(0, 3, 1, 2).reshape(2, 32, 16 * 8))
-
-
-@pytest.mark.parametrize("kw", [{"height_pool": "max"}, {"time_upsample": 0}, {"time_upsample": 5}])
-def test_bad_sequence_options_are_build_errors(kw):
-    with pytest.raises(ValueError, match="height_pool|time_upsample"):
-        CRNN(ModelConfig(**kw), InputConfig())
-
-
-def test_sequence_options_export_to_onnx_with_the_same_output(tmp_path):
+def test_the_network_exports_to_onnx_with_the_same_output(tmp_path):
     import numpy as np
 
     from crnn.reading.crops import ort_session
     from crnn.recognizer.export import to_onnx
 
-    model = CRNN(ModelConfig(neck_channels=16, rnn_hidden=16, height_pool="flatten", time_upsample=2), InputConfig())
+    model = CRNN(ModelConfig(neck_channels=16, rnn_hidden=16), InputConfig(height=32))
     model.eval()
     x = torch.rand(3, 1, 32, 128)
     to_onnx(model, x[:1], tmp_path / "m.onnx", "logits", 17, {"crnn.test": "1"})
     got = ort_session(tmp_path / "m.onnx").run(None, {"images": x.numpy()})[0]
     with torch.no_grad():
         want = model(x).numpy()
-    assert got.shape == (3, 64, 11)
+    assert got.shape == (3, 32, 11)
     np.testing.assert_allclose(got, want, atol=1e-4)

@@ -50,7 +50,7 @@ def test_validation_data_has_no_no_number_crops(tiny_train_cfg, tmp_path: Path) 
     cfg.data.train_tsv = str(tmp_path / "train" / "crops.tsv")
     cfg.data.val_tsv = str(tmp_path / "val" / "crops.tsv")
     cfg.data.synth.train_count, cfg.data.synth.val_count = 16, 16
-    cfg.data.synth.generator = {"p_no_number": 1.0}
+    cfg.data.synth.generator = SynthConfig(p_no_number=1.0)
     ensure_synthetic(cfg)
     assert all(not s.shows_number for s in read_tsv(cfg.data.train_tsv, Codec()))
     assert all(s.shows_number for s in read_tsv(cfg.data.val_tsv, Codec()))
@@ -72,6 +72,7 @@ def test_split_sends_no_number_crops_to_train() -> None:
 
 def test_the_empty_target_trains_and_is_left_out_of_accuracy(tiny_train_cfg, onnx_model: Path, tmp_path: Path) -> None:
     generate(tmp_path / "mix", 32, seed=7, workers=1, config=SynthConfig(p_no_number=0.5), progress=False)
+    (tmp_path / "mix" / "synth.json").unlink()  # its own data for the training below, not the config's synthetic
     tsv = tmp_path / "mix" / "crops.tsv"
     samples = read_tsv(tsv, Codec())
     n_blank = sum(not s.shows_number for s in samples)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,8 @@ from crnn.core.symbology import LENGTHS, is_valid
 from crnn.synth.scene import make_sample
 from crnn.synth.settings import SynthConfig
 from crnn.synth.writer import generate
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -154,11 +157,34 @@ def test_ensure_synthetic_makes_stale_folders_again(tmp_path: Path) -> None:
     cfg.data.synth.val_count = 5
     ensure_synthetic(cfg)
     assert len(_read_tsv(tmp_path / "val" / "crops.tsv")) == 3
-    # Made with `crnn synth` (stamped, not by ensure_synthetic): never overwritten, whatever the counts.
+    # Made with `crnn synth` (stamped, not by ensure_synthetic) with other settings: never overwritten, never used
+    # silently either: refused, saying what differs.
     generate(tmp_path / "own", 2, seed=9, workers=1, progress=False)
     cfg.data.train_tsv = str(tmp_path / "own" / "crops.tsv")
-    ensure_synthetic(cfg)
+    with pytest.raises(
+        ValueError, match=r"other synthetic settings \(count 2 instead of 4; seed 9 instead of 0; p_card"
+    ):
+        ensure_synthetic(cfg)
     assert len(_read_tsv(tmp_path / "own" / "crops.tsv")) == 2
+
+
+def test_crnn_synth_makes_what_training_uses(tmp_path: Path) -> None:
+    """`crnn synth` follows the training config (generator settings, seed), so training takes its folder as is."""
+    from crnn import cli, config
+    from crnn.recognizer.train import ensure_synthetic
+
+    out = tmp_path / "train"
+    assert cli.main(["synth", "--out", str(out), "--count", "5", "--workers", "1"]) == 0
+    cfg = config.load(
+        config.TrainConfig,
+        REPO / "configs" / "train.yaml",
+        [f"data.train_tsv={out / 'crops.tsv'}", f"data.val_tsv={tmp_path / 'val' / 'crops.tsv'}"]
+        + ["data.synth.train_count=5", "data.synth.val_count=2", "data.synth.workers=1"],
+    )
+    before = (out / "crops.tsv").read_bytes()
+    ensure_synthetic(cfg)  # taken as it is: the same settings
+    assert (out / "crops.tsv").read_bytes() == before
+    assert json.loads((out / "synth.json").read_text())["config"]["p_card"] == cfg.data.synth.generator.p_card == 0.1
 
 
 def test_ensure_synthetic_follows_the_generator_settings(tmp_path: Path) -> None:
@@ -181,7 +207,7 @@ def test_ensure_synthetic_follows_the_generator_settings(tmp_path: Path) -> None
     )
     ensure_synthetic(cfg)
     first = _digest(tmp_path / "train" / "crops")
-    cfg.data.synth.generator = {"p_text_below": 1.0, "module_px": [2.0, 3.0]}  # other settings: made again
+    cfg.data.synth.generator = SynthConfig(p_text_below=1.0, module_px=(2.0, 3.0))  # other settings: made again
     ensure_synthetic(cfg)
     stamp = json.loads((tmp_path / "train" / "synth.json").read_text())
     assert stamp["config"]["p_text_below"] == 1.0 and stamp["config"]["module_px"] == [2.0, 3.0]
