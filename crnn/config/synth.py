@@ -21,9 +21,6 @@ class SynthConfig:
     crop_aspect: float = 3.7
     crop_aspect_jitter: float = 0.06  # relative, uniform
     crop_edge_jitter: float = 0.03  # std of each crop edge, fraction of the crop's width/height
-    # Mean outward shift of the crop's side edges, fraction of its width: a detector's boxes overshoot the symbol
-    # (`benchmarks/crop_geometry.py` measures how far), and the crop cut from them is that much wider.
-    crop_edge_bias: float = 0.0
     crop_corner_jitter: float = 0.01  # std of the detector quad's corners, fraction of crop width
     small_digit_scale: tuple[float, float] = (0.6, 0.95)  # outer UPC-A / UPC-E digits vs normal ones
     outside_gap: tuple[float, float] = (0.5, 5.0)  # modules between an outer digit's slot and the bars

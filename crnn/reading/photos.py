@@ -164,8 +164,7 @@ class PhotoReader:
         fallback: Callable[[set[int]], list[tuple[int, Detection, list[tuple[np.ndarray, Decoded]]]]] | None,
     ) -> list[BarcodeRead]:
         """One read per barcode from the first hypotheses' `reads`, fused; with a `fallback` (the later hypotheses),
-        a barcode that reads unsure is fused again with what `fallback(unsure barcodes)` reads of it.
-        `benchmarks/photo_replay.py` drives it with cached reads."""
+        a barcode that reads unsure is fused again with what `fallback(unsure barcodes)` reads of it."""
         out = self._fuse(reads)
         if fallback is not None:
             unsure = {k for k, b in out.items() if not is_sure(b.confidence, b.checksum_ok, self.min_confidence)}

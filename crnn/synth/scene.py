@@ -128,9 +128,8 @@ def _crop_box(
     bottom = max(tb[3], s.long_bottom)
     width = right - left
     jit = cfg.crop_edge_jitter
-    bias = cfg.crop_edge_bias
-    x0 = left - rng.normal(*CROP_MARGIN_MODULES) * m + (rng.normal(0, jit) - bias) * width
-    x1 = right + rng.normal(*CROP_MARGIN_MODULES) * m + (rng.normal(0, jit) + bias) * width
+    x0 = left - rng.normal(*CROP_MARGIN_MODULES) * m + rng.normal(0, jit) * width
+    x1 = right + rng.normal(*CROP_MARGIN_MODULES) * m + rng.normal(0, jit) * width
     # A detector may shave an outer digit's margin but never the digit itself...
     x0 = min(x0, tb[0] - 0.1 * m)
     x1 = max(x1, tb[2] + 0.1 * m)

@@ -41,11 +41,8 @@ def _validate(cfg: SynthConfig) -> None:
         lo, hi = getattr(cfg, name)
         if not 0 <= lo <= hi:
             raise ValueError(f"{name} must be a range 0 <= low <= high, got {(lo, hi)}")
-    if not 0 <= cfg.crop_edge_jitter <= 0.2 or not -0.05 <= cfg.crop_edge_bias <= 0.2:
-        raise ValueError(
-            f"need 0 <= crop_edge_jitter <= 0.2 and -0.05 <= crop_edge_bias <= 0.2, got {cfg.crop_edge_jitter}, "
-            f"{cfg.crop_edge_bias}"
-        )
+    if not 0 <= cfg.crop_edge_jitter <= 0.2:
+        raise ValueError(f"need 0 <= crop_edge_jitter <= 0.2, got {cfg.crop_edge_jitter}")
     if not 0 <= cfg.tilt_reach_below <= 1:
         raise ValueError(f"tilt_reach_below must be in [0, 1], got {cfg.tilt_reach_below}")
     amp, period = cfg.crumple_amp, cfg.crumple_period

@@ -16,7 +16,7 @@ from crnn.detector.data import SceneDataset, read_scenes, render_targets
 from crnn.detector.export import export_detector, load_detector
 from crnn.detector.system import angle_between, match, quad_iou
 from crnn.detector.train import fit_detector
-from crnn.reading.detection import STRIDE, Detection, Detector, boxes_from_maps
+from crnn.reading.detection import STRIDE, Detector, boxes_from_maps
 from crnn.reading.photos import PhotoReader
 from crnn.synth.writer import generate
 
@@ -221,25 +221,3 @@ def test_scene_folders_follow_the_detector_generator_settings(tmp_path: Path) ->
     with pytest.raises(ValueError, match="other synthetic settings.*count 2 instead of 3"):
         ensure_scenes(cfg)
     assert json.loads((tmp_path / "own" / "synth.json").read_text())["count"] == 2
-
-
-def test_crop_geometry_measures_detector_edges_in_the_symbol_frame(tmp_path: Path) -> None:
-    """benchmarks/crop_geometry.py: a detected quad 5% of the width wider each side, 2 px higher and 4 px lower than
-    the annotated symbol (100 x 40) gives those fractions, outward positive; a box elsewhere is left out."""
-    from benchmarks.crop_geometry import edge_errors
-    from crnn.core.geometry import corners
-    from crnn.reading.detection import Detection
-
-    Image.new("RGB", (200, 100), "white").save(tmp_path / "a.png")
-    (tmp_path / "annotations.tsv").write_text("filename\tcode\tquad\na.png\t96385074\t10 20 110 20 110 60 10 60\n")
-
-    class Stand:
-        def detect(self, image: Image.Image, zoom: float = 1.0) -> list[Detection]:
-            return [Detection(corners(5, 18, 115, 64), 0.9), Detection(corners(150, 70, 190, 90), 0.8)]
-
-    err = edge_errors([Stand()], tmp_path, zooms=(1.0,), progress=False)  # type: ignore[list-item]
-    assert err.shape == (1, 4)
-    assert np.allclose(err[0], [0.05, 0.05, 0.05, 0.1])
-    (tmp_path / "annotations.tsv").write_text("filename\ttext\na.png\t96385074\n")
-    with pytest.raises(ValueError, match="no valid `quad` column"):
-        edge_errors([Stand()], tmp_path, progress=False)  # type: ignore[list-item]

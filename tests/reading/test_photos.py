@@ -206,12 +206,6 @@ def test_fallback_variants_are_read_only_for_unsure_barcodes(monkeypatch: pytest
     reads = reader.read_barcodes(Image.new("RGB", (200, 100)))
     assert [r.text for r in reads] == ["036000291452", "96385074"]
     assert seen == [60, 63, 90, 92, 72, 76, 80, 84]
-    # benchmarks/photo_replay.py: the same reads from crops cut once per hypothesis, replayed in passes.
-    image = Image.new("RGB", (200, 100))
-    owned = reader.detections(image)
-    cached = [reader._read(image, owned, [h]) for h in photo.SYMBOL_VARIANTS]  # noqa: SLF001
-    replayed = reader.read_in_passes(cached[0] + cached[1], lambda u: [r for c in cached[2:] for r in c if r[0] in u])
-    assert [(r.text, r.confidence) for r in replayed] == [(r.text, r.confidence) for r in reads]
     seen.clear()
     reader.variants, reader.views = 1, ("sides4",)  # opt-in: every crop read in the crop reader's views too
     reader.read_barcodes(Image.new("RGB", (200, 100)))

@@ -290,31 +290,6 @@ def test_tilt_foreshortens_the_label_and_the_crop_reaches_further(tmp_path: Path
         generate(tmp_path, 1, config=SynthConfig(tilt_squash=(0.1, 0.9)), progress=False)
 
 
-def test_crop_edge_bias_widens_the_crop_like_a_detector_box(tmp_path: Path) -> None:
-    """`crop_edge_bias` moves both side edges out by that share of the width, with the same draws (the stream is
-    unchanged), so the crop is as much wider as a detector's overshooting box makes it; the height follows."""
-    from crnn.synth import scene
-    from crnn.synth.render import BarcodeStyle
-
-    surf = scene._surface(np.random.default_rng(0), "036000291452", "UPC-A", BarcodeStyle(), 3, ())
-    tb = surf.text_box
-    width = max(tb[2], surf.bars[2]) - min(tb[0], surf.bars[0])
-    grown = []
-    for seed in range(40):
-        tight = scene._crop_box(np.random.default_rng(seed), SynthConfig(), surf)
-        wide = scene._crop_box(np.random.default_rng(seed), SynthConfig(crop_edge_bias=0.05), surf)
-        # Out by the bias on each side, except where the edge was held off a digit (then at least as far out).
-        assert wide[0] <= tight[0] + 1e-9 and wide[2] >= tight[2] - 1e-9
-        grown.append((wide[2] - wide[0]) - (tight[2] - tight[0]))
-        aspect = (wide[2] - wide[0]) / (wide[3] - wide[1]), (tight[2] - tight[0]) / (tight[3] - tight[1])
-        assert aspect[0] == pytest.approx(aspect[1])  # the height follows the width (same aspect draw)
-    assert max(grown) == pytest.approx(0.1 * width) and max(grown) <= 0.1 * width + 1e-6
-    a, b = scene._make(0, 5, SynthConfig()), scene._make(0, 5, SynthConfig(crop_edge_bias=0.05))
-    assert a.text == b.text and a.crop.tobytes() != b.crop.tobytes()
-    with pytest.raises(ValueError, match="crop_edge_bias"):
-        generate(tmp_path, 1, config=SynthConfig(crop_edge_bias=0.5), progress=False)
-
-
 def test_tilted_crop_can_reach_below_the_digits_over_small_print(tmp_path: Path) -> None:
     """`tilt_reach_below` moves a tilted crop's extra height below the digits (up to all of it), never cutting
     them; `p_tilt_print_below` puts small print under a tilted label's digits and leaves flat labels alone."""
