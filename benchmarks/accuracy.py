@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -86,7 +87,8 @@ def main() -> int:
         print(f"real crops not found: {a.real}", file=sys.stderr)
         return 2
     if a.model:
-        return measure(open_reader(a.model, ean13_lead0_prior=a.ean13_lead0_prior), a.real, {"model": a.model}, a.json)
+        lead0 = {"ean13_lead0_prior": a.ean13_lead0_prior}
+        return measure(lambda o: open_reader(a.model, {**lead0, **o}), a.real, {"model": a.model}, a.json)
     cfg = config.load(config.TrainConfig, a.config, a.overrides)
     t0 = time.time()
     ensure_synthetic(cfg)
@@ -102,25 +104,24 @@ def main() -> int:
         "epochs": result.epochs,
         "overrides": a.overrides,
     }
-    return measure(TorchReader(result.best_checkpoint), a.real, out, a.json)
+    return measure(lambda o: TorchReader(result.best_checkpoint, o), a.real, out, a.json)
 
 
-def measure(reader: Reader, real: str, out: dict, json_path: str | None) -> int:
+def measure(make_reader: Callable[[dict], Reader], real: str, out: dict, json_path: str | None) -> int:
+    """`make_reader(overrides)`: the model read with those reading settings."""
     out["decoders"] = {}
-    views = reader.views
     # The network alone (greedy), the constrained decoder, and the reader as shipped: constrained with the
     # test-time views fused for unsure reads.
-    for name, decoder, with_views in (
-        ("greedy", "greedy", ()),
-        ("constrained", "constrained", ()),
-        ("constrained+views", "constrained", views),
+    for name, overrides in (
+        ("greedy", {"decoder": "greedy", "views": ()}),
+        ("constrained", {"decoder": "constrained", "views": ()}),
+        ("constrained+views", {"decoder": "constrained"}),
     ):
-        reader.views = with_views
-        ev = evaluate(reader, real, decoder=decoder)
+        reader = make_reader(overrides)
+        ev = evaluate(reader, real)
         s = ev.summary
         report(name, s)
         out["decoders"][name] = s
-    reader.views = views
     # The reader as shipped, per distinct number and per crop not read (the last evaluation above).
     numbers = ev.numbers
     out["per_number"] = numbers

@@ -63,9 +63,8 @@ def main() -> int:
     )
     ap.add_argument("--real", type=Path, default=Path("../shared/data/real-dev/crops.tsv"))
     a = ap.parse_args()
-    reader = open_reader(a.model, decoder="constrained")
+    reader = open_reader(a.model, {"decoder": "constrained", "erasable": a.erasable})
     print(f"the model's own prior (its training config's erasure_prior): {reader.erasure_prior}")
-    reader.override_priors(erasable=a.erasable)
     print(f"formats inferred: {', '.join(reader.erasable)}")
     for name, tsv in (("synthetic val", a.synth), ("real crops", a.real)):
         if not tsv.is_file():

@@ -91,13 +91,15 @@ def main() -> int:
     reader = PhotoReader(
         detectors,
         a.model,
+        {
+            "variants": a.variants,
+            "zooms": a.zooms,
+            "min_confidence": a.min_confidence,
+            "erasure_prior": a.erasure_prior,
+            "erasable": a.erasable,
+            "views": [v for v in a.views.split(",") if v],
+        },
         threads=a.threads,
-        variants=a.variants,
-        zooms=a.zooms,
-        min_confidence=a.min_confidence,
-        erasure_prior=a.erasure_prior,
-        erasable=a.erasable,
-        views=[v for v in a.views.split(",") if v],
     )
     s = evaluate_photos(reader, a.photos)
     print(

@@ -39,15 +39,11 @@ def main() -> int:
         print(f"\n{tsv}")
         print("  model" + "".join(f"  {t:>22.2f}" for t in a.thresholds))
         for model in a.model:
-            reader = open_reader(model)
             # Every read's confidence once, without views: which crops each threshold sends to the views.
-            views = reader.views
-            reader.set_views(())
-            confidences = [r["confidence"] for r in evaluate(reader, tsv).rows]
-            reader.set_views(views)
+            confidences = [r["confidence"] for r in evaluate(open_reader(model, {"views": ()}), tsv).rows]
             cells = []
             for t in a.thresholds:
-                reader.views_below = t
+                reader = open_reader(model, {"views_below": t})
                 start = time.perf_counter()
                 ev = evaluate(reader, tsv)
                 rate = len(confidences) / (time.perf_counter() - start)

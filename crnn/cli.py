@@ -117,29 +117,39 @@ def _cmd_export_detector(a: argparse.Namespace) -> int:
     return 0
 
 
-def _open_reader(models: Any, **kwargs: Any) -> Any:
+# The reading settings (`crnn.reading.policy.ReadingPolicy` fields) a command line may give; None: the model's own.
+POLICY_ARGS = (
+    "decoder",
+    "erasure_prior",
+    "ean13_lead0_prior",
+    "erasable",
+    "views",
+    "min_confidence",
+    "zooms",
+    "variants",
+)
+
+
+def _overrides(a: argparse.Namespace) -> dict[str, Any]:
+    return {k: getattr(a, k) for k in POLICY_ARGS if getattr(a, k, None) is not None}
+
+
+def _open_reader(models: Any, overrides: dict[str, Any], threads: int | None = None) -> Any:
     """The crop reader for `--model`: onnxruntime alone, PyTorch only when a `.ckpt` is given."""
     paths = [models] if isinstance(models, (str, Path)) else list(models)
     if any(str(p).lower().endswith(".ckpt") for p in paths):
         from crnn.recognizer import reader
 
-        return reader.open_reader(models, **kwargs)
+        return reader.open_reader(models, overrides, threads=threads)
     from crnn.reading import crops
 
-    return crops.open_reader(models, **kwargs)
+    return crops.open_reader(models, overrides, threads=threads)
 
 
 def _cmd_evaluate(a: argparse.Namespace) -> int:
     from crnn.evaluation.crops import evaluate
 
-    reader = _open_reader(
-        a.model,
-        decoder=a.decoder,
-        erasure_prior=a.erasure_prior,
-        ean13_lead0_prior=a.ean13_lead0_prior,
-        erasable=a.erasable,
-        views=a.views,
-    )
+    reader = _open_reader(a.model, _overrides(a))
     ev = evaluate(reader, a.data, decoder=a.decoder, batch_size=a.batch_size)
     if a.failures:
         Path(a.failures).write_text(json.dumps(ev.failures, indent=1))
@@ -209,20 +219,7 @@ def _read_photos(a: argparse.Namespace, files: list[Path]) -> int:
 
     from crnn.reading.photos import PhotoReader
 
-    reader = PhotoReader(
-        a.detector,
-        a.model,
-        threads=a.threads,
-        decoder=a.decoder,
-        cross_check=a.cross_check,
-        zooms=a.zooms,
-        variants=a.variants,
-        min_confidence=a.min_confidence,
-        erasure_prior=a.erasure_prior,
-        ean13_lead0_prior=a.ean13_lead0_prior,
-        erasable=a.erasable,
-        views=() if a.views is None else a.views,
-    )
+    reader = PhotoReader(a.detector, a.model, _overrides(a), threads=a.threads, cross_check=a.cross_check)
     failed = 0
     for p in tqdm(files, unit="photo", disable=a.quiet or None, file=sys.stderr):
         result = reader.read_file(p)
@@ -258,15 +255,7 @@ def _cmd_read(a: argparse.Namespace) -> int:
     files = list(_image_files(a.images))
     if a.detector:
         return _read_photos(a, files)
-    reader = _open_reader(
-        a.model,
-        decoder=a.decoder,
-        threads=a.threads,
-        erasure_prior=a.erasure_prior,
-        ean13_lead0_prior=a.ean13_lead0_prior,
-        erasable=a.erasable,
-        views=a.views,
-    )
+    reader = _open_reader(a.model, _overrides(a), threads=a.threads)
     failed = 0
 
     def load(p: Path) -> tuple[Path, object]:
@@ -296,14 +285,14 @@ def _cmd_read(a: argparse.Namespace) -> int:
                                 "text": r.text,
                                 "confidence": round(r.confidence, 4),
                                 "checksum_ok": r.checksum_ok,
-                                "sure": is_sure(r.confidence, r.checksum_ok, a.min_confidence),
+                                "sure": is_sure(r.confidence, r.checksum_ok, reader.policy.min_confidence),
                                 **({"inferred": list(r.inferred)} if r.inferred else {}),
                             }
                         )
                     )
                 else:
                     check = _check_column(r.checksum_ok, r.inferred)
-                    sure = "sure" if is_sure(r.confidence, r.checksum_ok, a.min_confidence) else "UNSURE"
+                    sure = "sure" if is_sure(r.confidence, r.checksum_ok, reader.policy.min_confidence) else "UNSURE"
                     print(f"{p}\t{r.text}\t{r.confidence:.3f}\t{check}\t{sure}")
             bar.update(len(loaded))
     if failed:

@@ -33,7 +33,7 @@ class BelowThreshold(ValueError):
 
 
 def run(cfg: EvaluateConfig, tracker: Tracker, work_dir: Path, model_id: str, dataset_id: str) -> dict:
-    reader = TorchReader(tracker.model(model_id), decoder=cfg.decoder)
+    reader = TorchReader(tracker.model(model_id), {"decoder": cfg.decoder})
     data = tracker.dataset(dataset_id)
     sets = {split: data / split / "crops.tsv" for split in cfg.splits}
     if cfg.real_tsv and Path(cfg.real_tsv).is_file():

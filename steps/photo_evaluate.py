@@ -50,9 +50,7 @@ def run(
     reader = PhotoReader(
         [tracker.model(i) for i in detector_ids],
         tracker.model(recogniser_model_id),
-        zooms=cfg.zooms,
-        variants=cfg.variants,
-        min_confidence=cfg.min_confidence,
+        {"zooms": cfg.zooms, "variants": cfg.variants, "min_confidence": cfg.min_confidence},
     )
     if not cfg.photos_tsv or not Path(cfg.photos_tsv).is_file():
         log.warning("no photos to evaluate: %s does not exist; reporting n=0", cfg.photos_tsv)

@@ -38,7 +38,7 @@ def evaluate(
     model: str | Path | Reader, tsv: str | Path, decoder: Decoder | None = None, batch_size: int = 64
 ) -> Evaluation:
     """Read every crop in `tsv` and compare with its label."""
-    reader = model if isinstance(model, Reader) else open_reader(model, decoder=decoder)
+    reader = model if isinstance(model, Reader) else open_reader(model, {"decoder": decoder})
     samples = read_tsv(tsv, reader.codec)
     # Crops that show no number (`printed` = `-`) are not read against a label: counted apart, with how many of
     # them a user would be shown a sure number for.

@@ -80,7 +80,7 @@ def evaluate_photos(reader: PhotoReader, tsv: str | Path, zxing: bool = True, pr
             cross_check(reads, decodes)
             label_decodes = [z for z in decodes if same_number(z["text"], s.text)]
             covered = any(_match_zxing(b.detection, label_decodes) is not None for b in reads)
-            result = photo_result(s.path, image, scale, reads, reader.min_confidence)
+            result = photo_result(s.path, image, scale, reads, reader.policy.min_confidence)
         sure = [b.text for b in result.barcodes]
         texts = sure + [b.text for b in result.uncertain]
 
@@ -111,7 +111,7 @@ def evaluate_photos(reader: PhotoReader, tsv: str | Path, zxing: bool = True, pr
         "read_any": share("read_any", rows),
         "wrong_sure": share("wrong_sure", rows),
         "other_sure": share("other_sure", rows),
-        "min_confidence": reader.min_confidence,
+        "min_confidence": reader.policy.min_confidence,
         "sure_reads_per_photo": sum(b["sure"] for r in rows for b in r["readings"]) / n,
         "unsure_reads_per_photo": sum(not b["sure"] for r in rows for b in r["readings"]) / n,
         "found": share("found", rows),

@@ -13,13 +13,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from crnn.core import symbology
-from crnn.core.codec import EAN13_LEAD0_PRIOR, ERASURE_PRIOR, Codec, Decoded, Decoder, log_softmax
-from crnn.core.confidence import VIEWS_BELOW
-from crnn.core.preprocess import VIEWS, InputSpec, to_batch, view
+from crnn.core.codec import Codec, Decoded, Decoder, log_softmax
+from crnn.core.preprocess import InputSpec, to_batch, view
 from crnn.core.symbology import Format
-from crnn.reading.fusion import Reading, check_views, fuse_views, reading
+from crnn.reading.fusion import Reading, fuse_views, reading
 from crnn.reading.metadata import META_PREFIX
+from crnn.reading.policy import Overrides, ReadingPolicy, model_policy
 
 
 class Reader:
@@ -27,37 +26,36 @@ class Reader:
 
     spec: InputSpec
     codec: Codec
-    decoder: Decoder
-    # The constrained decoder's missing-digit hypothesis (crnn.codec): the model's own (its training config,
-    # its ONNX metadata), unless set per reader.
-    erasure_prior: float = ERASURE_PRIOR
-    ean13_lead0_prior: float = EAN13_LEAD0_PRIOR  # the same: the model's own unless set
-    erasable: tuple[Format, ...] = tuple(symbology.ERASABLE)  # the formats the hypothesis covers: the model's own
-    views: tuple[str, ...] = VIEWS  # test-time views of unsure reads; () reads each crop once
-    views_below: float = VIEWS_BELOW
+    policy: ReadingPolicy = ReadingPolicy()  # the model's own settings with the user's overrides, set at construction
+
+    # The policy's settings the readers use, read-only.
+    @property
+    def decoder(self) -> Decoder:
+        return self.policy.decoder
+
+    @property
+    def erasure_prior(self) -> float:
+        return self.policy.erasure_prior
+
+    @property
+    def ean13_lead0_prior(self) -> float:
+        return self.policy.ean13_lead0_prior
+
+    @property
+    def erasable(self) -> tuple[Format, ...]:
+        return self.policy.erasable
+
+    @property
+    def views(self) -> tuple[str, ...]:
+        return self.policy.views
+
+    @property
+    def views_below(self) -> float:
+        return self.policy.views_below
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """`(N, C, H, W)` float32 -> `(N, T, classes)` logits."""
         raise NotImplementedError
-
-    def override_priors(
-        self,
-        erasure_prior: float | None = None,
-        ean13_lead0_prior: float | None = None,
-        erasable: Sequence[str] | None = None,
-    ) -> None:
-        """Set the decoder priors given per command (CLI, photo reader); None keeps the model's own."""
-        if erasure_prior is not None:
-            self.erasure_prior = erasure_prior
-        if erasable is not None:
-            self.erasable = symbology.check_erasable(erasable)
-        if ean13_lead0_prior is not None:
-            self.ean13_lead0_prior = symbology.check_lead0_prior(ean13_lead0_prior)
-
-    def set_views(self, views: Sequence[str] | None) -> None:
-        """The test-time views given per command (`crnn.preprocess.VIEW_NAMES`; empty: none); None keeps them."""
-        if views is not None:
-            self.views = check_views(views)
 
     def read(self, images: Sequence[Image.Image], decoder: Decoder | None = None) -> list[Reading]:
         """Read crops; each read under `views_below` confidence is fused with its test-time views
@@ -138,28 +136,8 @@ class EnsembleReader(Reader):
             raise ValueError(f"the ensemble's models read different charsets {charsets}")
         self.readers = list(readers)
         first = self.readers[0]
-        self.spec, self.codec, self.decoder = first.spec, first.codec, first.decoder
-        self.erasure_prior, self.ean13_lead0_prior, self.erasable, self.views = (
-            first.erasure_prior,
-            first.ean13_lead0_prior,
-            first.erasable,
-            first.views,
-        )
-
-    def override_priors(
-        self,
-        erasure_prior: float | None = None,
-        ean13_lead0_prior: float | None = None,
-        erasable: Sequence[str] | None = None,
-    ) -> None:
-        super().override_priors(erasure_prior, ean13_lead0_prior, erasable)
-        for r in self.readers:
-            r.override_priors(erasure_prior, ean13_lead0_prior, erasable)
-
-    def set_views(self, views: Sequence[str] | None) -> None:
-        super().set_views(views)
-        for r in self.readers:
-            r.set_views(views)
+        # The first model's policy scores the fusion (its layout prior, its views).
+        self.spec, self.codec, self.policy = first.spec, first.codec, first.policy
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         raise NotImplementedError("an ensemble has one network per model: use read() or decode_members()")
@@ -214,7 +192,7 @@ def _optional_float(value: str) -> float | None:
 class OnnxReader(Reader):
     """An exported model in onnxruntime; everything it needs comes from the ONNX file's metadata."""
 
-    def __init__(self, path: str | Path, threads: int | None = None, decoder: Decoder | None = None) -> None:
+    def __init__(self, path: str | Path, threads: int | None = None, overrides: Overrides | None = None) -> None:
         path = Path(path)
         self.session = ort_session(path, threads)
         meta = self.session.get_modelmeta().custom_metadata_map
@@ -230,12 +208,7 @@ class OnnxReader(Reader):
                 _optional_float(meta.get(META_PREFIX + "levels", "none")),  # ... or the levels stretch
             )
             self.codec = Codec(meta[META_PREFIX + "charset"])
-            self.decoder = decoder or meta.get(META_PREFIX + "decoder", "greedy")  # type: ignore[assignment]
-            # models exported before the prior was a model setting read without it
-            self.erasure_prior = float(meta.get(META_PREFIX + "erasure_prior", "0"))
-            self.ean13_lead0_prior = float(meta.get(META_PREFIX + "ean13_lead0_prior", "1"))
-            erasable = meta.get(META_PREFIX + "erasable", ",".join(symbology.ERASABLE))  # ... or its formats
-            self.erasable = symbology.check_erasable([f for f in erasable.split(",") if f])
+            self.policy = model_policy(meta).updated(overrides)
         except KeyError as e:
             raise ValueError(f"{path} lacks crnn metadata {e}; export it with `crnn export`") from None
         self.metadata = dict(meta)
@@ -247,38 +220,27 @@ class OnnxReader(Reader):
 
 def open_reader(
     path: str | Path | Sequence[str | Path],
-    decoder: Decoder | None = None,
+    overrides: Overrides | None = None,
     threads: int | None = None,
-    erasure_prior: float | None = None,
-    ean13_lead0_prior: float | None = None,
-    views: Sequence[str] | None = None,
-    erasable: Sequence[str] | None = None,
-    checkpoint_reader: Callable[[Path, Decoder | None], Reader] | None = None,
+    checkpoint_reader: Callable[[Path, Overrides | None], Reader] | None = None,
 ) -> Reader:
-    """A reader for an `.onnx` model, or an `EnsembleReader` of several (the priors: see `Reader`; None: the
-    model's; `views`: the test-time views, None: `VIEWS`). A `.ckpt` training checkpoint is read by
-    `checkpoint_reader` (`crnn.recognizer.reader.TorchReader`, which needs the training install)."""
-    reader: Reader
+    """A reader for an `.onnx` model, or an `EnsembleReader` of several, each with its own policy and the user's
+    `overrides` (`ReadingPolicy` fields; None keeps the model's). A `.ckpt` training checkpoint is read by
+    `checkpoint_reader` (`crnn.recognizer.reader.open_reader` passes `TorchReader`, which needs the training
+    install)."""
+    ReadingPolicy().updated(overrides)  # bad settings fail before any model loads
     if not isinstance(path, (str, Path)):
         paths = list(path)
         if len(paths) != 1:
-            members = [
-                open_reader(p, decoder, threads, erasure_prior, ean13_lead0_prior, views, erasable, checkpoint_reader)
-                for p in paths
-            ]
-            return EnsembleReader(members)
+            return EnsembleReader([open_reader(p, overrides, threads, checkpoint_reader) for p in paths])
         path = paths[0]
     suffix = Path(path).suffix.lower()
     if suffix == ".onnx":
-        reader = OnnxReader(path, threads=threads, decoder=decoder)
-    elif suffix == ".ckpt":
+        return OnnxReader(path, threads=threads, overrides=overrides)
+    if suffix == ".ckpt":
         if checkpoint_reader is None:
             raise ValueError(
                 f"{path} is a training checkpoint: export it to ONNX (crnn export) to read it without PyTorch"
             )
-        reader = checkpoint_reader(Path(path), decoder)
-    else:
-        raise ValueError(f"unsupported model file {path}: expected .onnx or .ckpt")
-    reader.override_priors(erasure_prior, ean13_lead0_prior, erasable)
-    reader.set_views(views)
-    return reader
+        return checkpoint_reader(Path(path), overrides)
+    raise ValueError(f"unsupported model file {path}: expected .onnx or .ckpt")

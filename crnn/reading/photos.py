@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from crnn.config.reading import DEFAULT_VARIANTS, DEFAULT_ZOOMS
 from crnn.core.codec import Decoded
-from crnn.core.confidence import MIN_CONFIDENCE, is_sure
+from crnn.core.confidence import is_sure
 from crnn.core.geometry import ALWAYS_READ_VARIANTS, SYMBOL_VARIANTS, straighten, sub_quad
 from crnn.core.preprocess import view
 from crnn.reading.bars import _match_zxing, same_number, zxing_decode
 from crnn.reading.detection import Detection, Detector, _box_iou, load_photo
-from crnn.reading.fusion import check_views, fused_text, reading
+from crnn.reading.fusion import fused_text, reading
+from crnn.reading.policy import Overrides, ReadingPolicy
 
 log = logging.getLogger(__name__)
 
@@ -75,52 +75,34 @@ class PhotoResult:
 class PhotoReader:
     """Detector + recogniser (both ONNX): every barcode in a photo with its number."""
 
-    views: tuple[str, ...] = ()  # the crop reader's test-time views, read for every crop too (opt-in)
-
     def __init__(
         self,
         detector: str | Path | Sequence[str | Path],
         recogniser: str | Path | Sequence[str | Path],
+        overrides: Overrides | None = None,
         threads: int | None = None,
-        decoder: str | None = None,
         cross_check: bool = False,
-        variants: int = DEFAULT_VARIANTS,
-        zooms: Sequence[float] = DEFAULT_ZOOMS,
-        min_confidence: float = MIN_CONFIDENCE,
-        erasure_prior: float | None = None,
-        ean13_lead0_prior: float | None = None,
-        views: Sequence[str] = (),
-        erasable: Sequence[str] | None = None,
     ) -> None:
-        from crnn.reading.crops import EnsembleReader, OnnxReader, Reader
+        """`overrides`: `ReadingPolicy` fields given by the user (None keeps the model's own)."""
+        from crnn.reading.crops import open_reader
 
-        if not 1 <= variants <= len(SYMBOL_VARIANTS):
-            raise ValueError(
-                f"variants must be 1..{len(SYMBOL_VARIANTS)} (crnn.straighten.SYMBOL_VARIANTS), got {variants}"
-            )
-        if not zooms or not all(0 < z <= 1 for z in zooms):
-            raise ValueError(f"zooms must be one or more values in (0, 1], got {list(zooms)}")
         paths = [detector] if isinstance(detector, (str, Path)) else list(detector)
         if not paths:
             raise ValueError("give at least one detector")
+        ReadingPolicy().updated(overrides)  # bad settings fail before any model loads
+        # A photo's barcode is already read in several views (detections, zooms, variants; fused below), so
+        # the crop reader's own views stay off by default: on the photos they cost twice the time and no read.
+        # Given, every crop is read in each of them too, and fused with the rest (`_read`).
+        overrides = {"views": (), **{k: v for k, v in (overrides or {}).items() if v is not None}}
+        # Several recognisers (an `EnsembleReader`) each read every crop; their reads of one barcode are fused with
+        # the crops' (`read_barcodes`). The first one's codec and policy score the fusion.
+        models = [recogniser] if isinstance(recogniser, (str, Path)) else list(recogniser)
+        self.reader = open_reader(models, overrides, threads)
+        self.policy: ReadingPolicy = self.reader.policy
         # Several detectors (e.g. trainings with different seeds) each look at each photo; their detections of
         # one barcode are grouped like those of several zooms, so the best read of any of them wins.
         self.detectors = [Detector(d, threads=threads) for d in paths]
-        # Several recognisers (an `EnsembleReader`) each read every crop; their reads of one barcode are fused with
-        # the crops' (`read_barcodes`). The first one's codec and layout prior score the fusion.
-        models = [recogniser] if isinstance(recogniser, (str, Path)) else list(recogniser)
-        members = [OnnxReader(m, threads=threads, decoder=decoder) for m in models]  # type: ignore[arg-type]  # CLI choices
-        self.reader: Reader = members[0] if len(members) == 1 else EnsembleReader(members)
-        self.reader.override_priors(erasure_prior, ean13_lead0_prior, erasable)
-        # A photo's barcode is already read in several views (detections, zooms, variants; fused below), so
-        # the crop reader's own views stay off by default: on the photos they cost twice the time and no read.
-        # Given, every crop is read in each of them too, and fused with the rest (`_read`; the crop reader's own
-        # `read`, which would apply them, is not on the photo path).
-        self.views = check_views(views)
         self.cross_check = cross_check
-        self.variants = variants
-        self.zooms = tuple(zooms)
-        self.min_confidence = min_confidence
 
     def read_barcodes(self, image: Image.Image) -> list[BarcodeRead]:
         """Every barcode in `image` (its pixels), without the cross-check and whatever its confidence.
@@ -135,8 +117,8 @@ class PhotoReader:
         read and removed the one confident misread each had (README, "Views").
         """
         owned = self.detections(image)
-        first = SYMBOL_VARIANTS[: min(self.variants, ALWAYS_READ_VARIANTS)]
-        later = SYMBOL_VARIANTS[len(first) : self.variants]
+        first = SYMBOL_VARIANTS[: min(self.policy.variants, ALWAYS_READ_VARIANTS)]
+        later = SYMBOL_VARIANTS[len(first) : self.policy.variants]
         return self.read_in_passes(
             self._read(image, owned, first),
             (lambda unsure: self._read(image, [(k, d) for k, d in owned if k in unsure], later)) if later else None,
@@ -146,7 +128,8 @@ class PhotoReader:
         """Every detection of every detector at every zoom, best first, each with its barcode: detections whose
         boxes overlap by IoU >= 0.3 are one barcode (numbered in order of their best detection)."""
         found = sorted(
-            (d for det in self.detectors for z in self.zooms for d in det.detect(image, z)), key=lambda d: -d.score
+            (d for det in self.detectors for z in self.policy.zooms for d in det.detect(image, z)),
+            key=lambda d: -d.score,
         )
         barcodes: list[Detection] = []  # one per barcode: the best-scored of its group
         owned = []
@@ -167,7 +150,7 @@ class PhotoReader:
         a barcode that reads unsure is fused again with what `fallback(unsure barcodes)` reads of it."""
         out = self._fuse(reads)
         if fallback is not None:
-            unsure = {k for k, b in out.items() if not is_sure(b.confidence, b.checksum_ok, self.min_confidence)}
+            unsure = {k for k, b in out.items() if not is_sure(b.confidence, b.checksum_ok, self.policy.min_confidence)}
             more = fallback(unsure) if unsure else []
             if more:
                 out.update(self._fuse([r for r in reads if r[0] in unsure] + more))
@@ -190,7 +173,7 @@ class PhotoReader:
                     log.debug("skipping detection %s: %s", d.box, e)
                     continue
                 crops.append((k, d, crop))
-                crops.extend((k, d, view(crop, v)) for v in self.views)
+                crops.extend((k, d, view(crop, v)) for v in self.policy.views)
         if not crops:
             return []
         members = self.reader.decode_members([c for _, _, c in crops])
@@ -233,7 +216,7 @@ class PhotoReader:
             image, scale = load_photo(path)
         except ValueError as e:
             return PhotoResult(str(path), (0, 0), error=str(e))
-        return photo_result(path, image, scale, self.read_image(image), self.min_confidence)
+        return photo_result(path, image, scale, self.read_image(image), self.policy.min_confidence)
 
 
 def photo_result(

@@ -1,4 +1,4 @@
-"""Reading crops with a training checkpoint in PyTorch, through the same preprocessing and decoder as the
+"""Reading crops with a training checkpoint in PyTorch, through the same preprocessing, decoder and policy as the
 ONNX reader (`crnn.reading.crops`)."""
 
 from __future__ import annotations
@@ -9,16 +9,16 @@ from typing import Any
 
 import numpy as np
 
-from crnn.core import symbology
-from crnn.core.codec import Codec, Decoder
+from crnn.core.codec import Codec
 from crnn.reading.crops import Reader
 from crnn.reading.crops import open_reader as _open_reader
+from crnn.reading.policy import Overrides, training_policy
 
 
 class TorchReader(Reader):
     """A training checkpoint in PyTorch (evaluation and export checks)."""
 
-    def __init__(self, path: str | Path, decoder: Decoder | None = None, device: str = "cpu") -> None:
+    def __init__(self, path: str | Path, overrides: Overrides | None = None, device: str = "cpu") -> None:
         from crnn.recognizer.checkpoint import load_checkpoint
         from crnn.recognizer.data import input_spec
 
@@ -27,10 +27,8 @@ class TorchReader(Reader):
         self.model.to(device)
         self.spec = input_spec(self.cfg)
         self.codec = Codec(self.cfg.input.charset)
-        self.decoder = decoder or self.cfg.decoder
-        self.erasure_prior = self.cfg.erasure_prior
-        self.ean13_lead0_prior = self.cfg.ean13_lead0_prior
-        self.erasable = symbology.check_erasable(self.cfg.erasable)
+        c = self.cfg
+        self.policy = training_policy(c.decoder, c.erasure_prior, c.ean13_lead0_prior, c.erasable).updated(overrides)
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         import torch
@@ -39,6 +37,6 @@ class TorchReader(Reader):
             return self.model(torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
 
 
-def open_reader(path: str | Path | Sequence[str | Path], **kwargs: Any) -> Reader:
+def open_reader(path: str | Path | Sequence[str | Path], overrides: Overrides | None = None, **kwargs: Any) -> Reader:
     """`crnn.reading.crops.open_reader` that also reads `.ckpt` training checkpoints."""
-    return _open_reader(path, checkpoint_reader=lambda p, decoder: TorchReader(p, decoder=decoder), **kwargs)
+    return _open_reader(path, overrides, checkpoint_reader=lambda p, o: TorchReader(p, o), **kwargs)

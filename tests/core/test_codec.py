@@ -7,6 +7,7 @@ import pytest
 from crnn.core import symbology
 from crnn.core.codec import Codec, log_softmax, min_time_steps
 from crnn.core.symbology import Constraint
+from crnn.reading.policy import ReadingPolicy
 from tests.helpers import frames_for, lead0_frames
 
 
@@ -134,15 +135,15 @@ def test_reader_takes_the_missing_digit_hypothesis_only_when_asked():
     reader = Fixed()
     (off,) = reader.read([Image.new("L", (120, 32))])
     assert off.inferred == () and off.text != "434704791429"
-    reader.erasure_prior = 0.05
+    reader.policy = ReadingPolicy(erasure_prior=0.05)
     (on,) = reader.read([Image.new("L", (120, 32))])
     assert (on.text, on.inferred, on.checksum_ok) == ("434704791429", (11,), True)
     # Per command (`--erasable`), the hypothesis may be kept to other formats: then no UPC-A digit is inferred.
-    reader.override_priors(erasable=["EAN-13"])
+    reader.policy = reader.policy.updated({"erasable": ["EAN-13"]})
     (ean_only,) = reader.read([Image.new("L", (120, 32))])
     assert reader.erasable == ("EAN-13",) and ean_only.inferred == ()
     with pytest.raises(ValueError, match="erasable formats"):
-        reader.override_priors(erasable=["EAN-8"])
+        reader.policy.updated({"erasable": ["EAN-8"]})
 
 
 def test_erasable_limits_the_hypothesis_to_the_formats_a_model_learned():
@@ -211,7 +212,7 @@ def test_lead0_prior_reaches_the_decoder_from_reader_and_config():
     reader = Fixed()
     image = Image.new("L", (120, 32))
     assert reader.read([image])[0].text == "0036000291452"
-    reader.ean13_lead0_prior = 0.1
+    reader.policy = ReadingPolicy(ean13_lead0_prior=0.1)
     assert reader.read([image])[0].text == "036000291452"
 
 

@@ -13,6 +13,7 @@ from crnn.config.reading import DetectorPostConfig
 from crnn.core.geometry import box_quad
 from crnn.reading.detection import STRIDE, Detection, Detector, boxes_from_maps, load_photo
 from crnn.reading.photos import PhotoReader, photo_result
+from crnn.reading.policy import ReadingPolicy
 
 
 def _rotated_quad(cx: float, cy: float, w: float, h: float, deg: float) -> np.ndarray:
@@ -106,18 +107,20 @@ def test_detections_of_one_barcode_at_several_zooms_give_one_read() -> None:
             return [self.decode_images(crops)]
 
     reader = PhotoReader.__new__(PhotoReader)
-    reader.detectors, reader.reader, reader.variants = [Stand()], Stand(), 1  # type: ignore[list-item,assignment]
+    reader.detectors, reader.reader = [Stand()], Stand()  # type: ignore[list-item,assignment]
+    reader.policy = ReadingPolicy(views=(), variants=1)
     image = Image.new("RGB", (200, 100), "white")
-    reader.zooms = (1.0,)
+    reader.policy = reader.policy.updated({"zooms": (1.0,)})
     assert [id(r.detection) for r in reader.read_barcodes(image)] == [id(a1), id(b)]
-    reader.zooms = (1.0, 0.6)
+    reader.policy = reader.policy.updated({"zooms": (1.0, 0.6)})
     reads = reader.read_barcodes(image)
     # One read per barcode: the one that passed the check digit.
     assert [id(r.detection) for r in reads] == [id(a2), id(b)]
     assert reads[0].text == "036000291452" and reads[0].checksum_ok
     # Under the confidence floor a read is set apart as unsure, not dropped.
-    reader.cross_check, reader.min_confidence = False, 0.6
-    result = photo_result("p.png", image, 0.5, reader.read_image(image), reader.min_confidence)
+    reader.cross_check = False
+    reader.policy = reader.policy.updated({"min_confidence": 0.6})
+    result = photo_result("p.png", image, 0.5, reader.read_image(image), reader.policy.min_confidence)
     assert [b.text for b in result.barcodes] == ["036000291452"]
     assert [b.text for b in result.uncertain] == ["0360"] and result.uncertain[0].detection.box == (300, 140, 80, 40)
     assert [b["text"] for b in result.to_dict()["uncertain"]] == ["0360"] and result.size == (400, 200)
@@ -126,14 +129,14 @@ def test_detections_of_one_barcode_at_several_zooms_give_one_read() -> None:
         def detect(self, image: Image.Image, zoom: float = 1.0) -> list[Detection]:
             return [a2] if zoom == 1.0 else []
 
-    reader.zooms = (1.0,)
+    reader.policy = reader.policy.updated({"zooms": (1.0,)})
     reader.detectors = [Stand(), Second()]  # type: ignore[list-item]
     reads = reader.read_barcodes(image)  # the second detector's box reads; still one read per barcode
     assert [id(r.detection) for r in reads] == [id(a2), id(b)] and reads[0].checksum_ok
     with pytest.raises(ValueError, match="at least one detector"):
         PhotoReader([], "rec.onnx")
     with pytest.raises(ValueError, match="zooms"):
-        PhotoReader("det.onnx", "rec.onnx", zooms=(1.0, 2.0))
+        PhotoReader("det.onnx", "rec.onnx", {"zooms": (1.0, 2.0)})
 
 
 def test_symbol_variants_and_their_bounds() -> None:
@@ -158,7 +161,7 @@ def test_symbol_variants_and_their_bounds() -> None:
     assert DEFAULT_VARIANTS == PhotoEvaluateConfig().variants == len(SYMBOL_VARIANTS) == 6
     for bad in (0, len(SYMBOL_VARIANTS) + 1):
         with pytest.raises(ValueError, match="variants must be 1..6"):
-            PhotoReader("missing-detector.onnx", "missing-model.onnx", variants=bad)
+            PhotoReader("missing-detector.onnx", "missing-model.onnx", {"variants": bad})
 
 
 def test_fallback_variants_are_read_only_for_unsure_barcodes(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -191,23 +194,26 @@ def test_fallback_variants_are_read_only_for_unsure_barcodes(monkeypatch: pytest
             return [(logp, [self.codec.decode_greedy(lp) for lp in logp])]
 
     reader = PhotoReader.__new__(PhotoReader)
-    reader.detectors, reader.reader, reader.zooms = [Stand()], Stand(), (1.0,)  # type: ignore[list-item,assignment]
-    reader.min_confidence = 0.05
-    reader.variants = 2
+    reader.detectors, reader.reader = [Stand()], Stand()  # type: ignore[list-item,assignment]
+    reader.policy = ReadingPolicy(views=(), zooms=(1.0,), min_confidence=0.05, variants=2)
     assert [r.text for r in reader.read_barcodes(Image.new("RGB", (200, 100)))] == ["0360", "96385074"]
     assert sorted(seen) == [60, 63, 90, 92]
     seen.clear()
-    reader.variants = 3
+    reader.policy = reader.policy.updated({"variants": 3})
     reads = reader.read_barcodes(Image.new("RGB", (200, 100)))
     assert [r.text for r in reads] == ["036000291452", "96385074"] and reads[0].checksum_ok
     assert seen == [60, 63, 90, 92, 72]  # a's third crop read after the first pass; b's never
     seen.clear()
-    reader.variants = 6  # the default: the box 0.4, 0.5 and 0.6 lower join the fallback
+    reader.policy = reader.policy.updated(
+        {"variants": 6}
+    )  # the default: the box 0.4, 0.5 and 0.6 lower join the fallback
     reads = reader.read_barcodes(Image.new("RGB", (200, 100)))
     assert [r.text for r in reads] == ["036000291452", "96385074"]
     assert seen == [60, 63, 90, 92, 72, 76, 80, 84]
     seen.clear()
-    reader.variants, reader.views = 1, ("sides4",)  # opt-in: every crop read in the crop reader's views too
+    reader.policy = reader.policy.updated(
+        {"variants": 1, "views": ("sides4",)}
+    )  # opt-in: every crop read in the crop reader's views too
     reader.read_barcodes(Image.new("RGB", (200, 100)))
     assert seen == [60, 56, 90, 82]  # each crop, then it with 4% off each side
 
@@ -233,7 +239,7 @@ def test_photo_figures_tell_a_misread_from_a_sure_read_of_something_else(tmp_pat
     quad = box_quad((4, 4, 40, 20))
 
     class Stand:
-        min_confidence = 0.05
+        policy = ReadingPolicy(min_confidence=0.05)
 
         def __init__(self) -> None:
             self.calls = iter(said.values())

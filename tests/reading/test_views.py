@@ -11,6 +11,7 @@ from crnn.core.confidence import MIN_CONFIDENCE, VIEWS_BELOW
 from crnn.core.preprocess import VIEW_NAMES, VIEWS, InputSpec, view
 from crnn.reading.crops import Reader
 from crnn.reading.fusion import check_views, fuse_views, fused_text
+from crnn.reading.policy import ReadingPolicy
 from tests.helpers import frames_for, lead0_frames
 
 
@@ -108,7 +109,7 @@ def test_reader_reads_unsure_crops_again_in_views_and_sure_ones_once():
     assert [r.text for r in reader.read(crops)] == ["96385074", truth] and reader.calls == [2, 2]
     # Without views the unsure crop keeps its own (wrong) read, and the network runs once.
     reader = Scripted([sure, unsure])
-    reader.set_views("")
+    reader.policy = ReadingPolicy(views=())
     assert [r.text for r in reader.read(crops)] == ["96385074", wrong] and reader.calls == [2]
 
 
@@ -143,8 +144,8 @@ def test_an_ensemble_reads_every_crop_with_every_model_and_view(capsys):
     assert weak.calls == strong.calls == [1, 1, 1]  # every model: the crop, top15, sides4
     # Without views each model reads the crop once.
     weak, strong = Scripted([log_softmax(frames_for(wrong) * 0.7)]), Scripted([frames_for(truth)])
+    weak.policy = strong.policy = ReadingPolicy(views=())
     ensemble = EnsembleReader([weak, strong])
-    ensemble.set_views(())
     assert [r.text for r in ensemble.read(crops)] == [truth] and weak.calls == strong.calls == [1]
 
     class Letters(Scripted):
