@@ -49,7 +49,6 @@ def tiny_train_cfg(synth_dir: Path, tmp_path: Path):
             "erasable=[EAN-13]",  # ditto
             "input.x_stretch=1.5",  # ditto
             "ean13_lead0_prior=0.5",  # ditto
-            "input.levels=1.0",  # ditto
             f"out_dir={tmp_path / 'run'}",
         ],
     )

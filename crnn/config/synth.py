@@ -32,17 +32,14 @@ class SynthConfig:
     p_addon: float = 0.0  # other codes with a 2- or 5-digit add-on (not part of the symbol: detector negatives)
     p_pale_ink: float = 0.0  # faded grey ink (90-170) instead of near-black; needs a low min_contrast to stay pale
     p_text_below: float = 0.0  # a line of small print (lot, date, price; boxed or not) just under the digits
-    p_crop_low: float = 0.0  # crop pushed down by 0.2-0.9 digit heights (a detector box sitting low)
     # A crop that shows no digit: moved up onto the bars alone, or down onto the print under the digits (drawn for
     # it), as a photo reader's far-fetched boxes and false detections are. Labelled `printed` = `-`: the recogniser
     # learns to read nothing there, so such crops read unsure instead of as a wrong number (README, "No-number crops").
     p_no_number: float = 0.0
-    p_check_unprinted: float = 0.0  # UPC-A printed without its check digit (loyalty cards); `printed` lacks it
-    p_lead_cut: float = 0.0  # EAN-13 crop whose left edge cuts off most or all of the leading digit; ditto
     # A UPC-A printed the way loyalty cards and in-store labels print it: equal bars, the check digit not
     # printed (`printed` lacks it), the 11 digits spread evenly under the bars, often small and widely spaced,
     # half of them in a sans face. Its number is a restricted-circulation one (number system 4 or 2,
-    # `symbology.RESTRICTED_UPCA`), as is every UPC-A drawn without its check digit (`p_check_unprinted` too).
+    # `symbology.RESTRICTED_UPCA`).
     p_card: float = 0.0
     # A camera looking up or down at the label: its height foreshortened by a factor in `tilt_squash`, so the
     # digits come out wide and short and a crop cut at `crop_aspect` reaches further above and below them.

@@ -47,9 +47,6 @@ class InputConfig:
     # gives ~1.1 pixels per bar module, too few to resolve bars; at 2, ~2.2, so the network can read the bars
     # over the digits too.
     x_stretch: float = 0.72
-    # Stretch each crop's levels (clip this percent of the darkest and of the lightest pixels, spread the rest
-    # over the full range), in training and inference alike; None leaves them as they are.
-    levels: float | None = None
     # Longest label the model must be able to emit, repeats included: sets the time-step check.
     max_label_length: int = 13
 
@@ -78,14 +75,6 @@ class AugmentConfig:
     dropout_p: float = 0.2
     dropout_max_frac: float = 0.08
     invert_p: float = 0.0
-    wave_p: float = 0.0  # wrinkled-bag bend: columns shifted by a sine (crnn.augment._wave)
-    wave_max: float = 0.12  # largest shift, fraction of the crop's height
-    distort_p: float = 0.0  # crumple: a coarse grid's nodes moved at random, cells warped (crnn.augment._distort)
-    distort_max: float = 0.3  # largest node move, fraction of a grid cell
-    # Hide 1-4 printed digits (sticker, glare, smear) under intact bars (crnn.augment._cover_digits), so a
-    # network that resolves the bars (input.x_stretch) learns to read digits from them.
-    cover_p: float = 0.0
-    cover_max_frac: float = 0.3  # widest cover, fraction of the crop's width
 
 
 @dataclass
@@ -110,9 +99,6 @@ class DataConfig:
     synth: SynthDataConfig = field(default_factory=SynthDataConfig)
     batch_size: int = 64
     num_workers: int = 1
-    # What the recogniser learns: the digits a crop shows (`printed`), or the whole number (`text`) where the
-    # crop's bars carry digits its print lacks (needs bars the network can resolve: input.x_stretch).
-    learn: Literal["printed", "text"] = "printed"
 
 
 @dataclass
@@ -123,9 +109,6 @@ class OptimConfig:
     scheduler: Literal["cosine", "none"] = "cosine"
     warmup_frac: float = 0.1
     grad_clip: float = 5.0
-    # Exponential moving average of the weights (0 disables): validated, checkpointed and exported
-    # in place of the raw weights; the raw ones stay in the checkpoint for resuming.
-    ema_decay: float = 0.0
 
 
 @dataclass
@@ -161,7 +144,7 @@ class TrainConfig:
     decoder: Literal["greedy", "beam", "constrained"] = "constrained"
     # The constrained decoder's prior that a crop lacks one digit the check digit supplies (a UPC-A printed
     # without it, an EAN-13 with the leading digit cut off; crnn.codec). Meaningful for a model trained on
-    # labels of the digits shown (`p_check_unprinted`, `p_lead_cut`); stored in the checkpoint and the ONNX
+    # labels of the digits shown (`p_card`); stored in the checkpoint and the ONNX
     # metadata, so readers use it unless told otherwise (`--erasure-prior`). 0 turns it off.
     # Shipped: 0.05 for UPC-A only (the loyalty cards' missing check digit; benchmarks on synthetic val crops).
     erasure_prior: float = 0.05

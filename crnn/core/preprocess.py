@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFilter, UnidentifiedImageError
 
 # Refuse decompression bombs instead of trusting a file's header.
 Image.MAX_IMAGE_PIXELS = 64_000_000
@@ -26,15 +26,10 @@ class InputSpec:
     std: float
     blur: float = 0.0  # Gaussian std in network pixels, applied after letterboxing (0: none)
     x_stretch: float = 1.0  # images are widened by this factor before letterboxing (more pixels per bar)
-    # Levels stretched per crop after letterboxing: the darkest and lightest `levels` percent of pixels are
-    # clipped and the rest spread over 0..255 (PIL's autocontrast). None: the crop's own levels.
-    levels: float | None = None
 
     def __post_init__(self) -> None:
         if not 0.25 <= self.x_stretch <= 8:
             raise ValueError(f"x_stretch must be within [0.25, 8], got {self.x_stretch}")
-        if self.levels is not None and not 0 <= self.levels < 50:
-            raise ValueError(f"levels must be within [0, 50) percent or None, got {self.levels}")
 
 
 def load_image(path: str | Path) -> Image.Image:
@@ -114,8 +109,6 @@ def to_array(image: Image.Image, spec: InputSpec) -> np.ndarray:
     """Letterbox and normalise one image to a float32 array `(C, H, W)`."""
     im = image.convert("L" if spec.channels == 1 else "RGB")
     im = letterbox(im, spec.height, spec.width, spec.x_stretch)
-    if spec.levels is not None:
-        im = ImageOps.autocontrast(im, cutoff=spec.levels)
     if spec.blur > 0:
         im = im.filter(ImageFilter.GaussianBlur(spec.blur))
     arr = np.asarray(im, dtype=np.float32) / 255.0

@@ -154,8 +154,8 @@ def _upce_constraints() -> list[Constraint]:
 
 # Digits a crop may lack that the check digit can supply: UPC-A's check digit (loyalty and in-store cards
 # often leave it unprinted) and EAN-13's leading digit (printed left of the bars, the first to leave the frame).
-# Both weigh 1 in the check sum, so exactly one digit completes the rest. The generator makes both kinds
-# (`p_card` and `p_check_unprinted`, `p_lead_cut`) with the missing digit left out of the label the recogniser
+# Both weigh 1 in the check sum, so exactly one digit completes the rest. The generator makes the first kind
+# (`p_card`) with the missing digit left out of the label the recogniser
 # learns.
 ERASABLE: dict[Format, int] = {"UPC-A": 11, "EAN-13": 0}
 

@@ -185,10 +185,6 @@ def ort_session(path: Path, threads: int | None = None) -> Any:
         raise ValueError(f"cannot load ONNX model {path}: {e}") from e
 
 
-def _optional_float(value: str) -> float | None:
-    return None if value.lower() == "none" else float(value)
-
-
 class OnnxReader(Reader):
     """An exported model in onnxruntime; everything it needs comes from the ONNX file's metadata."""
 
@@ -205,8 +201,9 @@ class OnnxReader(Reader):
                 float(meta[META_PREFIX + "std"]),
                 float(meta.get(META_PREFIX + "blur", "0")),  # models exported before the low-pass existed
                 float(meta.get(META_PREFIX + "x_stretch", "1")),  # ... or the stretch
-                _optional_float(meta.get(META_PREFIX + "levels", "none")),  # ... or the levels stretch
             )
+            if meta.get(META_PREFIX + "levels", "none") != "none":
+                raise ValueError(f"{path} stretches its input levels, which this version no longer does: retrain it")
             self.codec = Codec(meta[META_PREFIX + "charset"])
             self.policy = model_policy(meta).updated(overrides)
         except KeyError as e:

@@ -35,7 +35,6 @@ def metadata_for(
         META_PREFIX + "std": str(spec.std),
         META_PREFIX + "blur": str(spec.blur),
         META_PREFIX + "x_stretch": str(spec.x_stretch),
-        META_PREFIX + "levels": "none" if spec.levels is None else str(spec.levels),
         META_PREFIX + "decoder": decoder,
         META_PREFIX + "erasure_prior": str(erasure_prior),
         META_PREFIX + "ean13_lead0_prior": str(ean13_lead0_prior),

@@ -17,16 +17,30 @@ LEGACY: dict[str, Any] = {
     "erasable": ["UPC-A", "EAN-13"],
     "ean13_lead0_prior": 1.0,
     "input.x_stretch": 1.0,
+}
+# Settings of studies that were not kept (docs/decisions.md), with the value that reads as this version does; a
+# checkpoint trained otherwise is refused.
+REMOVED: dict[str, Any] = {
+    "model.height_pool": "mean",
+    "model.time_upsample": 1,
     "input.levels": None,
+    "optim.ema_decay": 0.0,
+    "data.learn": "printed",
 }
 
 
 def _with_legacy(raw: dict) -> dict:
-    out = {**raw, "input": dict(raw.get("input") or {})}
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
     for key, value in LEGACY.items():
         section, _, name = key.rpartition(".")
-        target = out[section] if section else out
+        target = out.setdefault(section, {}) if section else out
         target.setdefault(name, value)
+    for key, value in REMOVED.items():
+        section, _, name = key.partition(".")
+        if name in (out.get(section) or {}):
+            got = out[section].pop(name)
+            if got != value:
+                raise ValueError(f"checkpoint trained with {key}={got!r}, which this version no longer supports")
     return out
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from typing import Literal
 
 import numpy as np
 import torch
@@ -26,7 +25,6 @@ def input_spec(cfg: TrainConfig) -> InputSpec:
         cfg.input.std,
         cfg.input.blur,
         cfg.input.x_stretch,
-        cfg.input.levels,
     )
 
 
@@ -39,10 +37,9 @@ class CropDataset(Dataset):
         spec: InputSpec,
         codec: Codec,
         augment: Augment | None = None,
-        learn: Literal["printed", "text"] = "printed",
     ):
+        # The CTC loss sees the digits a crop shows (`Sample.target`); metrics always score the whole number.
         self.samples, self.spec, self.codec, self.augment = list(samples), spec, codec, augment
-        self.learn = learn  # the label column the CTC loss sees; metrics always score the whole number
         self._rng: random.Random | None = None
 
     def __len__(self) -> int:
@@ -62,7 +59,7 @@ class CropDataset(Dataset):
                 # Seeded per worker by Lightning's seed_everything(workers=True) through torch's seed.
                 self._rng = random.Random(torch.initial_seed())
             im = self.augment(im, self._rng)
-        return to_array(im, self.spec), self.codec.encode(s.target if self.learn == "printed" else s.text), s.text
+        return to_array(im, self.spec), self.codec.encode(s.target), s.text
 
 
 def collate(batch: list[tuple[np.ndarray, list[int], str]]) -> dict:

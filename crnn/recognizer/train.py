@@ -10,7 +10,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, EMAWeightAveraging
+from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader
 
 from crnn.config.train import TrainConfig
@@ -44,8 +44,6 @@ def ensure_synthetic(cfg: TrainConfig) -> None:
 def fit(cfg: TrainConfig, callbacks: list[Callback] | None = None, logger: Any = None) -> TrainResult:
     """Train a CRNN as `cfg` says; return the best checkpoint (by val exact match) and final metrics."""
     start = time.time()
-    if not 0.0 <= cfg.optim.ema_decay < 1.0:
-        raise ValueError(f"optim.ema_decay must be in [0, 1), got {cfg.optim.ema_decay}")
     symbology.check_erasure_prior(cfg.erasure_prior)  # before the training, not at the first decode after it
     symbology.check_erasable(cfg.erasable)
     symbology.check_lead0_prior(cfg.ean13_lead0_prior)
@@ -55,7 +53,7 @@ def fit(cfg: TrainConfig, callbacks: list[Callback] | None = None, logger: Any =
     ensure_synthetic(cfg)
     codec = Codec(cfg.input.charset)
     spec = input_spec(cfg)
-    train_set = CropDataset(read_tsv(cfg.data.train_tsv, codec), spec, codec, Augment(cfg.augment), cfg.data.learn)
+    train_set = CropDataset(read_tsv(cfg.data.train_tsv, codec), spec, codec, Augment(cfg.augment))
     val_sets = {"val": CropDataset(read_tsv(cfg.data.val_tsv, codec), spec, codec)}
     if cfg.data.real_tsv and Path(cfg.data.real_tsv).is_file():
         val_sets["val_real"] = CropDataset(read_tsv(cfg.data.real_tsv, codec), spec, codec)
@@ -67,10 +65,7 @@ def fit(cfg: TrainConfig, callbacks: list[Callback] | None = None, logger: Any =
 
     system = CRNNSystem.from_config(cfg, val_names=list(val_sets))
     out = Path(cfg.out_dir)
-    extra: list[Callback] = []
-    if cfg.optim.ema_decay > 0:
-        extra.append(EMAWeightAveraging(decay=cfg.optim.ema_decay))
-    run = make_trainer(cfg.trainer, cfg.optim, out, metrics.MONITOR, callbacks or [], logger, before=extra)
+    run = make_trainer(cfg.trainer, cfg.optim, out, metrics.MONITOR, callbacks or [], logger)
     run.trainer.fit(
         system,
         train_dataloaders=loader(train_set, True),

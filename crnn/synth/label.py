@@ -94,8 +94,6 @@ def _sample_style(
         show_gt=book and rng.random() < 0.6,
         top_text=isbn_text(code) if book and rng.random() < 0.6 else None,
         addon=_addon(rng, cfg, book),
-        # No draw at 0: the default stream is unchanged.
-        hidden=(11,) if fmt == "UPC-A" and cfg.p_check_unprinted > 0 and rng.random() < cfg.p_check_unprinted else (),
     )
     if fmt == "UPC-A" and cfg.p_card > 0 and rng.random() < cfg.p_card:  # no draw at 0: default stream unchanged
         sans = rng.random() < 0.5

@@ -117,9 +117,7 @@ def _surface(
     )
 
 
-def _crop_box(
-    rng: np.random.Generator, cfg: SynthConfig, s: _Surface, lead_cut: bool = False, squash: float = 1.0
-) -> Box:
+def _crop_box(rng: np.random.Generator, cfg: SynthConfig, s: _Surface, squash: float = 1.0) -> Box:
     """The crop in label pixels: lower bars + digits at ~crop_aspect once the label's height is foreshortened
     `squash` times (so 1/squash times taller on the label), edges jittered, digits whole."""
     m = s.module_px
@@ -133,14 +131,9 @@ def _crop_box(
     # A detector may shave an outer digit's margin but never the digit itself...
     x0 = min(x0, tb[0] - 0.1 * m)
     x1 = max(x1, tb[2] + 0.1 * m)
-    if lead_cut:  # ...unless the frame cut it: keep 0-40% of the leading digit
-        first = s.digit_boxes[0]
-        x0 = first[2] - rng.uniform(0.0, 0.4) * (first[2] - first[0])
     aspect = cfg.crop_aspect * (1 + rng.uniform(-cfg.crop_aspect_jitter, cfg.crop_aspect_jitter))
     height = (x1 - x0) / aspect / squash
     y1 = max(bottom + rng.normal(1.0, 0.6) * m + rng.normal(0, jit) * height, tb[3] + 0.1 * m)
-    if cfg.p_crop_low > 0 and rng.random() < cfg.p_crop_low:  # no draw at 0: the default stream is unchanged
-        y1 += rng.uniform(0.2, 0.9) * (tb[3] - tb[1])
     if squash < 1 and cfg.tilt_reach_below > 0:  # no draw at 0: the tilt stream is unchanged
         y1 += rng.uniform(0, cfg.tilt_reach_below) * height * (1 - squash)
     y0 = y1 - height
@@ -169,14 +162,14 @@ def _jittered_quad(
 
 
 def _crop_quad(
-    rng: np.random.Generator, cfg: SynthConfig, warp: Warp, s: _Surface, box: Box, lead_cut: bool = False
+    rng: np.random.Generator, cfg: SynthConfig, warp: Warp, s: _Surface, box: Box
 ) -> tuple[np.ndarray, tuple[float, float], Box]:
     """Detector quad (scene) for `box`, its rectified size, and the box grown so no digit is cut.
 
     The quad's corners are jittered like a detector's; where that (or a curved label's bow) would cut
     a digit, the jitter is dropped and the box grown until every digit is inside.
     """
-    digits = np.concatenate([_box_points(b, 3) for b in s.digit_boxes[1 if lead_cut else 0 :]])
+    digits = np.concatenate([_box_points(b, 3) for b in s.digit_boxes])
     digits_scene = warp.forward(digits)
     jitter = cfg.crop_corner_jitter
     for _ in range(6):
@@ -221,9 +214,7 @@ def _attempt(index: int, seed: int, attempt: int, cfg: SynthConfig) -> Sample | 
     off = cfg.p_no_number > 0 and rng.random() < cfg.p_no_number
     below = off and rng.random() < 0.5  # a no-number crop on the print under the digits, else on the bars
     surf = _surface(rng, code, fmt, style, ppm, fonts, cfg.p_pale_ink, 1.0 if below else p_below)
-    # No draw at 0: the default stream is unchanged.
-    lead_cut = fmt == "EAN-13" and cfg.p_lead_cut > 0 and rng.random() < cfg.p_lead_cut
-    box = _crop_box(rng, cfg, surf, lead_cut, squash)
+    box = _crop_box(rng, cfg, surf, squash)
     if off:
         box = _off_digits(rng, surf, box, below)
 
@@ -339,7 +330,7 @@ def _attempt(index: int, seed: int, attempt: int, cfg: SynthConfig) -> Sample | 
         if ((inside > 0) & (inside < (wq, hq))).all(axis=1).any():  # a corner's jitter reached a digit
             return None
     else:
-        quad, (wq, hq), box = _crop_quad(rng, cfg, warp, surf, box, lead_cut)
+        quad, (wq, hq), box = _crop_quad(rng, cfg, warp, surf, box)
     if (quad < 0).any() or (quad[:, 0] > size[0]).any() or (quad[:, 1] > size[1]).any():
         return None
     n_modules = (box[2] - box[0]) / surf.module_px
@@ -351,7 +342,7 @@ def _attempt(index: int, seed: int, attempt: int, cfg: SynthConfig) -> Sample | 
     crop = rectify(scene, quad, (nat_w, nat_h))
     if (nat_w, nat_h) != (out_w, out_h):
         crop = crop.resize((out_w, out_h), Image.Resampling.BILINEAR)
-    hidden = tuple(range(len(code))) if off else tuple(sorted({*style.hidden, *((0,) if lead_cut else ())}))
+    hidden = tuple(range(len(code))) if off else tuple(sorted(style.hidden))
     box_xywh = (bx0, by0, bx1 - bx0, by1 - by0)
     return Sample(scene, buf.getvalue(), box_xywh, crop, code, fmt, symbol_quad, hidden)
 

@@ -92,12 +92,9 @@ def make_trainer(
     monitor: str,
     callbacks: list[Callback],
     logger: Any = None,
-    before: list[Callback] | None = None,
 ) -> TrainerRun:
     """The Lightning Trainer both models train with: best (by `monitor`) and last checkpoints, history,
-    learning-rate logging, time limit, gradient clipping; a CSV logger under `out` unless given one.
-    `before` run ahead of the checkpoints (weight averaging must swap its weights in first)."""
-    before = before or []
+    learning-rate logging, time limit, gradient clipping; a CSV logger under `out` unless given one."""
     best = ModelCheckpoint(
         dirpath=out / "checkpoints",
         filename="best",
@@ -121,7 +118,7 @@ def make_trainer(
         limit_val_batches=tc.limit_val_batches,
         log_every_n_steps=tc.log_every_n_steps,
         default_root_dir=str(out),
-        callbacks=[*before, best, last, history, LearningRateMonitor("step"), *callbacks],
+        callbacks=[best, last, history, LearningRateMonitor("step"), *callbacks],
         logger=logger if logger is not None else L.pytorch.loggers.CSVLogger(str(out), name="logs"),
         num_sanity_val_steps=0,
         enable_model_summary=False,

@@ -217,10 +217,10 @@ def test_ensure_synthetic_follows_the_generator_settings(tmp_path: Path) -> None
     assert (tmp_path / "train" / "synth.json").stat().st_mtime_ns == again
     # A stamp from before a knob existed counts as that knob's default.
     stamp = json.loads((tmp_path / "val" / "synth.json").read_text())
-    del stamp["config"]["p_lead_cut"]
+    del stamp["config"]["p_no_number"]
     (tmp_path / "val" / "synth.json").write_text(json.dumps(stamp))
     ensure_synthetic(cfg)
-    assert "p_lead_cut" not in json.loads((tmp_path / "val" / "synth.json").read_text())["config"]
+    assert "p_no_number" not in json.loads((tmp_path / "val" / "synth.json").read_text())["config"]
     assert synth_config({"module_px": [2, 3]}).module_px == (2, 3)
     # A folder of someone's own labels (no stamp, no crops.tsv) is never written into.
     (tmp_path / "mine").mkdir()
@@ -245,9 +245,6 @@ def test_knobs_off_by_default_leave_the_stream_alone() -> None:
     """New generator knobs at 0 draw nothing: the default samples stay what they were."""
     off = SynthConfig(
         p_text_below=0.0,
-        p_crop_low=0.0,
-        p_check_unprinted=0.0,
-        p_lead_cut=0.0,
         p_sans_font=0.0,
         p_defocus=0.0,
         p_tilt=0.0,
@@ -259,7 +256,7 @@ def test_knobs_off_by_default_leave_the_stream_alone() -> None:
     for i in range(3):
         a, b = make_sample(i, seed=11)[2], make_sample(i, seed=11, config=off)[2]
         assert a.tobytes() == b.tobytes()
-    on = SynthConfig(p_text_below=1.0, p_crop_low=1.0)
+    on = SynthConfig(p_text_below=1.0, p_glare=1.0)
     assert any(
         make_sample(i, seed=11, config=on)[2].tobytes() != make_sample(i, seed=11)[2].tobytes() for i in range(3)
     )
@@ -317,9 +314,9 @@ def test_tilted_crop_can_reach_below_the_digits_over_small_print(tmp_path: Path)
         generate(tmp_path, 1, config=SynthConfig(tilt_reach_below=1.5), progress=False)
 
 
-def test_unprinted_check_digit_and_cut_leading_digit() -> None:
-    """Some UPC-A labels omit the check digit; some crops lose EAN-13's leading digit. `text` keeps every digit,
-    `printed` (what the recogniser learns) only those the crop shows."""
+def test_unprinted_check_digit() -> None:
+    """Some UPC-A labels (loyalty cards) omit the check digit. `text` keeps every digit, `printed` (what the
+    recogniser learns) only those the crop shows."""
     from crnn.synth import scene
     from crnn.synth.render import BarcodeStyle, render_mask
 
@@ -330,24 +327,10 @@ def test_unprinted_check_digit_and_cut_leading_digit() -> None:
     ink = [int(np.asarray(r.image)[y0:y1, x0:x1].sum()) for r in (full, hidden)]
     assert ink[0] > 0 and ink[1] == 0
     assert hidden.geometry.digit_boxes == full.geometry.digit_boxes  # the slot is still there, only blank
-    cfg = SynthConfig(format_weights={"UPC-A": 1.0}, p_check_unprinted=1.0)
+    cfg = SynthConfig(format_weights={"UPC-A": 1.0}, p_card=1.0)
     for i in range(3):
         s = scene._make(i, 2, cfg)
         assert len(s.text) == 12 and s.hidden == (11,) and s.printed == s.text[:11]
-
-    # A cut crop keeps at most 40% of the leading digit and every other digit whole; `text` keeps all 13.
-
-    rng = np.random.default_rng(0)
-    style = BarcodeStyle()
-    for _ in range(5):
-        surf = scene._surface(rng, "9780804816632", "EAN-13", style, 3, ())
-        x0, _, x1, _ = scene._crop_box(rng, SynthConfig(), surf, lead_cut=True)
-        first, second, last = surf.digit_boxes[0], surf.digit_boxes[1], surf.digit_boxes[-1]
-        assert first[2] - 0.4 * (first[2] - first[0]) - 1e-6 <= x0 <= first[2] < second[0] and x1 > last[2]
-    cut = SynthConfig(format_weights={"EAN-13": 1.0}, p_lead_cut=1.0)
-    for i in range(3):
-        s = scene._make(i, 4, cut)
-        assert len(s.text) == 13 and s.hidden == (0,) and s.printed == s.text[1:]
 
 
 def test_card_prints_eleven_digits_evenly_under_equal_bars() -> None:
@@ -378,7 +361,7 @@ def test_crops_tsv_carries_the_printed_digits(tmp_path: Path) -> None:
     from crnn.core.codec import Codec
     from crnn.core.labels import read_tsv
 
-    cfg = SynthConfig(format_weights={"UPC-A": 1.0}, p_check_unprinted=1.0)
+    cfg = SynthConfig(format_weights={"UPC-A": 1.0}, p_card=1.0)
     generate(tmp_path / "u", 3, seed=1, workers=1, config=cfg, progress=False)
     for s in read_tsv(tmp_path / "u" / "crops.tsv", Codec()):
         assert len(s.text) == 12 and s.target == s.text[:11]
