@@ -29,7 +29,7 @@ from crnn.reading.photos import PhotoReader
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True, action="append", help="recogniser .onnx; repeat for an ensemble")
+    ap.add_argument("--model", required=True, help="recogniser .onnx")
     ap.add_argument(
         "--detector", action="append", default=[], help="detector .onnx; repeat for several (or train one: --train)"
     )

@@ -46,13 +46,6 @@ VIEWS_HELP = (
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
 
 
-ENSEMBLE_HELP = (
-    "Give it more than once to read with an ensemble: every model reads each crop (and its views) or each photo's "
-    "detections, and the number they find likeliest together wins (for crops with the default views, three "
-    "networks a crop per model)"
-)
-
-
 def _cmd_synth(a: argparse.Namespace) -> int:
     from crnn import config, synth
 
@@ -134,16 +127,15 @@ def _overrides(a: argparse.Namespace) -> dict[str, Any]:
     return {k: getattr(a, k) for k in POLICY_ARGS if getattr(a, k, None) is not None}
 
 
-def _open_reader(models: Any, overrides: dict[str, Any], threads: int | None = None) -> Any:
+def _open_reader(model: str, overrides: dict[str, Any], threads: int | None = None) -> Any:
     """The crop reader for `--model`: onnxruntime alone, PyTorch only when a `.ckpt` is given."""
-    paths = [models] if isinstance(models, (str, Path)) else list(models)
-    if any(str(p).lower().endswith(".ckpt") for p in paths):
+    if model.lower().endswith(".ckpt"):
         from crnn.recognizer import reader
 
-        return reader.open_reader(models, overrides, threads=threads)
+        return reader.open_reader(model, overrides, threads=threads)
     from crnn.reading import crops
 
-    return crops.open_reader(models, overrides, threads=threads)
+    return crops.open_reader(model, overrides, threads=threads)
 
 
 def _cmd_evaluate(a: argparse.Namespace) -> int:
@@ -328,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=_cmd_train)
 
     e = sub.add_parser("evaluate", help="exact match and CER of a .ckpt or .onnx model on a labels TSV")
-    e.add_argument("--model", required=True, action="append", help=ENSEMBLE_HELP)
+    e.add_argument("--model", required=True, help="the recogniser (.onnx, or a .ckpt training checkpoint)")
     e.add_argument("--data", required=True)
     e.add_argument("--decoder", choices=["greedy", "beam", "constrained"], default=None)
     e.add_argument("--batch-size", type=int, default=64)
@@ -355,9 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.set_defaults(func=_cmd_export)
 
     r = sub.add_parser("read", help="read crops with an ONNX model, or whole photos with --detector (onnxruntime only)")
-    r.add_argument(
-        "--model", required=True, action="append", help="the recogniser (.onnx, or a .ckpt for crops). " + ENSEMBLE_HELP
-    )
+    r.add_argument("--model", required=True, help="the recogniser (.onnx, or a .ckpt training checkpoint for crops)")
     r.add_argument(
         "--detector",
         action="append",

@@ -92,7 +92,7 @@ class Reader:
     def decode_members(
         self, images: Sequence[Image.Image], decoder: Decoder | None = None
     ) -> list[tuple[np.ndarray, list[Decoded]]]:
-        """`decode_images` per model: this reader's one (an `EnsembleReader` has several)."""
+        """`decode_images` per network (the photo reader's fusion takes a list): this reader's one."""
         return [self.decode_images(images, decoder)]
 
     def _logp(self, images: Sequence[Image.Image]) -> np.ndarray:
@@ -119,53 +119,6 @@ class Reader:
                 yield from self.read(buf, decoder)
                 buf = []
         yield from self.read(buf, decoder)
-
-
-class EnsembleReader(Reader):
-    """Several models read each crop together (opt-in: `--model` given more than once). Every model reads the crop
-    and each of its test-time views; every read is a candidate, and the candidate all the models and views find
-    likeliest together wins (`fuse_views`: summed CTC log-likelihood, plus the first model's layout prior). The
-    views run for every crop, so an ensemble of k models runs 3k networks a crop (README, "Ensembles").
-    """
-
-    def __init__(self, readers: Sequence[Reader]) -> None:
-        if not readers:
-            raise ValueError("an ensemble needs at least one model")
-        charsets = sorted({r.codec.charset for r in readers})
-        if len(charsets) > 1:
-            raise ValueError(f"the ensemble's models read different charsets {charsets}")
-        self.readers = list(readers)
-        first = self.readers[0]
-        # The first model's policy scores the fusion (its layout prior, its views).
-        self.spec, self.codec, self.policy = first.spec, first.codec, first.policy
-
-    def logits(self, batch: np.ndarray) -> np.ndarray:
-        raise NotImplementedError("an ensemble has one network per model: use read() or decode_members()")
-
-    def decode_members(
-        self, images: Sequence[Image.Image], decoder: Decoder | None = None
-    ) -> list[tuple[np.ndarray, list[Decoded]]]:
-        return [r.decode_images(images, decoder) for r in self.readers]
-
-    def read(self, images: Sequence[Image.Image], decoder: Decoder | None = None) -> list[Reading]:
-        if not images:
-            return []
-        batches = [list(images)] + [[view(im, v) for im in images] for v in self.views]
-        # One entry per view and model, each over all the images.
-        logps, decoded = zip(*(m for batch in batches for m in self.decode_members(batch, decoder)), strict=True)
-        return [
-            reading(
-                fuse_views(
-                    self.codec,
-                    [lp[i] for lp in logps],
-                    [d[i] for d in decoded],
-                    self.ean13_lead0_prior,
-                    self.erasure_prior,
-                    self.erasable,
-                )
-            )
-            for i in range(len(images))
-        ]
 
 
 def ort_session(path: Path, threads: int | None = None) -> Any:
@@ -216,21 +169,15 @@ class OnnxReader(Reader):
 
 
 def open_reader(
-    path: str | Path | Sequence[str | Path],
+    path: str | Path,
     overrides: Overrides | None = None,
     threads: int | None = None,
     checkpoint_reader: Callable[[Path, Overrides | None], Reader] | None = None,
 ) -> Reader:
-    """A reader for an `.onnx` model, or an `EnsembleReader` of several, each with its own policy and the user's
-    `overrides` (`ReadingPolicy` fields; None keeps the model's). A `.ckpt` training checkpoint is read by
-    `checkpoint_reader` (`crnn.recognizer.reader.open_reader` passes `TorchReader`, which needs the training
-    install)."""
+    """A reader for an `.onnx` model with its own policy and the user's `overrides` (`ReadingPolicy` fields; None
+    keeps the model's). A `.ckpt` training checkpoint is read by `checkpoint_reader` (`crnn.recognizer.reader.
+    open_reader` passes `TorchReader`, which needs the training install)."""
     ReadingPolicy().updated(overrides)  # bad settings fail before any model loads
-    if not isinstance(path, (str, Path)):
-        paths = list(path)
-        if len(paths) != 1:
-            return EnsembleReader([open_reader(p, overrides, threads, checkpoint_reader) for p in paths])
-        path = paths[0]
     suffix = Path(path).suffix.lower()
     if suffix == ".onnx":
         return OnnxReader(path, threads=threads, overrides=overrides)

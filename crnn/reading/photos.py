@@ -78,7 +78,7 @@ class PhotoReader:
     def __init__(
         self,
         detector: str | Path | Sequence[str | Path],
-        recogniser: str | Path | Sequence[str | Path],
+        recogniser: str | Path,
         overrides: Overrides | None = None,
         threads: int | None = None,
         cross_check: bool = False,
@@ -94,10 +94,7 @@ class PhotoReader:
         # the crop reader's own views stay off by default: on the photos they cost twice the time and no read.
         # Given, every crop is read in each of them too, and fused with the rest (`_read`).
         overrides = {"views": (), **{k: v for k, v in (overrides or {}).items() if v is not None}}
-        # Several recognisers (an `EnsembleReader`) each read every crop; their reads of one barcode are fused with
-        # the crops' (`read_barcodes`). The first one's codec and policy score the fusion.
-        models = [recogniser] if isinstance(recogniser, (str, Path)) else list(recogniser)
-        self.reader = open_reader(models, overrides, threads)
+        self.reader = open_reader(recogniser, overrides, threads)
         self.policy: ReadingPolicy = self.reader.policy
         # Several detectors (e.g. trainings with different seeds) each look at each photo; their detections of
         # one barcode are grouped like those of several zooms, so the best read of any of them wins.

@@ -3,7 +3,6 @@ ONNX reader (`crnn.reading.crops`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,6 @@ class TorchReader(Reader):
             return self.model(torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
 
 
-def open_reader(path: str | Path | Sequence[str | Path], overrides: Overrides | None = None, **kwargs: Any) -> Reader:
+def open_reader(path: str | Path, overrides: Overrides | None = None, **kwargs: Any) -> Reader:
     """`crnn.reading.crops.open_reader` that also reads `.ckpt` training checkpoints."""
     return _open_reader(path, overrides, checkpoint_reader=lambda p, o: TorchReader(p, o), **kwargs)

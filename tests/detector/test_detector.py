@@ -157,12 +157,6 @@ def test_train_resume_export_and_read_photo(
     assert isinstance(out["barcodes"], list)
     for b in out["barcodes"]:
         assert set(b) >= {"box", "quad", "text", "confidence", "checksum_ok"}
-    # An ensemble of a recogniser with itself reads what it reads alone (the summed likelihoods double).
-    twice = PhotoReader(onnx_path, [onnx_model, onnx_model])
-    for scene in read_scenes(scenes)[:4]:
-        assert (
-            twice.read_file(scene.path).to_dict() == PhotoReader(onnx_path, onnx_model).read_file(scene.path).to_dict()
-        )
     # The command line: one JSON object a photo; a bad file is reported and makes the exit status 1.
     capsys.readouterr()
     args = ["read", "--model", str(onnx_model), "--detector", str(onnx_path), "--json", "--quiet", "--cross-check"]

@@ -68,5 +68,3 @@ def test_a_reader_gets_its_policy_at_construction(onnx_model: Path):
     reader = open_reader(onnx_model, {"views": (), "min_confidence": 0.2})
     assert reader.views == () and reader.policy.min_confidence == 0.2
     assert open_reader(onnx_model).views == VIEWS
-    ensemble = open_reader([onnx_model, onnx_model], {"views": ("sides4",)})
-    assert ensemble.policy.views == ("sides4",) and all(m.views == ("sides4",) for m in ensemble.readers)

@@ -126,35 +126,8 @@ def test_views_on_the_command_line():
     assert build_parser().parse_args(["read", "--model", "m.onnx", "x.png"]).views is None
 
 
-def test_an_ensemble_reads_every_crop_with_every_model_and_view(capsys):
-    """Several models read each crop and its views; the number they find likeliest together wins, here the one a
-    confident model reads over a weak model's wrong read."""
+def test_a_missing_model_is_a_clear_error(capsys):
     from crnn import cli
-    from crnn.reading.crops import EnsembleReader, open_reader
 
-    truth, wrong = "5901234123457", "5901234123464"
-    crops = [Image.new("L", (160, 40), 200)]
-    weak = Scripted([log_softmax(frames_for(wrong, seed=s) * 0.7) for s in range(3)])  # the crop, then two views
-    strong = Scripted([frames_for(truth, seed=s) for s in range(3)])
-    assert weak.read(crops[:1])[0].text == wrong  # alone, the weak model reads it wrong, even with its views
-    weak = Scripted([log_softmax(frames_for(wrong, seed=s) * 0.7) for s in range(3)])
-    ensemble = EnsembleReader([weak, strong])
-    (read,) = ensemble.read(crops)
-    assert read.text == truth and read.checksum_ok
-    assert weak.calls == strong.calls == [1, 1, 1]  # every model: the crop, top15, sides4
-    # Without views each model reads the crop once.
-    weak, strong = Scripted([log_softmax(frames_for(wrong) * 0.7)]), Scripted([frames_for(truth)])
-    weak.policy = strong.policy = ReadingPolicy(views=())
-    ensemble = EnsembleReader([weak, strong])
-    assert [r.text for r in ensemble.read(crops)] == [truth] and weak.calls == strong.calls == [1]
-
-    class Letters(Scripted):
-        codec = Codec("0123456789X")
-
-    with pytest.raises(ValueError, match="different charsets"):
-        EnsembleReader([Scripted([]), Letters([])])
-    with pytest.raises(ValueError, match="at least one model"):
-        open_reader([])
-    # A missing member is a clear error, not a traceback.
-    assert cli.main(["evaluate", "--model", "a.onnx", "--model", "missing.onnx", "--data", "x.tsv"]) == 2
+    assert cli.main(["evaluate", "--model", "missing.onnx", "--data", "x.tsv"]) == 2
     assert "not found" in capsys.readouterr().err
