@@ -7,7 +7,7 @@ Prints the synthetic data time, the training time, and for each decoder the exac
 ../shared/data/real-dev/crops.tsv (never trained on): overall, per barcode format, per distinct number,
 how the failures split into caught by the check digit vs wrong-but-valid (the constrained decoder also with
 the test-time views, as `crnn read` reads), and what the confidence floor
-(`crnn.inference.MIN_CONFIDENCE`) flags as unsure; and the mean CTC negative log-likelihood of the true
+(`crnn.core.confidence.MIN_CONFIDENCE`) flags as unsure; and the mean CTC negative log-likelihood of the true
 numbers, a smoother measure than exact match for comparing two trainings (lower is better). Then, for the reader
 as shipped, a table per distinct number (images, exact match, CER, failures by kind) and every crop not read.
 """

@@ -5,7 +5,7 @@
 
 For each labelled set and floor: the share of reads at or above it (coverage), the share of those that are
 right (precision), wrong reads still shown as sure (the dangerous ones) and right reads flagged unsure.
-The default floor (`crnn.inference.MIN_CONFIDENCE`) is chosen on the synthetic val crops, where it is the
+The default floor (`crnn.core.confidence.MIN_CONFIDENCE`) is chosen on the synthetic val crops, where it is the
 highest floor of those above at which the reads it drops are still more often wrong than right; the
 real crops only report.
 """

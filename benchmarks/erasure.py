@@ -4,7 +4,7 @@
 
 A UPC-A printed without its check digit, or an EAN-13 whose leading digit the frame cut off, shows one digit
 fewer than its number; the constrained decoder may read the digits shown and infer the missing one from the
-check digit (`crnn.symbology.ERASABLE`, for the model's `erasable` formats unless `--erasable` names others), at a
+check digit (`crnn.core.symbology.ERASABLE`, for the model's `erasable` formats unless `--erasable` names others), at a
 prior probability (the model's `erasure_prior`). For each prior
 this prints, on the synthetic val crops (where the prior is chosen) and on the real crops (reported, never
 chosen on): exact match, the reads with an inferred digit and how many of them are right, and the wrong reads

@@ -41,19 +41,19 @@ def main() -> int:
         "--variants",
         type=int,
         default=DEFAULT_VARIANTS,
-        help=f"symbol hypotheses read per detection, 1-6 (default {DEFAULT_VARIANTS}; crnn.straighten.SYMBOL_VARIANTS)",
+        help=f"symbol hypotheses read per detection, 1-6 (default {DEFAULT_VARIANTS})",
     )
     ap.add_argument(
         "--zooms",
         type=lambda v: [float(x) for x in v.split(",")],
         default=list(DEFAULT_ZOOMS),
-        help="comma-separated scales the detector sees each photo at (default: crnn.photo.DEFAULT_ZOOMS)",
+        help="comma-separated scales the detector sees each photo at (default: crnn.config.reading.DEFAULT_ZOOMS)",
     )
     ap.add_argument(
         "--min-confidence",
         type=float,
         default=MIN_CONFIDENCE,
-        help="reads below it are unsure: not counted as read (default: crnn.inference.MIN_CONFIDENCE)",
+        help="reads below it are unsure: not counted as read (default: crnn.core.confidence.MIN_CONFIDENCE)",
     )
     ap.add_argument("--erasure-prior", type=float, default=None, help=ERASURE_HELP)
     ap.add_argument("--erasable", nargs="+", choices=sorted(ERASABLE), default=None, help=ERASABLE_HELP)

@@ -80,7 +80,7 @@ def library(work: Path, overrides: list[str]) -> None:
     result = fit(t)
     for split in c["evaluate"].splits:
         evaluate(result.best_checkpoint, work / "crops" / split / "crops.tsv")
-    samples = read_tsv(work / "crops/test/crops.tsv", __import__("crnn.codec").codec.Codec())
+    samples = read_tsv(work / "crops/test/crops.tsv", __import__("crnn.core.codec").codec.Codec())
     export_onnx(result.best_checkpoint, work / "model.onnx", images=[load_image(s.path) for s in samples[:32]])
     d = dataclasses.replace(c["detector_train"], out_dir=str(work / "detector"))
     det = fit_detector(d)

@@ -1,4 +1,4 @@
-"""Test-time views threshold benchmark: which reads to read again in views (`crnn.inference.VIEWS_BELOW`).
+"""Test-time views threshold benchmark: which reads to read again in views (`crnn.core.confidence.VIEWS_BELOW`).
 
     python benchmarks/views.py --model runs/a/model.onnx [--model runs/b/model.onnx ...]
         [--sets data/synth/val/crops.tsv ../shared/data/real-dev/crops.tsv] [--thresholds 0.05,0.2,0.5,0.8,1.01]

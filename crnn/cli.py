@@ -38,7 +38,7 @@ LEAD0_HELP = (
 VIEWS_HELP = (
     "test-time views for reads under {below} confidence (every read of an ensemble), comma-separated (top15, sides4, "
     "pad5) or none; "
-    'their reads are fused (README, "Views"). Default: top15,sides4 for crops, none for photos (their '
+    'their reads are fused (docs/decisions.md, "Views"). Default: top15,sides4 for crops, none for photos (their '
     "detections are the views; given, every crop of a photo is read in them too, at about 2.5 times the time)"
 )
 
@@ -69,7 +69,7 @@ def _cmd_synth(a: argparse.Namespace) -> int:
 
 
 def _print_result(result: Any) -> int:
-    """A training run's outcome (`crnn.train.TrainResult`) as one JSON line."""
+    """A training run's outcome (`crnn.training.trainer.TrainResult`) as one JSON line."""
     print(
         json.dumps(
             {

@@ -87,7 +87,7 @@ def register_base_tasks(pcfg: PipelineConfig, configs: dict[str, Any]) -> dict[s
             working_directory=".",
             packages=step_packages(),
             docker=pcfg.docker.gpu if spec.queue == "gpu" else pcfg.docker.cpu,
-            add_task_init_call=False,  # the scripts call Task.init themselves (crnn.tracking.start_step)
+            add_task_init_call=False,  # the scripts call Task.init themselves (crnn.tracking.tracker.start_step)
         )
         task.set_parameters(step_parameters(name, configs[name]))
         task.add_tags([tag, "pipeline-step"])

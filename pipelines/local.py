@@ -1,7 +1,7 @@
 """The pipeline without a server: the same steps, one after another in `ORDER`, in this process.
 
 Each step records a ClearML offline session; datasets and models go to a content-addressed local store
-(`crnn.tracking.LocalStore`) and IDs pass between steps through the tasks' Inputs/Outputs sections, as on a
+(`crnn.tracking.store.LocalStore`) and IDs pass between steps through the tasks' Inputs/Outputs sections, as on a
 server. A step whose config, input IDs and code are unchanged since a completed run is reused, not redone.
 """
 

@@ -112,7 +112,7 @@ def second_node(spec: StepSpec, name: str, **changes: Any) -> StepSpec:
 
 
 # A second detector, the same config trained with another seed: two trainings miss different barcodes, and
-# photo_evaluate reads with both (README, "Two detectors together").
+# photo_evaluate reads with both (docs/decisions.md, "Two detectors together").
 STEPS["detector_train_b"] = second_node(STEPS["detector_train"], "detector_train_b", preset=("trainer.seed=1",))
 STEPS["detector_export_b"] = second_node(
     STEPS["detector_export"], "detector_export_b", inputs={"model_id": ("detector_train_b", "model_id")}

@@ -3,7 +3,7 @@
     python steps/photo_evaluate.py --detector-model-id ID [--second-detector-model-id ID] --recogniser-model-id ID
         [--config configs/photo_evaluate.yaml] [photos_tsv=photos.tsv threshold=0.5 ...]
 With a second detector (the pipeline's detector_export_b), both look at every photo and the best read of a
-barcode wins (crnn.photo.PhotoReader).
+barcode wins (crnn.reading.photos.PhotoReader).
 Scalars (title `photos`): read, read_any, wrong_sure, other_sure, found, zxing, either, seconds_per_photo; a table per
 group and one of the first failures (unsure reads marked `?`); photo_metrics.json and the failures as
 artifacts. Without the photos TSV the step reports

@@ -1,4 +1,4 @@
-"""Configuration schema (dataclasses) and loading: YAML + dotlist overrides, validated by OmegaConf.
+"""Loading a config: schema defaults, a YAML file and `key=value` overrides, validated by OmegaConf.
 
 An unknown or mistyped key is an error, so a typo in a YAML file or an override never passes silently.
 """

@@ -1,7 +1,4 @@
-"""Configuration schema (dataclasses) and loading: YAML + dotlist overrides, validated by OmegaConf.
-
-An unknown or mistyped key is an error, so a typo in a YAML file or an override never passes silently.
-"""
+"""Which schema each file in configs/ loads with."""
 
 from __future__ import annotations
 

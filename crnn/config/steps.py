@@ -1,7 +1,4 @@
-"""Configuration schema (dataclasses) and loading: YAML + dotlist overrides, validated by OmegaConf.
-
-An unknown or mistyped key is an error, so a typo in a YAML file or an override never passes silently.
-"""
+"""The pipeline steps' configurations (configs/<step>.yaml) and the pipeline's own."""
 
 from __future__ import annotations
 
@@ -121,10 +118,10 @@ class PhotoEvaluateConfig:
     # Failed photos listed in the step's failures table (all of them go into the artifact).
     failures_shown: int = 32
     zooms: list[float] = field(default_factory=lambda: list(DEFAULT_ZOOMS))
-    # Symbol hypotheses read per detection, 1-6 (crnn.straighten.SYMBOL_VARIANTS; past the second only for unsure
+    # Symbol hypotheses read per detection, 1-6 (crnn.core.geometry.SYMBOL_VARIANTS; past the second only for unsure
     # barcodes).
     variants: int = DEFAULT_VARIANTS
-    # Reads under this confidence are unsure: listed apart, not counted as read (crnn.inference.MIN_CONFIDENCE).
+    # Reads under this confidence are unsure: listed apart, not counted as read (crnn.core.confidence.MIN_CONFIDENCE).
     min_confidence: float = MIN_CONFIDENCE
 
 

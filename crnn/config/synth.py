@@ -34,7 +34,8 @@ class SynthConfig:
     p_text_below: float = 0.0  # a line of small print (lot, date, price; boxed or not) just under the digits
     # A crop that shows no digit: moved up onto the bars alone, or down onto the print under the digits (drawn for
     # it), as a photo reader's far-fetched boxes and false detections are. Labelled `printed` = `-`: the recogniser
-    # learns to read nothing there, so such crops read unsure instead of as a wrong number (README, "No-number crops").
+    # learns to read nothing there, so such crops read unsure instead of as a wrong number (docs/decisions.md,
+    # "No-number crops").
     p_no_number: float = 0.0
     # A UPC-A printed the way loyalty cards and in-store labels print it: equal bars, the check digit not
     # printed (`printed` lacks it), the 11 digits spread evenly under the bars, often small and widely spaced,

@@ -1,7 +1,4 @@
-"""Configuration schema (dataclasses) and loading: YAML + dotlist overrides, validated by OmegaConf.
-
-An unknown or mistyped key is an error, so a typo in a YAML file or an override never passes silently.
-"""
+"""The recogniser's training configuration: network, input, augmentation, data, optimiser, trainer, decoder."""
 
 from __future__ import annotations
 
@@ -143,17 +140,17 @@ class TrainConfig:
     # Default decoder for evaluation and reading; exported into the ONNX metadata.
     decoder: Literal["greedy", "beam", "constrained"] = "constrained"
     # The constrained decoder's prior that a crop lacks one digit the check digit supplies (a UPC-A printed
-    # without it, an EAN-13 with the leading digit cut off; crnn.codec). Meaningful for a model trained on
+    # without it, an EAN-13 with the leading digit cut off; crnn.core.codec). Meaningful for a model trained on
     # labels of the digits shown (`p_card`); stored in the checkpoint and the ONNX
     # metadata, so readers use it unless told otherwise (`--erasure-prior`). 0 turns it off.
     # Shipped: 0.05 for UPC-A only (the loyalty cards' missing check digit; benchmarks on synthetic val crops).
     erasure_prior: float = 0.05
-    # The formats whose missing digit the hypothesis may infer (`crnn.symbology.ERASABLE`: the UPC-A check digit,
+    # The formats whose missing digit the hypothesis may infer (`crnn.core.symbology.ERASABLE`: the UPC-A check digit,
     # the EAN-13 leading digit): those the model was trained to read without it, so that it never infers a digit
     # where it only misread one (a model of `p_card` alone infers leading EAN-13 digits wrong and sure).
     erasable: list[str] = field(default_factory=lambda: ["UPC-A"])
     # The constrained decoder's prior that a 13-digit code starting with 0 is printed as an EAN-13 rather than
-    # as its 12-digit UPC-A (same bars; crnn.symbology.constraints). 1 weighs both alike; a model that reads the
+    # as its 12-digit UPC-A (same bars; crnn.core.symbology.constraints). 1 weighs both alike; a model that reads the
     # bars (`data.learn=text`) may need less. Stored and carried like erasure_prior (`--ean13-lead0-prior`).
     # Shipped: 0.1 (GS1 gives 000-019 to UPC-A, so the 12-digit layout of the same bars wins unless much likelier).
     ean13_lead0_prior: float = 0.1

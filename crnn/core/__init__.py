@@ -1,0 +1,1 @@
+"""Torch-free basics: symbologies, the codec and decoders, preprocessing, geometry, labels, metrics."""

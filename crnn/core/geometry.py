@@ -93,7 +93,7 @@ def digit_band(symbol: np.ndarray, aspect: float = BAND_ASPECT) -> np.ndarray:
 # Test-time hypotheses about a detected symbol, as (left, top, right, bottom) of the unit square: as
 # detected, with the bottom edge lower (digits cut off by a box that ends too high), and the whole box moved down
 # by 0.3, 0.4, 0.5 and 0.6 of its height (digits far under tall or glare-washed bars, which the detector boxes
-# alone; these read only as a fallback, `ALWAYS_READ_VARIANTS`; README, "Symbol variants"). Hypotheses that
+# alone; these read only as a fallback, `ALWAYS_READ_VARIANTS`; docs/decisions.md, "Symbol variants"). Hypotheses that
 # pull the right edge in (an add-on taken for part of the symbol) were tried and lost photos: the reader
 # is confidently wrong on a crop that cuts digits.
 SYMBOL_VARIANTS = (

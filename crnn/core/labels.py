@@ -2,9 +2,9 @@
 
 An optional `printed` column holds the digits the crop shows when it shows fewer than `text` (a UPC-A
 printed without its check digit, an EAN-13 whose leading digit the frame cut): the recogniser learns to
-read `printed`, and the check-digit decoder infers the rest (crnn.codec). `printed` = `-` (`NO_DIGITS`) marks a
+read `printed`, and the check-digit decoder infers the rest (crnn.core.codec). `printed` = `-` (`NO_DIGITS`) marks a
 crop that shows none of them (the generator's `p_no_number`: bars alone, print under the digits): it teaches
-the recogniser to read nothing there, and is left out of accuracy figures (`crnn.evaluate`).
+the recogniser to read nothing there, and is left out of accuracy figures (`crnn.evaluation.crops`).
 
 Filenames resolve relative to the TSV's folder, or to the folder named after the TSV (`crops.tsv` ->
 `crops/`, as in ../shared/data/real-dev), and may not escape it. Every problem names the file and line.

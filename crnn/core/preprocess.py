@@ -72,7 +72,7 @@ def letterbox(image: Image.Image, height: int, width: int, x_stretch: float = 1.
 
 
 # Test-time views of a crop: how a detector or a hand might have cropped the same barcode a little differently
-# (bars above cut, sides trimmed, a looser frame). `Reader` fuses `VIEWS` for unsure reads (README, "Views":
+# (bars above cut, sides trimmed, a looser frame). `Reader` fuses `VIEWS` for unsure reads (docs/decisions.md, "Views":
 # the third, tried, added cost and no read).
 VIEW_NAMES = ("top15", "sides4", "pad5")
 

@@ -1,0 +1,1 @@
+"""Datasets: importers (tsv, coco, crops, synthetic) into one raw layout, and splitting and cropping."""

@@ -1,6 +1,6 @@
-"""From a raw dataset (see `crnn.importers`) to training crops: seeded split, box + margin, upright crops.
+"""From a raw dataset (see `crnn.datasets.importers`) to training crops: seeded split, box + margin, upright crops.
 
-Output layout (each split readable by `crnn.labels.read_tsv` and `TrainConfig.data`):
+Output layout (each split readable by `crnn.core.labels.read_tsv` and `TrainConfig.data`):
   train/crops.tsv, train/crops/*.png   (filename, text, format)
   val/...  test/...
 """

@@ -6,7 +6,7 @@ Sources (`DatasetConfig.source`):
   coco       COCO JSON, one box per barcode, the printed digits in an annotation attribute (Azure ML labelling)
   crops      a `filename<TAB>text` TSV beside a folder of crops
 
-The raw layout every importer writes (and `crnn.crops` reads):
+The raw layout every importer writes (and `crnn.datasets.crops` reads):
   labels.tsv   filename, text, format, x_from, y_from, width, height  (empty box = the whole image)
   images/...   the images, under the names they had in the source
 
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 LABELS = "labels.tsv"
 
 
-# `printed`: the digits the image shows where fewer than `text` (crnn.labels); empty when all are.
+# `printed`: the digits the image shows where fewer than `text` (crnn.core.labels); empty when all are.
 LABELS_HEADER = ("filename", "text", "format", "x_from", "y_from", "width", "height", "printed")
 
 

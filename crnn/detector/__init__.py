@@ -1,0 +1,1 @@
+"""The barcode detector: network, scene data, LightningModule, training and export."""

@@ -1,14 +1,4 @@
-"""Barcode detector: the network, its targets and data, Lightning training, ONNX export.
-
-The network maps a letterboxed grey photo to three maps at stride 4: the logit that a pixel belongs to a
-barcode symbol (bars + printed digits), and the direction (cos, sin) of the symbol's digit line, so a
-barcode turned by 90 or 180 degrees comes out with its digits at the bottom of its quad. Boxes come from
-the maps in `crnn.photo.boxes_from_maps` (numpy, shared with onnxruntime reading).
-
-Training data: the generator's whole scenes (their symbol quads come free) and, when given, imported
-raw datasets with boxes (`tsv` / `coco` sources; an axis-aligned box teaches the region, and its direction
-only when it is wider than tall).
-"""
+"""Loading a detector checkpoint (weights_only) and exporting it to ONNX, checked against PyTorch."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Evaluation of crops and photos, and the images reports show."""

@@ -17,7 +17,7 @@ from crnn.reading.crops import Reader, open_reader
 class Evaluation:
     summary: dict
     rows: list[dict] = field(default_factory=list)
-    # Per distinct number: format, images, exact match, CER, failures by kind (`crnn.metrics.per_number`).
+    # Per distinct number: format, images, exact match, CER, failures by kind (`crnn.core.metrics.per_number`).
     numbers: list[dict] = field(default_factory=list)
 
     @property
@@ -25,7 +25,7 @@ class Evaluation:
         return [r for r in self.rows if r["text"] != r["target"]]
 
     def at_floor(self, floor: float) -> dict:
-        """What a confidence floor does to these reads (`crnn.metrics.selective`)."""
+        """What a confidence floor does to these reads (`crnn.core.metrics.selective`)."""
         return metrics.selective(
             [r["text"] == r["target"] for r in self.rows],
             [r["confidence"] for r in self.rows],
@@ -70,7 +70,7 @@ def evaluate(
         "all_read": sum(r[metrics.EXACT_MATCH] == 1.0 for r in numbers) / max(1, len(numbers)),
         "mean_exact_match": sum(r[metrics.EXACT_MATCH] for r in numbers) / max(1, len(numbers)),
     }
-    # Reads with a digit the crop lacks, supplied by the check digit (crnn.codec): how many, how many right.
+    # Reads with a digit the crop lacks, supplied by the check digit (crnn.core.codec): how many, how many right.
     inferred = [p == t for p, t, r in zip(preds, targets, readings) if r.inferred]
     summary["inferred"] = {"n": len(inferred), "right": sum(inferred)}
     blank_reads = list(reader.read_stream((load_image(s.path) for s in blank), batch_size, decoder)) if blank else []

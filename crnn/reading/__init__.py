@@ -1,0 +1,1 @@
+"""The torch-free product: crop and photo readers, detector runtime, bar decoder, reading policy."""

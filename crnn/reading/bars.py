@@ -1,10 +1,4 @@
-"""Photo in, numbers out: detect every barcode, straighten it, read it (onnxruntime, no torch).
-
-The detector (`crnn.detector`) gives per-pixel maps at stride 4: the probability that a pixel belongs to a
-barcode symbol (bars + printed digits) and the direction of the symbol's digit line (cos, sin). A barcode
-is a connected region of the probability map; its oriented box comes from the region's pixels seen along
-the mean direction. The box's digit band is warped upright (`crnn.straighten`) and read by the recogniser.
-"""
+"""The bars as evidence: zxing-cpp decodes of a photo, matched to detections and compared as GTIN-13 numbers."""
 
 from __future__ import annotations
 

@@ -1,8 +1,4 @@
-"""Reading crops with a trained model: onnxruntime (no torch needed) or a training checkpoint.
-
-Both readers share `crnn.preprocess` and `crnn.codec`, so a string read in training, evaluation and
-deployment comes from the same preprocessing and the same decoder.
-"""
+"""Fusing several reads of one barcode (views, hypotheses, zooms) into one number, scored as the decoder does."""
 
 from __future__ import annotations
 
@@ -23,7 +19,7 @@ class Reading:
     confidence: float
     checksum_ok: bool
     char_confidences: tuple[float, ...]
-    inferred: tuple[int, ...] = ()  # positions of `text` supplied by the check digit, not read (crnn.codec)
+    inferred: tuple[int, ...] = ()  # positions of `text` supplied by the check digit, not read (crnn.core.codec)
 
 
 def _candidates(decoded: Sequence[Decoded], erasure_prior: float = 0.0) -> list[str]:

@@ -1,8 +1,4 @@
-"""Reading crops with a trained model: onnxruntime (no torch needed) or a training checkpoint.
-
-Both readers share `crnn.preprocess` and `crnn.codec`, so a string read in training, evaluation and
-deployment comes from the same preprocessing and the same decoder.
-"""
+"""The ONNX metadata a recogniser carries, so a reader needs no training config."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 The detector (`crnn.detector`) gives per-pixel maps at stride 4: the probability that a pixel belongs to a
 barcode symbol (bars + printed digits) and the direction of the symbol's digit line (cos, sin). A barcode
 is a connected region of the probability map; its oriented box comes from the region's pixels seen along
-the mean direction. The box's digit band is warped upright (`crnn.straighten`) and read by the recogniser.
+the mean direction. The box's digit band is warped upright (`crnn.core.geometry`) and read by the recogniser.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class BarcodeRead:
     text: str
     confidence: float
     checksum_ok: bool
-    inferred: tuple[int, ...] = ()  # positions supplied by the check digit, not read (crnn.codec)
+    inferred: tuple[int, ...] = ()  # positions supplied by the check digit, not read (crnn.core.codec)
     # Bar decoder's cross-check, when asked for: {"text", "format", "agrees"} or None (no decode there).
     zxing: dict | None = None
 
@@ -108,10 +108,10 @@ class PhotoReader:
         `ALWAYS_READ_VARIANTS` only for a barcode whose read from the others is unsure (under the floor or failing
         the check digit): a fallback, so a far-fetched crop never outvotes a sure read. With several `zooms`, each
         detector looks at the photo at each. Detections of one barcode (boxes overlapping by IoU >= 0.3) are one
-        barcode, and their reads are fused like test-time views (`crnn.inference.fused_text`): the number all of
+        barcode, and their reads are fused like test-time views (`crnn.reading.fusion.fused_text`): the number all of
         its crops find likeliest together wins, with the confidence and box of the most confident crop that read
         it. With two main-job model sets on the real photos this read as many photos as taking the most confident
-        read and removed the one confident misread each had (README, "Views").
+        read and removed the one confident misread each had (docs/decisions.md, "Views").
         """
         owned = self.detections(image)
         first = SYMBOL_VARIANTS[: min(self.policy.variants, ALWAYS_READ_VARIANTS)]

@@ -1,0 +1,1 @@
+"""The CRNN recogniser: network, data, LightningModule, training, checkpoints, export."""

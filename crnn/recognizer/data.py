@@ -1,4 +1,4 @@
-"""Training: the LightningModule (CTC loss, metrics) and the data loading around it."""
+"""The recogniser's training data: labelled crops to normalised arrays and CTC targets, and their batches."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Training: the LightningModule (CTC loss, metrics) and the data loading around it."""
+"""The recogniser's LightningModule: CTC loss, validation metrics per set, optimiser and schedule."""
 
 from __future__ import annotations
 

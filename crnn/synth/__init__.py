@@ -20,7 +20,7 @@ from crnn.synth.render import (
 )
 from crnn.synth.scene import CROP_MARGIN_MODULES, Sample, make_sample
 from crnn.synth.settings import GENERATOR_VERSION, SynthConfig, synth_config
-from crnn.synth.writer import ANNOTATION_HEADER, CROP_HEADER, STAMP, SynthSummary, ensure, generate, main
+from crnn.synth.writer import ANNOTATION_HEADER, CROP_HEADER, STAMP, SynthSummary, ensure, generate
 
 __all__ = [
     "ANNOTATION_HEADER",
@@ -47,7 +47,6 @@ __all__ = [
     "generate",
     "isbn_text",
     "long_bar_modules",
-    "main",
     "make_sample",
     "module_pattern",
     "printed_digits",

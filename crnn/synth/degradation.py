@@ -1,10 +1,5 @@
-"""Synthetic barcode photos and the OCR crops a detector would cut from them.
-
-One sample: a barcode (EAN-13 / UPC-A / UPC-E / EAN-8) printed on a label, warped into a scene
-(rotation, perspective, cylinder curvature), lit, streaked, blurred, noised and JPEG-compressed; then the
-"lower bars + digits" crop is cut back out of the degraded scene by rectifying a slightly jittered quad,
-as an imperfect detector would. Every sample depends only on (seed, index), so outputs are byte-identical
-for any number of workers.
+"""Degrading a scene as a camera would: the warp (perspective, curvature, crumple), lighting, glare, streaks,
+blur and noise.
 """
 
 from __future__ import annotations

@@ -1,15 +1,7 @@
-"""Synthetic barcode photos and the OCR crops a detector would cut from them.
-
-One sample: a barcode (EAN-13 / UPC-A / UPC-E / EAN-8) printed on a label, warped into a scene
-(rotation, perspective, cylinder curvature), lit, streaked, blurred, noised and JPEG-compressed; then the
-"lower bars + digits" crop is cut back out of the degraded scene by rectifying a slightly jittered quad,
-as an imperfect detector would. Every sample depends only on (seed, index), so outputs are byte-identical
-for any number of workers.
-"""
+"""Writing synthetic samples to disk in parallel: scenes + annotations.tsv, crops + crops.tsv, a settings stamp."""
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import logging
@@ -114,7 +106,7 @@ def generate(
         w.writerow(CROP_HEADER)
         for i, text, _, fmt, _, printed in rows:
             w.writerow([f"crops/{i:0{digits}d}.png", text, fmt, printed])
-    # Provenance, and what `crnn.train.ensure_synthetic` compares to know a folder is current.
+    # Provenance, and what `crnn.recognizer.train.ensure_synthetic` compares to know a folder is current.
     stamp = {"generator_version": GENERATOR_VERSION, "count": count, "seed": seed, "config": asdict(cfg)}
     stamp |= stamp_extra or {}
     (out_dir / STAMP).write_text(json.dumps(stamp, indent=1, sort_keys=True) + "\n")
@@ -176,19 +168,3 @@ def _read_stamp(path: Path) -> dict:
     except (OSError, ValueError):
         return {}
     return stamp if isinstance(stamp, dict) else {}
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Write synthetic barcode scenes and OCR crops.")
-    parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--count", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workers", type=int, default=2)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO)
-    summary = generate(args.out_dir, args.count, args.seed, args.workers)
-    print(f"{summary.count} samples in {summary.seconds:.1f}s ({summary.samples_per_s:.1f}/s)")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,15 +1,4 @@
-"""All ClearML plumbing in one place: step tasks, config connection, datasets, models, Lightning reporting.
-
-A step runs in one of two modes:
-  server   a ClearML server is configured: the step is a ClearML Task; datasets are ClearML Datasets,
-           checkpoints and ONNX files are OutputModels, inputs are fetched by ID from the server.
-  offline  no server (or CLEARML_OFFLINE_MODE=1): the step still records a ClearML offline session
-           (parameters, scalars, images, artifacts; importable into a server later), while datasets and
-           models live in `LocalStore`, a content-addressed folder with parent links.
-Either way a step sees the same `Tracker` API and passes on plain string IDs.
-
-The rest of the library never imports ClearML; this module imports it lazily.
-"""
+"""Lightning reporting to ClearML: scalars and images each epoch."""
 
 from __future__ import annotations
 

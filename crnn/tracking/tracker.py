@@ -1,4 +1,4 @@
-"""All ClearML plumbing in one place: step tasks, config connection, datasets, models, Lightning reporting.
+"""The Tracker: one API for a step in ClearML or offline (task, parameters, datasets, models, reports).
 
 A step runs in one of two modes:
   server   a ClearML server is configured: the step is a ClearML Task; datasets are ClearML Datasets,

@@ -1,0 +1,1 @@
+"""The Lightning kit both models share: trainer, schedule, checkpoint IO, backbones."""

@@ -1,8 +1,4 @@
-"""The CRNN network: timm feature backbone -> 1x1 conv -> height pooling -> bidirectional RNN -> classes.
-
-A plain nn.Module (no Lightning). The RNN input size and the number of time steps come from a dummy
-forward through the backbone, never from configuration.
-"""
+"""A timm feature backbone, built without downloads (local weights only)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`fit(cfg) -> TrainResult`: the training entry point used by the CLI, the pipeline step and the tests."""
+"""Reading Lightning training checkpoints safely (weights_only) and taking the network's weights out."""
 
 from __future__ import annotations
 

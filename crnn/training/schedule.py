@@ -1,4 +1,4 @@
-"""Training: the LightningModule (CTC loss, metrics) and the data loading around it."""
+"""The optimiser and learning-rate schedule both models train with (AdamW, warm-up, cosine; time-aware)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`fit(cfg) -> TrainResult`: the training entry point used by the CLI, the pipeline step and the tests."""
+"""The Lightning Trainer both models train with: checkpoints, history, time limit, loaders."""
 
 from __future__ import annotations
 

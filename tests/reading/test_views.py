@@ -1,4 +1,4 @@
-"""Test-time views: the crops (`crnn.preprocess.view`), their fusion (`crnn.inference.fuse_views`) and the
+"""Test-time views: the crops (`crnn.preprocess.view`), their fusion (`crnn.reading.fusion.fuse_views`) and the
 reader that reads unsure crops again in them."""
 
 import numpy as np
