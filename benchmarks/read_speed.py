@@ -3,8 +3,8 @@
     python benchmarks/read_speed.py [--model runs/train/model.onnx] [--real ../shared/data/real-dev/crops.tsv]
 
 Both networks are built with the same code (`crnn.recognizer.model.CRNN`) and exported with the same exporter; the
-earlier design is timm resnet18 to layer 2 (output stride 8), a 1x1 conv to 48 channels, a 2-layer BiGRU of hidden size 64
-and a 96 x 352 RGB input. Speed does not depend on the weights, so untrained copies are timed unless `--model`
+earlier design is timm resnet18 to layer 2 (output stride 8), a 1x1 conv to 48 channels, a 2-layer BiGRU of hidden
+size 64 and a 96 x 352 RGB input. Speed does not depend on the weights, so untrained copies are timed unless `--model`
 names a trained default model (then its accuracy on the real crops is printed too, and its speed as `crnn read`
 reads: constrained decoder, test-time views for unsure reads). Crops are the real crops, preprocessing included
 in the end-to-end figures.
