@@ -3,7 +3,6 @@
 from crnn.config.detector import DetectorConfig, DetectorDataConfig, DetectorInputConfig, DetectorModelConfig
 from crnn.config.loading import from_dict, load, to_dict
 from crnn.config.reading import DEFAULT_VARIANTS, DEFAULT_ZOOMS, DetectorPostConfig
-from crnn.config.schemas import SCHEMAS
 from crnn.config.steps import (
     DatasetConfig,
     DetectorExportConfig,
@@ -31,6 +30,19 @@ from crnn.config.train import (
     TrainConfig,
     TrainerConfig,
 )
+
+# The schema of every file in configs/ (a test loads them all and compares each with its schema's defaults).
+SCHEMAS: dict[str, type] = {
+    "train.yaml": TrainConfig,
+    "detector.yaml": DetectorConfig,
+    "dataset.yaml": DatasetConfig,
+    "preprocess.yaml": PreprocessConfig,
+    "evaluate.yaml": EvaluateConfig,
+    "export.yaml": ExportConfig,
+    "detector_export.yaml": DetectorExportConfig,
+    "photo_evaluate.yaml": PhotoEvaluateConfig,
+    "pipeline.yaml": PipelineConfig,
+}
 
 __all__ = [
     "SynthConfig",

@@ -9,7 +9,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _schemas() -> dict[str, type]:
     """Every config file in configs/ and the schema it must satisfy (extended as steps add configs)."""
-    from crnn.config.schemas import SCHEMAS
+    from crnn.config import SCHEMAS
 
     return SCHEMAS
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from crnn import config, tracking
-from crnn.config.schemas import SCHEMAS
+from crnn.config import SCHEMAS
 from crnn.config.train import TrainConfig
 from crnn.evaluation.visualize import DELETED, align, char_confusion, confusion_image, prediction_gallery
 from crnn.tracking.params import flatten, unflatten
