@@ -41,7 +41,7 @@ def run_step(
     *,
     project: str,
     store_dir: str | Path,
-    work_dir: str | Path,
+    work_dir: str | Path | None = None,
     task_type: str = "data_processing",
     queue: str | None = None,
     section: str | None = None,
@@ -52,7 +52,8 @@ def run_step(
     is named apart but keeps the section its script reads), the input IDs under Inputs; both are connected
     first (so an edit in the UI or a pipeline override applies),
     the outputs are recorded in the task's Outputs section; a failure marks the task failed and raises
-    StepFailed naming the step.
+    StepFailed naming the step. `work_dir` None: `runs/steps/<step>/<task id>`, one folder per task, so two nodes
+    of one step script (the two detectors) or two runs never write into each other's files.
     """
     start = time.time()
     tracker = start_step(step, project, store_dir, task_type)
@@ -62,8 +63,9 @@ def run_step(
         got = tracker.connect_inputs(inputs)
         if queue:
             tracker.execute_remotely(queue)
-        Path(work_dir).mkdir(parents=True, exist_ok=True)
-        outputs = fn(cfg, tracker, Path(work_dir), **got)
+        work = Path(work_dir) if work_dir is not None else Path("runs") / "steps" / step / task_id
+        work.mkdir(parents=True, exist_ok=True)
+        outputs = fn(cfg, tracker, work, **got)
         tracker.set_outputs(outputs)
     except BaseException as e:
         try:
@@ -103,7 +105,9 @@ def step_main(
         default=os.environ.get("CRNN_STORE", "runs/pipeline/store"),
         help="offline: the local dataset/model store (env CRNN_STORE)",
     )
-    p.add_argument("--work-dir", default=f"runs/steps/{step}", help="where the step writes its files")
+    p.add_argument(
+        "--work-dir", default=None, help=f"where the step writes its files (default: runs/steps/{step}/<task id>)"
+    )
     p.add_argument("--queue", default=None, help="server: enqueue this step on QUEUE instead of running it here")
     p.add_argument("overrides", nargs="*", help="config overrides, e.g. optim.lr=3e-4")
     a = p.parse_args(argv)

@@ -1,5 +1,7 @@
 """ClearML plumbing that needs no server: config <-> hyperparameters, the local store, server detection."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -92,3 +94,23 @@ def test_prediction_gallery_marks_failures_red():
     red = (arr[..., 0] > 150) & (arr[..., 1] < 80)
     green = (arr[..., 1] > 100) & (arr[..., 0] < 80)
     assert red[:, im.width // 2 :].any() and not red[:, : im.width // 2].any() and green.any()
+
+
+def test_each_task_gets_its_own_work_dir(offline, monkeypatch):
+    """Two nodes of one step script (the two detectors) or two runs of it never share a folder: the default work
+    dir is named after the task."""
+    from crnn.tracking.steps import run_step
+
+    monkeypatch.chdir(offline)
+    seen = []
+
+    def fn(cfg, tracker, work_dir, **inputs):
+        seen.append(work_dir)
+        (work_dir / "detector.onnx").write_text(str(len(seen)))
+        return {"n": len(seen)}
+
+    cfg = config.EvaluateConfig()
+    for _ in range(2):
+        run_step("detector_export", cfg, {}, fn, project="t", store_dir=offline / "store", task_type="testing")
+    assert len(set(seen)) == 2 and all(p.parent == Path("runs/steps/detector_export") for p in seen)
+    assert [(p / "detector.onnx").read_text() for p in seen] == ["1", "2"]  # the first run's file is intact
