@@ -150,13 +150,17 @@ def build_controller(
     return pipe
 
 
-def failed_steps(pipe: Any) -> list[str]:
-    """Steps that did not complete (the controller can exit 0 while a step failed: never trust it)."""
-    bad = []
+def step_outcomes(pipe: Any) -> tuple[list[str], list[str]]:
+    """(failed, not run): the steps whose job failed, was aborted or did not complete, and those never launched
+    (skipped after a parent failed: ClearML's `skip_job`). A step reused from the cache counts as neither. The
+    controller's own status is not trusted alone: it can end completed while a step failed."""
+    failed, not_run = [], []
     for name, node in pipe.get_pipeline_dag().items():
         job = node.job
         if node.executed and job is None:
             continue  # reused from cache
-        if job is None or job.is_failed() or job.is_aborted() or not job.is_completed():
-            bad.append(name)
-    return bad
+        if job is None or getattr(node, "skip_job", False):
+            not_run.append(name)
+        elif job.is_failed() or job.is_aborted() or not job.is_completed():
+            failed.append(name)
+    return failed, not_run

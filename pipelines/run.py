@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run_with_server(a: argparse.Namespace, pcfg, configs) -> int:  # type: ignore[no-untyped-def]  # config types
-    from pipelines.controller import build_controller, failed_steps, git_source, register_base_tasks
+    from pipelines.controller import build_controller, git_source, register_base_tasks, step_outcomes
 
     host = tracking.check_server()  # configured but unreachable: an error, never a silent offline fallback
     gpu, cpu = a.queue or pcfg.queues.gpu, a.cpu_queue or pcfg.queues.cpu
@@ -79,11 +79,16 @@ def run_with_server(a: argparse.Namespace, pcfg, configs) -> int:  # type: ignor
         pipe.start(queue=pcfg.queues.controller)  # returns at once; the controller runs on an agent
         print(f"controller enqueued on {pcfg.queues.controller!r}; follow it in the web UI")
         return 0
+    # start_locally waits for the pipeline and stops it (marking it failed when ClearML saw a step fail); it is not
+    # stopped a second time here. A failure ClearML missed still marks the pipeline task failed.
     pipe.start_locally(run_pipeline_steps_locally=a.local_steps)
-    bad = failed_steps(pipe)
-    pipe.stop(mark_failed=bool(bad))
-    if bad:
-        print(f"error: pipeline failed at step(s) {', '.join(bad)}", file=sys.stderr)
+    failed, not_run = step_outcomes(pipe)
+    if failed or not_run:
+        from clearml import Task
+
+        reason = f"failed: {', '.join(failed) or '-'}; not run: {', '.join(not_run) or '-'}"
+        Task.get_task(task_id=pipe.id).mark_failed(status_reason=reason[:255], force=True)
+        print(f"error: pipeline {reason}", file=sys.stderr)
         return 1
     print("pipeline completed")
     return 0

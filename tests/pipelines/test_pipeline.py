@@ -253,3 +253,24 @@ def test_configured_but_unreachable_server_is_an_error(tmp_path, monkeypatch, ca
     err = capsys.readouterr().err
     assert "unreachable" in err and "127.0.0.1:9" in err
     assert not (tmp_path / "summary.json").exists()  # no silent offline fallback
+
+
+def test_step_outcomes_tell_failed_steps_from_steps_never_run():
+    """After a step fails, ClearML skips its children (`skip_job`): they are reported as not run, not as failed;
+    a step reused from the cache is neither."""
+    from types import SimpleNamespace
+
+    from pipelines.controller import step_outcomes
+
+    def job(failed=False, aborted=False, completed=True):
+        return SimpleNamespace(is_failed=lambda: failed, is_aborted=lambda: aborted, is_completed=lambda: completed)
+
+    dag = {
+        "dataset": SimpleNamespace(job=None, executed="task-1", skip_job=False),  # cached
+        "preprocess": SimpleNamespace(job=job(), executed="task-2", skip_job=False),
+        "train": SimpleNamespace(job=job(failed=True, completed=False), executed=False, skip_job=False),
+        "evaluate": SimpleNamespace(job=None, executed=False, skip_job=True),  # skipped after train failed
+        "detector_export": SimpleNamespace(job=job(aborted=True), executed=False, skip_job=False),
+    }
+    pipe = SimpleNamespace(get_pipeline_dag=lambda: dag)
+    assert step_outcomes(pipe) == (["train", "detector_export"], ["evaluate"])
