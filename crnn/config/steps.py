@@ -162,7 +162,8 @@ class PipelineConfig:
 
     project: str = "barcode-ocr"
     name: str = "barcode-ocr pipeline"
-    version: str = "1.0.0"
+    # None: ClearML finds the pipeline's latest version and bumps it, so each run is its own version in the UI.
+    version: str | None = None
     parameters: PipelineParameters = field(default_factory=PipelineParameters)
     # One YAML per step (paths relative to the repository root).
     configs: dict[str, str] = field(
