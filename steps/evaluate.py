@@ -36,8 +36,9 @@ def run(cfg: EvaluateConfig, tracker: Tracker, work_dir: Path, model_id: str, da
     reader = TorchReader(tracker.model(model_id), {"decoder": cfg.decoder})
     data = tracker.dataset(dataset_id)
     sets = {split: data / split / "crops.tsv" for split in cfg.splits}
-    if cfg.real_tsv and Path(cfg.real_tsv).is_file():
-        sets["real"] = Path(cfg.real_tsv)
+    real = tracker.local_data(cfg.real_tsv, "real_tsv")
+    if real is not None:
+        sets["real"] = real
     if cfg.gate_split not in sets:
         raise ValueError(f"gate_split {cfg.gate_split!r} is not among the evaluated sets {sorted(sets)}")
     results = {}

@@ -52,8 +52,9 @@ def run(
         tracker.model(recogniser_model_id),
         {"zooms": cfg.zooms, "variants": cfg.variants, "min_confidence": cfg.min_confidence},
     )
-    if not cfg.photos_tsv or not Path(cfg.photos_tsv).is_file():
-        log.warning("no photos to evaluate: %s does not exist; reporting n=0", cfg.photos_tsv)
+    photos = tracker.local_data(cfg.photos_tsv, "photos_tsv")
+    if photos is None:
+        log.warning("no photos to evaluate (photos_tsv=%s); reporting n=0", cfg.photos_tsv)
         return {"n": 0, "detectors": len(detector_ids), **{k: float("nan") for k in FIGURES}}
     result = evaluate_photos(reader, cfg.photos_tsv, zxing=cfg.zxing, progress=False)
     tracker.scalars({k: result[k] for k in ("n", *FIGURES)}, title="photos")

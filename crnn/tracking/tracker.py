@@ -39,6 +39,23 @@ class Tracker:
     def offline(self) -> bool:
         return self.store is not None
 
+    def local_data(self, path: str | None, key: str) -> Path | None:
+        """A data file a step's config names by path (the real-dev crops or photos), or None when none is named.
+
+        Named but not on this machine: offline, a warning in the step's log and report, and None; on a server (an
+        agent's checkout has no `../shared`), a ValueError naming the key, so real-data evaluation never turns
+        itself off silently."""
+        if not path:
+            return None
+        if Path(path).is_file():
+            return Path(path)
+        message = f"{key}={path} is not on this machine: real-data evaluation is off in this step"
+        if not self.offline:
+            raise ValueError(f"{message}; set {key} to a file the agent can read, or to null")
+        log.warning(message)
+        self.task.get_logger().report_text(f"WARNING: {message}")
+        return None
+
     # ---- parameters
 
     def connect_config(self, cfg: T, name: str) -> T:

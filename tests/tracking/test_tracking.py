@@ -114,3 +114,24 @@ def test_each_task_gets_its_own_work_dir(offline, monkeypatch):
         run_step("detector_export", cfg, {}, fn, project="t", store_dir=offline / "store", task_type="testing")
     assert len(set(seen)) == 2 and all(p.parent == Path("runs/steps/detector_export") for p in seen)
     assert [(p / "detector.onnx").read_text() for p in seen] == ["1", "2"]  # the first run's file is intact
+
+
+def test_real_data_missing_on_a_server_is_an_error_not_a_silent_skip(tmp_path):
+    """On an agent the checkout has no ../shared: a configured real-data path that is missing fails the step, naming
+    the key; offline it is a warning in the step's report, and a file that is there is used."""
+    from types import SimpleNamespace
+
+    from crnn.tracking.store import LocalStore
+    from crnn.tracking.tracker import Tracker
+
+    said: list[str] = []
+    task = SimpleNamespace(get_logger=lambda: SimpleNamespace(report_text=said.append))
+    here = tmp_path / "photos.tsv"
+    here.write_text("filename\ttext\n")
+    missing = str(tmp_path / "nope.tsv")
+    server, offline = Tracker(task, None), Tracker(task, LocalStore(tmp_path / "store"))
+    assert server.local_data(None, "photos_tsv") is None and server.local_data(str(here), "photos_tsv") == here
+    with pytest.raises(ValueError, match="photos_tsv=.*nope.tsv is not on this machine"):
+        server.local_data(missing, "photos_tsv")
+    assert offline.local_data(missing, "real_tsv") is None
+    assert said and "real_tsv" in said[0] and "WARNING" in said[0]
