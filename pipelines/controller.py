@@ -62,6 +62,19 @@ def step_parameters(name: str, cfg: Any) -> dict[str, Any]:
     return params
 
 
+def upload_destination(pcfg: PipelineConfig) -> str:
+    """Where every task of the pipeline uploads: `output_uri`, or the files server this machine's clearml.conf names.
+
+    Set on the controller (ClearML copies it to each step it clones) and on the base tasks (a step cloned from the
+    web UI keeps it), because a task running on an agent ignores `Task.init(output_uri=True)`: it uploads to the
+    destination its task record holds, else the project's default, else the agent's own configuration."""
+    if pcfg.output_uri:
+        return pcfg.output_uri
+    from clearml.backend_api.session import Session
+
+    return str(Session.get_files_server_host())
+
+
 def register_base_tasks(pcfg: PipelineConfig, configs: dict[str, Any]) -> dict[str, str]:
     """Create (or find, for this commit) the template task of every step; return their IDs."""
     from clearml import Task
@@ -90,6 +103,7 @@ def register_base_tasks(pcfg: PipelineConfig, configs: dict[str, Any]) -> dict[s
             add_task_init_call=False,  # the scripts call Task.init themselves (crnn.tracking.tracker.start_step)
         )
         task.set_parameters(step_parameters(name, configs[name]))
+        task.output_uri = upload_destination(pcfg)
         task.add_tags([tag, "pipeline-step"])
         ids[name] = task.id
         log.info("base task for step %s: %s", name, task.id)
@@ -125,6 +139,7 @@ def build_controller(
         name=pcfg.name,
         project=pcfg.project,
         version=pcfg.version,
+        output_uri=upload_destination(pcfg),  # copied to every step node's cloned task
         add_pipeline_tags=True,
         abort_on_failure=True,  # a failing step (e.g. accuracy under the threshold) stops the pipeline
         docker=pcfg.docker.cpu,

@@ -164,6 +164,10 @@ class PipelineConfig:
     name: str = "barcode-ocr pipeline"
     # None: ClearML finds the pipeline's latest version and bumps it, so each run is its own version in the UI.
     version: str | None = None
+    # Where the steps upload models, datasets' files and artifacts, on agents too (a remote task ignores Task.init's
+    # output_uri=True and uses what its task record holds). None: the files server of the clearml.conf this runs
+    # with; it must be reachable by the agents, the browser and your machine alike (docker/README.md).
+    output_uri: str | None = None
     parameters: PipelineParameters = field(default_factory=PipelineParameters)
     # One YAML per step (paths relative to the repository root).
     configs: dict[str, str] = field(

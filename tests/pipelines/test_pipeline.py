@@ -176,10 +176,14 @@ def test_controller_dag_built_without_a_server(offline):
     from pipelines.wiring import load_pipeline
 
     pcfg, configs = load_pipeline(
-        None, ["parameters.epochs=3", "parameters.detector_epochs=2", "train.optim.weight_decay=0.001"]
+        None,
+        ["parameters.epochs=3", "parameters.detector_epochs=2", "train.optim.weight_decay=0.001"]
+        + ["output_uri=http://files.example:8081"],
     )
     pipe = build_controller(pcfg, configs, {n: f"base-{n}" for n in configs}, gpu_queue="gpu-a100")
     try:
+        # Every node uploads where the pipeline says, also on an agent (D1: models never left the agent before).
+        assert {d.output_uri for d in pipe.get_pipeline_dag().values()} == {"http://files.example:8081"}
         dag = pipe.get_pipeline_dag()
         assert list(dag) == STEPS_IN_ORDER
         assert dag["dataset"].parents == []
