@@ -48,7 +48,7 @@ def run(cfg: DetectorConfig, tracker: Tracker, work_dir: Path, raw_dataset_id: s
         cfg,
         data=dataclasses.replace(cfg.data, train_dirs=train_dirs),
         out_dir=str(work_dir),
-        resume=str(tracker.model(resume_model_id)) if resume_model_id else cfg.resume,
+        resume=str(tracker.model(resume_model_id, "resume_model_id")) if resume_model_id else cfg.resume,
     )
 
     def report(epoch: int, overlay: Any, predictions: list[dict]) -> None:

@@ -48,8 +48,8 @@ def run(
     # Models first, so a broken wiring fails even where there are no photos.
     detector_ids = [i for i in (detector_model_id, second_detector_model_id) if i]
     reader = PhotoReader(
-        [tracker.model(i) for i in detector_ids],
-        tracker.model(recogniser_model_id),
+        [tracker.model(i, n) for i, n in zip(detector_ids, ("detector_model_id", "second_detector_model_id"))],
+        tracker.model(recogniser_model_id, "recogniser_model_id"),
         {"zooms": cfg.zooms, "variants": cfg.variants, "min_confidence": cfg.min_confidence},
     )
     photos = tracker.local_data(cfg.photos_tsv, "photos_tsv")

@@ -180,16 +180,20 @@ class Tracker:
         model.update_weights(weights_filename=str(path), auto_delete_file=False, async_enable=False)
         return str(model.id)
 
-    def model(self, model_id: str) -> Path:
-        """A local copy of model `model_id` (connected as an InputModel on a server)."""
+    def model(self, model_id: str, name: str = "model_id") -> Path:
+        """A local copy of model `model_id`, the step's input `name` (connected under that name on a server).
+
+        The ID in the step's Inputs is the one loaded, also on an agent: ClearML would otherwise replace a connected
+        model with the task's recorded input model of that name, or its first one (so a second model would load as
+        the first, and an edited Inputs ID of a cloned task would load the old model)."""
         if not model_id:
-            raise ValueError("no model ID given (Inputs/model_id is empty)")
+            raise ValueError(f"no model ID given (Inputs/{name} is empty)")
         if self.store is not None:
             return self.store.model_path(model_id)
         from clearml import InputModel
 
         model = InputModel(model_id=model_id)
-        self.task.connect(model)
+        model.connect(self.task, name=name, ignore_remote_overrides=True)
         local = model.get_local_copy()
         if not local:
             raise ValueError(f"cannot download model {model_id}")

@@ -135,3 +135,35 @@ def test_real_data_missing_on_a_server_is_an_error_not_a_silent_skip(tmp_path):
         server.local_data(missing, "photos_tsv")
     assert offline.local_data(missing, "real_tsv") is None
     assert said and "real_tsv" in said[0] and "WARNING" in said[0]
+
+
+def test_input_models_load_by_the_id_given_named_and_never_swapped(monkeypatch):
+    """On an agent ClearML replaces a connected InputModel with the task's recorded input model of the same name,
+    else its first one (clearml/model.py, InputModel.connect), unless connected with ignore_remote_overrides: so
+    photo_evaluate's recogniser loaded as its first detector (D2), and an edited Inputs ID of a clone had no effect
+    (D6). Each input model is connected under its input's name, with remote overrides ignored."""
+    from types import SimpleNamespace
+
+    import clearml
+
+    from crnn.tracking.tracker import Tracker
+
+    connected = []
+
+    class FakeInputModel:
+        def __init__(self, model_id):
+            self.id = model_id
+
+        def connect(self, task, name=None, ignore_remote_overrides=False):
+            connected.append((self.id, name, ignore_remote_overrides))
+
+        def get_local_copy(self):
+            return f"/models/{self.id}.onnx"
+
+    monkeypatch.setattr(clearml, "InputModel", FakeInputModel)
+    tracker = Tracker(SimpleNamespace(), None)  # server mode
+    got = [tracker.model("det-a", "detector_model_id"), tracker.model("rec", "recogniser_model_id")]
+    assert got == [Path("/models/det-a.onnx"), Path("/models/rec.onnx")]
+    assert connected == [("det-a", "detector_model_id", True), ("rec", "recogniser_model_id", True)]
+    with pytest.raises(ValueError, match="Inputs/recogniser_model_id is empty"):
+        tracker.model("", "recogniser_model_id")
