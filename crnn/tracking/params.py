@@ -15,9 +15,13 @@ INPUTS, OUTPUTS = "Inputs", "Outputs"
 
 
 def flatten(cfg: Any) -> tuple[dict[str, Any], set[str]]:
-    """A config dataclass as `{"optim.lr": 0.002, ...}` for ClearML's hyperparameter table.
+    """A config dataclass as `{"optim.lr": "0.002", ...}` for ClearML's hyperparameter table.
 
-    Lists and None become YAML text (the UI edits scalars); the returned set names those keys.
+    Every value is text. On an agent ClearML casts each parameter to the type of the value the code connected and,
+    when that fails, logs "Failed parsing task parameter" and keeps the code's value (clearml's
+    `_Arguments.copy_to_dict`): a UI edit `trainer.max_epochs=ten` would silently train 10 epochs. As text nothing
+    fails there, and `unflatten` checks every value against the schema. Lists and None become YAML text; the
+    returned set names those keys.
     """
     flat: dict[str, Any] = {}
     encoded: set[str] = set()
@@ -29,8 +33,10 @@ def flatten(cfg: Any) -> tuple[dict[str, Any], set[str]]:
         elif v is None or isinstance(v, (list, tuple, dict)):
             flat[prefix] = yaml.safe_dump(v, default_flow_style=True).strip().removesuffix("...").strip()
             encoded.add(prefix)
+        elif isinstance(v, bool):
+            flat[prefix] = "true" if v else "false"
         else:
-            flat[prefix] = v
+            flat[prefix] = str(v)
 
     walk("", to_dict(cfg))
     return flat, encoded

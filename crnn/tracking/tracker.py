@@ -63,6 +63,15 @@ class Tracker:
         made in the UI or by a pipeline override (on an agent), validated again against its schema."""
         flat, encoded = flatten(cfg)
         flat = self.task.connect(flat, name=name)
+        # A key added in the UI that the schema does not know would be dropped without a word by ClearML.
+        known = set(flat)
+        unknown = sorted(
+            k.removeprefix(f"{name}/")
+            for k in (self.task.get_parameters() or {})
+            if k.startswith(f"{name}/") and k.removeprefix(f"{name}/") not in known
+        )
+        if unknown:
+            raise ValueError(f"unknown key(s) in the task's {name} parameters: {', '.join(unknown)}")
         return unflatten(type(cfg), flat, encoded)
 
     def connect_inputs(self, inputs: dict[str, str]) -> dict[str, str]:

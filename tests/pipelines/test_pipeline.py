@@ -223,8 +223,8 @@ def test_controller_dag_built_without_a_server(offline):
         assert p["detector_export_b"]["Inputs/model_id"] == "${detector_train_b.parameters.Outputs/model_id}"
         b_detector = "${detector_export_b.parameters.Outputs/model_id}"
         assert p["photo_evaluate"]["Inputs/second_detector_model_id"] == b_detector
-        assert p["detector_train_b"]["detector_train/trainer.seed"] == 1
-        assert p["detector_train"]["detector_train/trainer.seed"] == 0
+        assert p["detector_train_b"]["detector_train/trainer.seed"] == "1"  # text: the schema casts
+        assert p["detector_train"]["detector_train/trainer.seed"] == "0"
         assert not any(k.startswith("detector_train_b/") for k in p["detector_train_b"])
         # Unwired inputs stay out of the overrides (the base task holds them, empty).
         assert "Inputs/resume_model_id" not in p["detector_train"]
@@ -238,12 +238,12 @@ def test_controller_dag_built_without_a_server(offline):
         assert pipe._pipeline_args["detector_epochs"] == 2  # noqa: SLF001
         # The new steps' configs travel whole, under their own sections.
         assert p["detector_export"]["detector_export/model_name"] == "barcode-detector-onnx"
-        assert p["photo_evaluate"]["photo_evaluate/zxing"] is True
+        assert p["photo_evaluate"]["photo_evaluate/zxing"] == "true"
         assert p["detector_train"]["detector_train/data.train_dirs"] == "[data/synth_scenes/train]"
-        assert p["detector_train"]["detector_train/data.synth.generator.p_text_below"] == pytest.approx(0.4)
-        assert p["photo_evaluate"]["photo_evaluate/min_confidence"] == pytest.approx(0.05)
+        assert p["detector_train"]["detector_train/data.synth.generator.p_text_below"] == "0.4"
+        assert p["photo_evaluate"]["photo_evaluate/min_confidence"] == "0.05"
         # Step-level overrides travel as the step's resolved config.
-        assert p["train"]["train/optim.weight_decay"] == pytest.approx(0.001)
+        assert p["train"]["train/optim.weight_decay"] == "0.001"
     finally:
         Task.current_task().close()
 
