@@ -27,6 +27,45 @@ from pipelines.wiring import load_pipeline
 
 log = logging.getLogger("pipelines.run")
 
+# The configuration object of the controller task that holds the command line its graph was built from.
+COMMAND_LINE = "command line"
+
+
+def controller_argv(argv: list[str]) -> list[str]:
+    """The arguments to build the pipeline from: `argv`, except on an agent.
+
+    An agent runs a controller task (`--remote-controller`, or a clone enqueued from the web UI) as this script with
+    no arguments, and ClearML rebuilds the graph from code (`always_create_from_code`): `--queue`, `--config` and
+    the overrides would be lost. There the command line recorded on the task is used (editable on a clone)."""
+    from clearml.config import get_remote_task_id, running_remotely
+
+    if not running_remotely():
+        return argv
+    from clearml import Task
+
+    task_id = get_remote_task_id()
+    text = Task.get_task(task_id=task_id).get_configuration_object(COMMAND_LINE)
+    try:
+        recorded = json.loads(text or "null")
+    except json.JSONDecodeError as e:
+        raise ValueError(f"controller task {task_id}: {COMMAND_LINE!r} is not a JSON list of arguments: {e}") from e
+    if not isinstance(recorded, list) or not all(isinstance(x, str) for x in recorded):
+        raise ValueError(
+            f"controller task {task_id} records no {COMMAND_LINE!r} (a JSON list of arguments): launch it with "
+            "pipelines/run.py, or set it on the clone"
+        )
+    log.info("agent: building the pipeline from the recorded command line %s", recorded)
+    return recorded
+
+
+def record_command_line(task, argv: list[str]) -> None:  # type: ignore[no-untyped-def]  # clearml.Task
+    """Keep the command line on the controller task, for an agent to build the same graph (`controller_argv`)."""
+    task.set_configuration_object(
+        name=COMMAND_LINE,
+        config_text=json.dumps(list(argv)),
+        description="pipelines/run.py arguments this pipeline is built from (JSON list; edit on a clone)",
+    )
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -75,8 +114,12 @@ def run_with_server(a: argparse.Namespace, pcfg, configs) -> int:  # type: ignor
     base = register_base_tasks(pcfg, configs)
     pipe = build_controller(pcfg, configs, base, gpu_queue=gpu, cpu_queue=cpu, repo=repo, commit=commit)
     print(f"pipeline on {host}: {pcfg.project} / {pcfg.name}")
-    if a.remote_controller:
-        pipe.start(queue=pcfg.queues.controller)  # returns at once; the controller runs on an agent
+    from clearml.config import running_remotely
+
+    if not running_remotely():
+        record_command_line(pipe.task, a.argv)
+    if a.remote_controller and not running_remotely():
+        pipe.start(queue=pcfg.queues.controller)  # enqueues the controller and exits this process
         print(f"controller enqueued on {pcfg.queues.controller!r}; follow it in the web UI")
         return 0
     # start_locally waits for the pipeline and stops it (marking it failed when ClearML saw a step fail); it is not
@@ -142,7 +185,14 @@ def run_offline(a: argparse.Namespace, pcfg, configs) -> int:  # type: ignore[no
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        argv = controller_argv(argv)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     a = _parser().parse_args(argv)
+    a.argv = argv
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         if a.import_offline:

@@ -278,3 +278,38 @@ def test_step_outcomes_tell_failed_steps_from_steps_never_run():
     }
     pipe = SimpleNamespace(get_pipeline_dag=lambda: dag)
     assert step_outcomes(pipe) == (["train", "detector_export"], ["evaluate"])
+
+
+def test_a_controller_on_an_agent_builds_from_the_recorded_command_line(monkeypatch):
+    """D4: an agent runs the controller task as `pipelines/run.py` with no arguments; the command line recorded on
+    the task (at launch, or edited on a clone) is what the graph is built from, so --queue, --config and the
+    overrides survive. Running remotely is simulated with ClearML's own hook (`override_current_task_id`)."""
+    import clearml
+    from clearml.config.remote import override_current_task_id
+
+    from pipelines.run import COMMAND_LINE, _parser, controller_argv, record_command_line
+
+    class FakeTask:
+        objects: dict[str, str] = {}
+
+        def set_configuration_object(self, name, config_text=None, description=None):
+            self.objects[name] = config_text
+
+        def get_configuration_object(self, name):
+            return self.objects.get(name)
+
+    argv = ["--queue", "gpu-a100", "--remote-controller", "parameters.epochs=4", "train.optim.lr=1e-3"]
+    assert controller_argv(["x"]) == ["x"]  # here, not on an agent: the real command line
+    record_command_line(FakeTask(), argv)
+    monkeypatch.setattr(clearml.Task, "get_task", classmethod(lambda cls, task_id=None, **kw: FakeTask()))
+    override_current_task_id("controller-1")
+    try:
+        got = controller_argv([])
+        assert got == argv
+        a = _parser().parse_args(got)
+        assert a.queue == "gpu-a100" and a.overrides == ["parameters.epochs=4", "train.optim.lr=1e-3"]
+        FakeTask.objects[COMMAND_LINE] = '{"not": "a list"}'
+        with pytest.raises(ValueError, match="records no 'command line'"):
+            controller_argv([])
+    finally:
+        override_current_task_id(None)
