@@ -30,3 +30,33 @@ def lead0_frames(upca: str, p_zero: float) -> np.ndarray:
     first = np.full((2, codec.num_classes), 1e-6)
     first[0, codec.encode("0")[0]], first[0, 0], first[1, 0] = p_zero, 1 - p_zero, 1.0  # then a blank
     return np.concatenate([np.log(first / first.sum(1, keepdims=True)), lp])
+
+
+class AgentTask:
+    """A task as an agent sees it after edits in the web UI: its parameters are text, read through ClearML's own
+    casting (`clearml.backend_interface.task.args._Arguments.copy_to_dict`), as `Task.connect` does remotely."""
+
+    def __init__(self, section: str, edits: dict[str, str], base: dict[str, str] | None = None) -> None:
+        from types import SimpleNamespace
+
+        from clearml.backend_interface.task.args import _Arguments
+
+        self.section, self.edits, self.base, self.warnings = section, edits, base, []
+        self.log = SimpleNamespace(warning=self.warnings.append)
+        self._arguments = _Arguments(self)
+        self.params: dict[str, str] = {}
+
+    def get_parameters(self) -> dict[str, str]:
+        return self.params
+
+    def _get_task_property(self, *args, **kwargs):
+        return {}
+
+    def set_parameter(self, name: str, value) -> None:
+        self.params[name] = value
+
+    def connect(self, flat: dict, name: str) -> dict:
+        # The task holds the code's values (or a base task's parameters); the edits replace some and may add keys.
+        base = self.base if self.base is not None else {f"{name}/{k}": str(v) for k, v in flat.items()}
+        self.params = base | {f"{name}/{k}": v for k, v in self.edits.items()}
+        return self._arguments.copy_to_dict(dict(flat), prefix=name)

@@ -313,3 +313,44 @@ def test_a_controller_on_an_agent_builds_from_the_recorded_command_line(monkeypa
             controller_argv([])
     finally:
         override_current_task_id(None)
+
+
+def test_every_node_as_an_agent_sees_it_gets_the_offline_runners_config(offline):
+    """The agent's view of each node: the base task's parameters, the controller's overrides with their references
+    resolved (pipeline parameters at their defaults, stand-in upstream IDs), read by the step script through
+    ClearML's own casting (`_Arguments.copy_to_dict`) into its default config: the offline runner's config for the
+    node, every one of them. A bad value in the overrides fails, naming the key."""
+    import re
+
+    from crnn import config
+    from crnn.tracking.tracker import Tracker
+    from pipelines.controller import build_controller, step_parameters
+    from pipelines.wiring import REPO, STEPS, load_pipeline
+    from tests.helpers import AgentTask
+
+    pcfg, configs = load_pipeline(None, ["parameters.epochs=3", "train.optim.weight_decay=0.001"])
+    pipe = build_controller(pcfg, configs, {n: f"base-{n}" for n in configs})
+    args = dict(pipe._pipeline_args)  # noqa: SLF001  # the pipeline parameters' values, no public getter
+
+    def resolve(v):
+        v = re.sub(r"\$\{pipeline\.(\w+)\}", lambda m: str(args[m.group(1)]), str(v))
+        return re.sub(r"\$\{(\w+)\.parameters\.Outputs/(\w+)\}", lambda m: f"id-{m.group(1)}-{m.group(2)}", v)
+
+    def agent_config(name, extra=None):
+        spec = STEPS[name]
+        params = {k: str(v) for k, v in step_parameters(name, configs[name]).items()}  # the base task
+        params |= {k: resolve(v) for k, v in pipe.get_pipeline_dag()[name].parameters.items()} | (extra or {})
+        default = config.load(spec.schema, REPO / "configs" / f"{config_file(spec.step)}")  # what the script loads
+        return Tracker(AgentTask(spec.step, {}, base=params), None).connect_config(default, spec.step)
+
+    def config_file(step):
+        return {"detector_train": "detector.yaml"}.get(step, f"{step}.yaml")
+
+    try:
+        for name in STEPS:
+            assert agent_config(name) == configs[name], name
+        assert agent_config("train").trainer.max_epochs == 3 and agent_config("detector_train_b").trainer.seed == 1
+        with pytest.raises(ValueError, match="max_epochs"):
+            agent_config("train", {"train/trainer.max_epochs": "ten"})
+    finally:
+        pipe.task.close()

@@ -169,47 +169,18 @@ def test_input_models_load_by_the_id_given_named_and_never_swapped(monkeypatch):
         tracker.model("", "recogniser_model_id")
 
 
-class _AgentTask:
-    """A task as an agent sees it after edits in the web UI: its parameters are text, read through ClearML's own
-    casting (`clearml.backend_interface.task.args._Arguments.copy_to_dict`), as `Task.connect` does remotely."""
-
-    def __init__(self, section: str, edits: dict[str, str]) -> None:
-        from types import SimpleNamespace
-
-        from clearml.backend_interface.task.args import _Arguments
-
-        self.section, self.edits, self.warnings = section, edits, []
-        self.log = SimpleNamespace(warning=self.warnings.append)
-        self._arguments = _Arguments(self)
-        self.params: dict[str, str] = {}
-
-    def get_parameters(self) -> dict[str, str]:
-        return self.params
-
-    def _get_task_property(self, *args, **kwargs):
-        return {}
-
-    def set_parameter(self, name: str, value) -> None:
-        self.params[name] = value
-
-    def connect(self, flat: dict, name: str) -> dict:
-        # The base task holds the code's values; the UI edits replace some and may add keys.
-        self.params = {f"{name}/{k}": str(v) for k, v in flat.items()} | {
-            f"{name}/{k}": v for k, v in self.edits.items()
-        }
-        return self._arguments.copy_to_dict(dict(flat), prefix=name)
-
-
 def test_a_bad_ui_edit_fails_the_step_naming_the_key():
+    from tests.helpers import AgentTask
+
     """D5: ClearML casts an agent's parameters to the connected values' types and keeps the default when that fails
     (`max_epochs="ten"` trained 10 epochs); connected as text, the schema judges every edit."""
     from crnn.tracking.tracker import Tracker
 
     cfg = config.load(TrainConfig)
-    good = Tracker(_AgentTask("train", {"trainer.max_epochs": "12", "optim.lr": "3e-4"}), None)
+    good = Tracker(AgentTask("train", {"trainer.max_epochs": "12", "optim.lr": "3e-4"}), None)
     got = good.connect_config(cfg, "train")
     assert got.trainer.max_epochs == 12 and got.optim.lr == pytest.approx(3e-4) and not good.task.warnings
     with pytest.raises(ValueError, match="max_epochs"):
-        Tracker(_AgentTask("train", {"trainer.max_epochs": "ten"}), None).connect_config(cfg, "train")
+        Tracker(AgentTask("train", {"trainer.max_epochs": "ten"}), None).connect_config(cfg, "train")
     with pytest.raises(ValueError, match="unknown key.*optim.learning_rate"):
-        Tracker(_AgentTask("train", {"optim.learning_rate": "0.1"}), None).connect_config(cfg, "train")
+        Tracker(AgentTask("train", {"optim.learning_rate": "0.1"}), None).connect_config(cfg, "train")
