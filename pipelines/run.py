@@ -94,6 +94,28 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def with_real_data(a: argparse.Namespace, pcfg, configs, register=None):  # type: ignore[no-untyped-def]  # configs
+    """On a server, the real evaluation data travel as a dataset: the folder of `evaluate.real_tsv` (with
+    `photo_evaluate.photos_tsv` when it lies there too) is uploaded once (reused while its content is the same) and
+    its ID set as the pipeline parameter `real_dataset_id`. An ID given already, or no such folder here, is left as
+    it is (the steps then fail on an agent if they cannot read the files, naming the key)."""
+    real = configs["evaluate"].real_tsv
+    if pcfg.parameters.real_dataset_id or not real or not Path(real).is_file():
+        return pcfg, configs
+    folder = Path(real).resolve().parent
+    photos = configs["photo_evaluate"].photos_tsv
+    if photos and Path(photos).resolve().parent != folder:
+        log.warning("photo_evaluate.photos_tsv %s is not beside evaluate.real_tsv: photos are not uploaded", photos)
+    if register is None:
+        from crnn.tracking.tracker import clearml_dataset as register
+    ds_id = register(folder, "real-dev", f"{pcfg.project}/datasets", [])
+    log.info("real evaluation data %s: dataset %s", folder, ds_id)
+    override = f"parameters.real_dataset_id={ds_id}"
+    a.overrides = [*a.overrides, override]
+    a.argv = [*getattr(a, "argv", []), override]  # recorded for an agent running the controller
+    return load_pipeline(a.config, a.overrides)
+
+
 def run_with_server(a: argparse.Namespace, pcfg, configs) -> int:  # type: ignore[no-untyped-def]  # config types
     from pipelines.controller import build_controller, git_source, register_base_tasks, step_outcomes
 
@@ -111,6 +133,7 @@ def run_with_server(a: argparse.Namespace, pcfg, configs) -> int:  # type: ignor
                     q,
                 )
     repo, commit = git_source(pcfg)
+    pcfg, configs = with_real_data(a, pcfg, configs)
     base = register_base_tasks(pcfg, configs)
     pipe = build_controller(pcfg, configs, base, gpu_queue=gpu, cpu_queue=cpu, repo=repo, commit=commit)
     print(f"pipeline on {host}: {pcfg.project} / {pcfg.name}")

@@ -128,6 +128,7 @@ PARAMETERS: dict[str, tuple[tuple[str, str], ...]] = {
     "backbone": (("train", "model.backbone"),),
     "threshold": (("evaluate", "threshold"),),
     "detector_epochs": (("detector_train", "trainer.max_epochs"), ("detector_train_b", "trainer.max_epochs")),
+    "real_dataset_id": (("evaluate", "real_dataset_id"), ("photo_evaluate", "real_dataset_id")),
 }
 
 

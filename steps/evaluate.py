@@ -36,7 +36,7 @@ def run(cfg: EvaluateConfig, tracker: Tracker, work_dir: Path, model_id: str, da
     reader = TorchReader(tracker.model(model_id), {"decoder": cfg.decoder})
     data = tracker.dataset(dataset_id)
     sets = {split: data / split / "crops.tsv" for split in cfg.splits}
-    real = tracker.local_data(cfg.real_tsv, "real_tsv")
+    real = tracker.real_data(cfg.real_tsv, cfg.real_dataset_id, "real_tsv")
     if real is not None:
         sets["real"] = real
     if cfg.gate_split not in sets:

@@ -52,11 +52,11 @@ def run(
         tracker.model(recogniser_model_id, "recogniser_model_id"),
         {"zooms": cfg.zooms, "variants": cfg.variants, "min_confidence": cfg.min_confidence},
     )
-    photos = tracker.local_data(cfg.photos_tsv, "photos_tsv")
+    photos = tracker.real_data(cfg.photos_tsv, cfg.real_dataset_id, "photos_tsv")
     if photos is None:
         log.warning("no photos to evaluate (photos_tsv=%s); reporting n=0", cfg.photos_tsv)
         return {"n": 0, "detectors": len(detector_ids), **{k: float("nan") for k in FIGURES}}
-    result = evaluate_photos(reader, cfg.photos_tsv, zxing=cfg.zxing, progress=False)
+    result = evaluate_photos(reader, photos, zxing=cfg.zxing, progress=False)
     tracker.scalars({k: result[k] for k in ("n", *FIGURES)}, title="photos")
     groups = [{"group": g, **v} for g, v in result["per_group"].items()]
     for g in groups:

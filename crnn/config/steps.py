@@ -77,6 +77,9 @@ class EvaluateConfig:
     splits: list[str] = field(default_factory=lambda: ["val", "test"])
     # Real crops, reported beside the synthetic splits when the file exists.
     real_tsv: str | None = None
+    # The folder of real_tsv as a dataset (the pipeline uploads it once on a server): the file of real_tsv's name is
+    # taken from it, so agents need no local copy. Empty: real_tsv is read where the step runs.
+    real_dataset_id: str = ""
     decoder: Literal["greedy", "beam", "constrained"] | None = None  # None: the checkpoint's own
     batch_size: int = 64
     # The step (and the pipeline) fails when exact match on `gate_split` is under `threshold`.
@@ -111,6 +114,8 @@ class PhotoEvaluateConfig:
 
     # filename<TAB>text[<TAB>group]; one labelled barcode a photo. Absent file (or None): nothing evaluated.
     photos_tsv: str | None = None
+    # As evaluate's: photos_tsv's file is taken from this dataset when given (the pipeline sets it on a server).
+    real_dataset_id: str = ""
     # Also decode the bars with zxing-cpp, for the `zxing` and `either` figures.
     zxing: bool = True
     # The step fails when the share of photos read exactly is under this (0: no gate).
@@ -154,6 +159,9 @@ class PipelineParameters:
     backbone: str = "resnet18"
     threshold: float = 0.9
     detector_epochs: int = 6
+    # The real evaluation data as a dataset (evaluate and photo_evaluate); on a server the pipeline uploads the
+    # folder of evaluate.real_tsv once and sets it. Empty offline: the steps read the local files.
+    real_dataset_id: str = ""
 
 
 @dataclass

@@ -56,6 +56,18 @@ class Tracker:
         self.task.get_logger().report_text(f"WARNING: {message}")
         return None
 
+    def real_data(self, path: str | None, dataset_id: str, key: str) -> Path | None:
+        """The real-data file `path` names: taken from dataset `dataset_id` when one is given (by its file name: the
+        pipeline uploads the folder once and passes its ID, so agents need no ../shared), else `local_data`."""
+        if not dataset_id:
+            return self.local_data(path, key)
+        if not path:
+            raise ValueError(f"real_dataset_id={dataset_id} is given but {key} names no file to take from it")
+        found = self.dataset(dataset_id) / Path(path).name
+        if not found.is_file():
+            raise ValueError(f"dataset {dataset_id} has no {Path(path).name} ({key}={path})")
+        return found
+
     # ---- parameters
 
     def connect_config(self, cfg: T, name: str) -> T:
@@ -136,7 +148,7 @@ class Tracker:
         if self.store is not None:
             ds_id = self.store.add_dataset(folder, name, parents, project)
         else:
-            ds_id = _clearml_dataset(Path(folder), name, project, parents)
+            ds_id = clearml_dataset(Path(folder), name, project, parents)
         self.task.update_parameters({f"{OUTPUTS}/dataset_lineage": " <- ".join(self.lineage(ds_id))})
         return ds_id
 
@@ -246,7 +258,7 @@ def start_step(
     return Tracker(task, LocalStore(store_dir) if offline else None)
 
 
-def _clearml_dataset(folder: Path, name: str, project: str, parents: list[str]) -> str:
+def clearml_dataset(folder: Path, name: str, project: str, parents: list[str]) -> str:
     """Create (or reuse, when the same content and parents exist) a finalized ClearML Dataset."""
     from clearml import Dataset
 

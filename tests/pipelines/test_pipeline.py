@@ -354,3 +354,42 @@ def test_every_node_as_an_agent_sees_it_gets_the_offline_runners_config(offline)
             agent_config("train", {"train/trainer.max_epochs": "ten"})
     finally:
         pipe.task.close()
+
+
+def test_real_data_travel_as_a_dataset_on_a_server(tmp_path, monkeypatch):
+    """D7: on a server the folder of evaluate.real_tsv is uploaded once and passed by ID to both evaluation steps
+    (and recorded for an agent running the controller); the steps take their files from it by name."""
+    import argparse
+
+    from crnn.tracking.store import LocalStore
+    from crnn.tracking.tracker import Tracker
+    from pipelines.run import with_real_data
+    from pipelines.wiring import load_pipeline
+
+    real = tmp_path / "real"
+    (real / "crops").mkdir(parents=True)
+    (real / "crops.tsv").write_text("filename\ttext\n")
+    (real / "photos.tsv").write_text("filename\ttext\n")
+    overrides = [f"evaluate.real_tsv={real / 'crops.tsv'}", f"photo_evaluate.photos_tsv={real / 'photos.tsv'}"]
+    a = argparse.Namespace(config=None, overrides=list(overrides), argv=list(overrides))
+    pcfg, configs = load_pipeline(None, overrides)
+    uploads = []
+
+    def register(folder, name, project, parents):
+        uploads.append((folder, name))
+        return "ds-real"
+
+    pcfg, configs = with_real_data(a, pcfg, configs, register)
+    assert uploads == [(real, "real-dev")] and pcfg.parameters.real_dataset_id == "ds-real"
+    assert configs["evaluate"].real_dataset_id == configs["photo_evaluate"].real_dataset_id == "ds-real"
+    assert a.argv[-1] == "parameters.real_dataset_id=ds-real"
+    assert with_real_data(a, pcfg, configs, register)[0] is pcfg and len(uploads) == 1  # given: left alone
+
+    # A step takes the file of the configured name from the dataset; a missing one is an error naming it.
+    store = LocalStore(tmp_path / "store")
+    ds = store.add_dataset(real, "real-dev")
+    tracker = Tracker(object(), store)
+    got = tracker.real_data("../shared/data/real-dev/crops.tsv", ds, "real_tsv")
+    assert got is not None and got.name == "crops.tsv" and got.read_text() == "filename\ttext\n"
+    with pytest.raises(ValueError, match="has no labels.tsv"):
+        tracker.real_data("elsewhere/labels.tsv", ds, "real_tsv")
