@@ -243,7 +243,7 @@ def _write(rows: Iterable[_Row | Issue], out: Path, codec: Codec, copy: bool, re
             if name in copied and copied[name] != row.image:
                 raise ValueError(f"{row.where}: two different images would be stored as {name}")
             if name not in copied:
-                dst = _destination(out, name)
+                dst = _inside(out, name)  # also through a symlink already in the dataset folder
                 if dst is None:
                     raise ValueError(f"{row.where}: stored name {name!r} would be written outside {out}")
                 dst.parent.mkdir(parents=True, exist_ok=True)
@@ -256,15 +256,6 @@ def _write(rows: Iterable[_Row | Issue], out: Path, codec: Codec, copy: bool, re
     report.images = len({line[0] for line in lines})
     write_tsv(out / LABELS, lines, header=LABELS_HEADER)
     return report
-
-
-def _destination(out: Path, name: str) -> Path | None:
-    """`out / name` for a stored image name, or None when it would land outside `out` (also through a symlink)."""
-    if _relative_parts(name) is None:
-        return None
-    root = out.resolve()
-    dst = (root / name).resolve()
-    return dst if dst.is_relative_to(root) and dst != root else None
 
 
 def _tsv_dicts(tsv: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:

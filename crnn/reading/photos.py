@@ -89,7 +89,6 @@ class PhotoReader:
         paths = [detector] if isinstance(detector, (str, Path)) else list(detector)
         if not paths:
             raise ValueError("give at least one detector")
-        ReadingPolicy().updated(overrides)  # bad settings fail before any model loads
         # A photo's barcode is already read in several views (detections, zooms, variants; fused below), so
         # the crop reader's own views stay off by default: on the photos they cost twice the time and no read.
         # Given, every crop is read in each of them too, and fused with the rest (`_read`).

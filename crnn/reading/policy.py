@@ -7,11 +7,12 @@ user's overrides on top, then handed to the readers; nothing changes it afterwar
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, get_args
 
 from crnn.config.reading import DEFAULT_VARIANTS, DEFAULT_ZOOMS
+from crnn.config.train import TrainConfig
 from crnn.core import symbology
 from crnn.core.codec import EAN13_LEAD0_PRIOR, ERASURE_PRIOR, Decoder
 from crnn.core.confidence import MIN_CONFIDENCE, VIEWS_BELOW
@@ -91,13 +92,11 @@ def model_policy(meta: Mapping[str, str]) -> ReadingPolicy:
     )
 
 
-def training_policy(
-    decoder: str, erasure_prior: float, ean13_lead0_prior: float, erasable: Sequence[str]
-) -> ReadingPolicy:
+def training_policy(cfg: TrainConfig) -> ReadingPolicy:
     """A model's own policy from its training config (a checkpoint read in PyTorch)."""
     return ReadingPolicy(
-        decoder=decoder,  # type: ignore[arg-type]  # checked in __post_init__
-        erasure_prior=erasure_prior,
-        ean13_lead0_prior=ean13_lead0_prior,
-        erasable=tuple(erasable),  # type: ignore[arg-type]  # checked in __post_init__
+        decoder=cfg.decoder,
+        erasure_prior=cfg.erasure_prior,
+        ean13_lead0_prior=cfg.ean13_lead0_prior,
+        erasable=symbology.check_erasable(cfg.erasable),
     )

@@ -26,8 +26,7 @@ class TorchReader(Reader):
         self.model.to(device)
         self.spec = input_spec(self.cfg)
         self.codec = Codec(self.cfg.input.charset)
-        c = self.cfg
-        self.policy = training_policy(c.decoder, c.erasure_prior, c.ean13_lead0_prior, c.erasable).updated(overrides)
+        self.policy = training_policy(self.cfg).updated(overrides)
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         import torch
