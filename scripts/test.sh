@@ -7,4 +7,6 @@ bash scripts/install.sh
 .venv/bin/ruff format --check crnn steps pipelines tests benchmarks
 .venv/bin/mypy
 export CLEARML_OFFLINE_MODE=1
-exec .venv/bin/python -m pytest -q "$@"
+# Unbuffered, so a CI log shows exactly where a run stopped; the slowest tests are listed at the end.
+export PYTHONUNBUFFERED=1
+exec .venv/bin/python -m pytest -q --durations=15 "$@"

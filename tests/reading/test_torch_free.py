@@ -48,6 +48,7 @@ def test_the_blocker_blocks():
         [sys.executable, "-c", RUN_BLOCKED.replace("from crnn.cli import main", "import torch")],
         capture_output=True,
         text=True,
+        timeout=300,
     )
     assert res.returncode != 0 and "blocked: reading must not need it" in res.stderr
 
