@@ -7,7 +7,14 @@ import json
 import logging
 import multiprocessing
 import time
+
+try:
+    import fcntl
+except ImportError:  # Windows: no cross-process lock; one maker at a time is then the user's care
+    fcntl = None  # type: ignore[assignment]
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -124,7 +131,22 @@ def ensure(folder: Path, count: int, seed: int, workers: int = 2, config: SynthC
     it is. True when it generated.
     """
     folder = Path(folder)
-    cfg = config or SynthConfig()
+    with _making(folder):
+        return _ensure(folder, count, seed, workers, config or SynthConfig())
+
+
+@contextmanager
+def _making(folder: Path) -> Iterator[None]:
+    """One maker at a time per folder, across processes: two steps sharing a checkout (the two detector nodes run
+    locally at once) would otherwise see the other's half-written folder as "your own data"."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f".{folder.name}.lock", "w") as lock:
+        if fcntl is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _ensure(folder: Path, count: int, seed: int, workers: int, cfg: SynthConfig) -> bool:
     want = {
         "generator_version": GENERATOR_VERSION,
         "count": count,

@@ -415,6 +415,15 @@ class StandIn:
     def h_workers__get_all(self, r: dict) -> dict:
         return {"workers": []}
 
+    def h_workers__register(self, r: dict) -> dict:  # clearml-agent execute registers, reports and leaves
+        return {}
+
+    def h_workers__status_report(self, r: dict) -> dict:
+        return {}
+
+    def h_workers__unregister(self, r: dict) -> dict:
+        return {}
+
     # --- tasks ------------------------------------------------------------------------------------------------
     def _task(self, tid: str) -> dict:
         if tid not in self.tasks:

@@ -482,3 +482,29 @@ def test_crumple_waves_the_label_and_inverts(tmp_path: Path) -> None:
         assert (a[3], a[4]) == (b[3], b[4]) and a[2].tobytes() != b[2].tobytes()
     with pytest.raises(ValueError, match="crumple"):
         generate(tmp_path, 1, config=SynthConfig(crumple_amp=(0.3, 0.1)), progress=False)
+
+
+def _ensure_in_another_process(folder: str) -> bool:
+    from crnn import synth
+
+    return synth.ensure(Path(folder), count=300, seed=3, workers=1)
+
+
+def test_a_second_maker_waits_for_the_folder_being_made(tmp_path):
+    """The two detector nodes, run locally at once, share a checkout: the second must not take the first's
+    half-written folder for the user's own data (it did, and failed reading it)."""
+    import multiprocessing
+    import time
+
+    from crnn import synth
+
+    folder = tmp_path / "scenes"
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        first = pool.apply_async(_ensure_in_another_process, [str(folder)])
+        deadline = time.time() + 120
+        while not (folder / "images").is_dir() or not any((folder / "images").iterdir()):
+            assert time.time() < deadline and not first.ready()
+            time.sleep(0.02)
+        assert not synth.ensure(folder, count=300, seed=3, workers=1)  # made by the first, not again
+        assert (folder / "crops.tsv").is_file() and (folder / synth.STAMP).is_file()  # and complete when it returns
+        assert first.get(timeout=120) is True
