@@ -82,6 +82,8 @@ def _nodes(server: StandIn, controller: str) -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def first_run(server: StandIn, env: dict[str, str], real_folder: Path, tmp_path_factory: pytest.TempPathFactory):
     r = _pipeline(env, tmp_path_factory.mktemp("run1"), real_folder)
+    if os.environ.get("STANDIN_DUMP"):  # for debugging a failure: the stand-in's records after the run
+        Path(os.environ["STANDIN_DUMP"]).write_text(json.dumps({"tasks": server.tasks, "models": server.models}))
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-6000:]
     controllers = [t for t in server.tasks.values() if t["type"] == "controller"]
     assert len(controllers) == 1
@@ -91,7 +93,7 @@ def first_run(server: StandIn, env: dict[str, str], real_folder: Path, tmp_path_
 def test_the_pipeline_runs_the_server_path_end_to_end(server: StandIn, first_run: dict):
     assert not server.errors and not server.unknown, (server.errors, sorted(set(server.unknown)))
     # Base tasks: one per step, at this commit, uploading to the files server.
-    base = {t["name"]: t for t in server.tasks.values() if "pipeline-step" in t["tags"]}
+    base = {t["name"]: t for t in server.tasks.values() if t["name"].startswith("step ")}
     assert set(base) == {f"step {s}" for s in STEPS_IN_ORDER}
     assert all(f"commit:{_commit()[:12]}" in t["tags"] for t in base.values())
     assert all(t["output"]["destination"] == server.files_url for t in base.values())
@@ -113,14 +115,14 @@ def test_the_pipeline_runs_the_server_path_end_to_end(server: StandIn, first_run
         assert (server.files_dir / m["uri"][len(server.files_url) + 1 :]).is_file()
     photo_inputs = {m["name"]: m["model"] for m in nodes["photo_evaluate"]["models"]["input"]}
     assert photo_inputs == {
-        "recogniser_model_id": out["export"]["model_id"],
+        "recogniser_model_id": out["export"]["onnx_model_id"],
         "detector_model_id": out["detector_export"]["model_id"],
         "second_detector_model_id": out["detector_export_b"]["model_id"],
     }
     assert out["detector_export"]["model_id"] != out["detector_export_b"]["model_id"]
 
     # The real data travelled as a dataset, passed by ID, and both evaluations used it.
-    real_id = _params(first_run, "Args")["real_dataset_id"]
+    real_id = _params(first_run, "Args")["real_dataset_id"]  # a pipeline parameter
     assert real_id and _params(nodes["evaluate"], "evaluate")["real_dataset_id"] == real_id
     assert any(k.startswith("real_") for k in out["evaluate"]), out["evaluate"]
     assert int(out["photo_evaluate"]["n"]) == 2
