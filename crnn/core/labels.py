@@ -13,11 +13,14 @@ Filenames resolve relative to the TSV's folder, or to the folder named after the
 from __future__ import annotations
 
 import csv
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from crnn.core.codec import Codec
+
+log = logging.getLogger(__name__)
 
 NO_DIGITS = "-"  # `printed` of a crop that shows no digit of its label
 
@@ -52,7 +55,9 @@ def read_tsv(tsv: str | Path, codec: Codec | None, check_files: bool = True) -> 
         raise ValueError(f"labels file not found: {tsv}")
     root = tsv.parent.resolve()
     samples: list[Sample] = []
-    with tsv.open(newline="", encoding="utf-8") as f:
+    seen: dict[tuple[Path, str, str | None], Sample] = {}  # a row repeated (same image, same label)
+    repeats: list[str] = []
+    with tsv.open(newline="", encoding="utf-8-sig") as f:  # a BOM (Excel) is not part of the header
         reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         header = next(reader, None)
         if header is None or "filename" not in header or "text" not in header:
@@ -80,7 +85,16 @@ def read_tsv(tsv: str | Path, codec: Codec | None, check_files: bool = True) -> 
             if check_files and not path.is_file():
                 raise ValueError(f"{tsv}: line {line}: image not found: {path}")
             fmt = row[i_fmt].strip() if i_fmt is not None else None
-            samples.append(Sample(path, text, line, fmt or None, printed))
+            sample = Sample(path, text, line, fmt or None, printed)
+            first = seen.setdefault((path, text, printed), sample)
+            if first is not sample:
+                repeats.append(f"line {line} repeats line {first.line} ({name})")
+                continue
+            samples.append(sample)
+    if repeats:
+        # Counted once: a repeated row would weigh its image twice in training and in the metrics.
+        shown = "; ".join(repeats[:5]) + (f"; and {len(repeats) - 5} more" if len(repeats) > 5 else "")
+        log.warning("%s: %d duplicate rows skipped: %s", tsv, len(repeats), shown)
     if not samples:
         raise ValueError(f"{tsv}: no samples")
     return samples

@@ -16,8 +16,8 @@ from pathlib import Path
 from PIL import Image
 
 from crnn.config.steps import PreprocessConfig
+from crnn.core.images import load_image
 from crnn.core.labels import NO_DIGITS, write_tsv
-from crnn.core.preprocess import load_image
 from crnn.datasets.importers import Box, RawSample, read_raw
 
 log = logging.getLogger(__name__)

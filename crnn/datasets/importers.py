@@ -260,7 +260,7 @@ def _write(rows: Iterable[_Row | Issue], out: Path, codec: Codec, copy: bool, re
 
 def _tsv_dicts(tsv: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
     """(line number, row) of a tab-separated file with a header that has the `required` columns."""
-    with tsv.open(newline="", encoding="utf-8") as f:
+    with tsv.open(newline="", encoding="utf-8-sig") as f:  # a BOM (Excel) is not part of the header
         reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         header = [h.strip() for h in next(reader, [])]
         missing = [c for c in required if c not in header]

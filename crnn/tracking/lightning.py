@@ -63,7 +63,7 @@ class _ImageReports(Callback):
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         # Runs after the epoch's validation, when last_predictions holds this epoch's readings.
-        from crnn.core.preprocess import load_image
+        from crnn.core.images import load_image
         from crnn.evaluation.visualize import prediction_gallery
 
         loaders = trainer.val_dataloaders

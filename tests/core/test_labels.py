@@ -3,8 +3,9 @@ import pytest
 from PIL import Image
 
 from crnn.core.codec import Codec
+from crnn.core.images import load_image
 from crnn.core.labels import read_tsv, write_tsv
-from crnn.core.preprocess import InputSpec, letterbox, load_image, to_array
+from crnn.core.preprocess import InputSpec, letterbox, to_array
 from crnn.recognizer.data import CropDataset
 
 

@@ -137,8 +137,8 @@ def test_offline_pipeline_end_to_end(offline, capsys, photos_tsv):
     assert store.lineage(crops) == [crops, raw]
 
     # An ONNX model that passed parity and reads like the checkpoint.
+    from crnn.core.images import load_image
     from crnn.core.labels import read_tsv
-    from crnn.core.preprocess import load_image
     from crnn.reading.crops import OnnxReader
     from crnn.recognizer.reader import TorchReader
 
