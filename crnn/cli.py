@@ -429,7 +429,9 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        return int(args.func(args))
+        rc = int(args.func(args))
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at exit
+        return rc
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

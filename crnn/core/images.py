@@ -52,11 +52,22 @@ def image_size(path: str | Path) -> tuple[int, int]:
     try:
         with Image.open(p) as im:
             w, h = im.size
-            orientation = im.getexif().get(0x0112)
+            orientation = _orientation(im)
     except Exception as e:  # Pillow raises many types (OSError, SyntaxError, ValueError...) for a bad file
         raise ImageError(p, _reason(e)) from e
     _check_pixels(p, (w, h))
     return (h, w) if orientation in _QUARTER_TURNS else (w, h)
+
+
+def _orientation(im: Image.Image) -> int | None:
+    """The EXIF orientation tag, read without decoding pixels (Pillow's PNG `getexif` loads the image to look for
+    an eXIf chunk after the pixels; one before them is in `info`)."""
+    if im.format != "PNG":
+        return im.getexif().get(0x0112)
+    exif = Image.Exif()
+    if im.info.get("exif"):
+        exif.load(im.info["exif"])
+    return exif.get(0x0112)
 
 
 def load_image(path: str | Path, max_side: int | None = None) -> Image.Image:
