@@ -54,9 +54,7 @@ def test_read_piped_to_head_exits_quietly(synth_dir: Path, onnx_model: Path) -> 
     """More output than a pipe holds, its reader gone after one line: no BrokenPipeError traceback."""
     folders = [str(synth_dir / "crops")] * 12  # ~1150 lines, well over a pipe's 64 KiB
     cmd = [sys.executable, "-m", "crnn.cli", "read", "--model", str(onnx_model), "--quiet", "--json", "--views", "none"]
-    proc = subprocess.Popen(
-        [*cmd, *folders], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env()
-    )
+    proc = subprocess.Popen([*cmd, *folders], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
     assert proc.stdout is not None and proc.stderr is not None
     first = proc.stdout.readline()
     proc.stdout.close()  # what `head -1` does

@@ -69,7 +69,7 @@ def test_every_mode_gives_rgb_as_shown(tmp_path: Path, mode: str) -> None:
         im.putalpha(alpha)
         im.paste((0,) * len(mode), (30, 0, 60, 20))  # transparent black: must show as the white page
     elif mode == "I":
-        im = Image.fromarray((np.asarray(base.convert("L"), dtype=np.int32) * 257))
+        im = Image.fromarray(np.asarray(base.convert("L"), dtype=np.int32) * 257)
     elif mode == "F":
         im = Image.fromarray(np.asarray(base.convert("L"), dtype=np.float32) / 255.0)
     else:

@@ -163,6 +163,17 @@ def test_offline_pipeline_end_to_end(offline, capsys, photos_tsv):
     assert all(s["reused"] for s in again["steps"].values())
     capsys.readouterr()
 
+    # A file deleted from the store is found: the step that made it runs again and stores it again; options and
+    # overrides in any order.
+    ds_id = summary["steps"]["dataset"]["outputs"]["dataset_id"]
+    labels = work / "store" / "datasets" / ds_id / "files" / "labels.tsv"
+    labels.unlink()
+    assert run.main([*tiny[:2], "--offline", *tiny[2:]]) == 0
+    repaired = json.loads((work / "summary.json").read_text())
+    assert not repaired["steps"]["dataset"]["reused"] and repaired["steps"]["train"]["reused"]
+    assert repaired["steps"]["dataset"]["outputs"]["dataset_id"] == ds_id and labels.is_file()
+    capsys.readouterr()
+
     # A failing step stops the run, names the step, exits non-zero.
     assert run.main([*tiny, "parameters.threshold=1.01"]) == 1
     err = capsys.readouterr().err
