@@ -17,7 +17,6 @@ charset is an `Issue` naming the file and line (or JSON element). `on_error="ski
 
 from __future__ import annotations
 
-import csv
 import logging
 import shutil
 from collections import Counter
@@ -28,7 +27,7 @@ from pathlib import Path
 from crnn.config.steps import DatasetConfig
 from crnn.core import symbology
 from crnn.core.codec import Codec
-from crnn.core.labels import printed_digits, write_tsv
+from crnn.core.labels import printed_digits, tsv_rows, write_tsv
 from crnn.datasets.coco import coco_rows
 from crnn.datasets.rows import Box, Issue, Row, header_size, image_name, inside
 
@@ -52,6 +51,7 @@ class ImportReport:
     imported: int = 0
     images: int = 0
     issues: list[Issue] = field(default_factory=list)
+    path: str = ""  # the labels file imported
 
     @property
     def skipped(self) -> int:
@@ -116,7 +116,7 @@ def import_dataset(cfg: DatasetConfig, out_dir: str | Path, progress: bool = Tru
         }
         rows = readers[cfg.source](path, images_dir, cfg)
         copy = True
-    report = _write(rows, out, codec, copy, ImportReport(cfg.source))
+    report = _write(rows, out, codec, copy, ImportReport(cfg.source, path=str(cfg.path or "")))
     verdict = "rejected" if cfg.on_error == "reject" else "skipped"  # on_error=reject fails on the first of them
     for issue in report.issues:
         log.warning("%s %s", verdict, issue)
@@ -146,7 +146,8 @@ def _summary(report: ImportReport, verdict: str) -> str:
     shown = "\n  ".join(str(i) for i in report.issues[:20])
     more = f"\n  ... and {len(report.issues) - 20} more" if len(report.issues) > 20 else ""
     return (
-        f"import of {report.source} {verdict}: {report.skipped} bad of {report.rows} rows "
+        f"import of {report.source}{' ' + report.path if report.path else ''} {verdict}: {report.skipped} bad of "
+        f"{report.rows} rows "
         f"{report.counts}\n  {shown}{more}"
     )
 
@@ -166,7 +167,16 @@ def read_raw(raw_dir: str | Path) -> list[RawSample]:
     return out
 
 
+# What a labels TSV (tab separated, unquoted) cannot hold in a field.
+_NOT_IN_TSV = ("\t", "\r", "\n", '"', "\x00")
+
+
 def _check(row: Row, codec: Codec, sizes: dict[Path, tuple[int, int] | str]) -> Issue | None:
+    fields = (row.name, row.text, row.fmt or "", row.printed or "")
+    if any(c in f for f in fields for c in _NOT_IN_TSV):
+        return Issue(
+            row.where, "bad_row", f"a tab, line break, quote or NUL in {fields!r}: a labels TSV cannot hold it"
+        )
     try:
         codec.check(row.text)
         printed_digits(row.printed or "", row.text)
@@ -221,18 +231,17 @@ def _write(rows: Iterable[Row | Issue], out: Path, codec: Codec, copy: bool, rep
 
 def _tsv_dicts(tsv: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
     """(line number, row) of a tab-separated file with a header that has the `required` columns."""
-    with tsv.open(newline="", encoding="utf-8-sig") as f:  # a BOM (Excel) is not part of the header
-        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-        header = [h.strip() for h in next(reader, [])]
-        missing = [c for c in required if c not in header]
-        if missing:
-            raise ValueError(f"{tsv}: line 1 must be a header with columns {list(required)}; missing {missing}")
-        for line, row in enumerate(reader, start=2):
-            if not row or all(not c.strip() for c in row):
-                continue
-            if len(row) < len(header):
-                row = row + [""] * (len(header) - len(row))
-            yield line, {h: c.strip() for h, c in zip(header, row, strict=False)}
+    rows = tsv_rows(tsv)
+    header = [h.strip() for h in next(rows, (1, []))[1]]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise ValueError(f"{tsv}: line 1 must be a header with columns {list(required)}; missing {missing}")
+    for line, row in rows:
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) < len(header):
+            row = row + [""] * (len(header) - len(row))
+        yield line, {h: c.strip() for h, c in zip(header, row, strict=False)}
 
 
 def _synthetic_rows(cfg: DatasetConfig, out: Path, progress: bool) -> Iterator[Row | Issue]:
