@@ -79,10 +79,15 @@ def _print_result(result: Any) -> int:
                 "epochs": result.epochs,
                 "seconds": round(result.seconds, 1),
                 "metrics": {k: round(v, 4) for k, v in result.metrics.items()},
+                "skipped_images": len(result.skipped_images),
             }
         )
     )
-    return 0
+    for err in result.skipped_images:
+        print(f"error: {err}", file=sys.stderr)
+    if result.skipped_images:
+        print(f"{len(result.skipped_images)} images could not be read (left out of training)", file=sys.stderr)
+    return 1 if result.skipped_images else 0
 
 
 def _cmd_train(a: argparse.Namespace) -> int:
@@ -155,14 +160,17 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
 
 
 def _cmd_export(a: argparse.Namespace) -> int:
-    from crnn.core.images import load_image
+    from crnn.core.images import ImageError, load_each
     from crnn.core.labels import read_tsv
     from crnn.recognizer.export import export_onnx
 
     images = None
     if a.check_data:
         samples = read_tsv(a.check_data, None)[: a.check_count]
-        images = [load_image(s.path) for s in samples]
+        errors: list[ImageError] = []
+        images = [im for _, im in load_each(samples, lambda s: s.path, errors)]
+        for err in errors:
+            print(f"error: {err} (left out of the check)", file=sys.stderr)
     report = export_onnx(a.checkpoint, a.out, images=images, opset=a.opset)
     if a.int8:
         from crnn.recognizer.export import quantize_int8

@@ -78,7 +78,7 @@ def _row(
         return Issue(f"{path}: annotations[{i}]", "bad_row", f"an annotation must be an object, got {ann!r}")
     where = f"{path}: annotations[{i}] (id {ann.get('id', '?')!r})"
     image_id = ann.get("image_id")
-    im = images.get(image_id) if _key(image_id) else None
+    im = images.get(image_id) if isinstance(image_id, int | str) and not isinstance(image_id, bool) else None
     if im is None:
         return Issue(where, "missing_image", f"image_id {image_id!r} is not in 'images'")
     attributes = ann.get("attributes")

@@ -93,8 +93,8 @@ def earlier_history(out_dir: str | Path, epoch: int) -> tuple[list[dict[str, flo
     if not isinstance(data, dict):
         return [], {}
     rows = [r for r in data.get("history") or [] if isinstance(r, dict) and r.get("epoch", epoch + 1) <= epoch]
-    final = data.get("final") if isinstance(data.get("final"), dict) else {}
-    return rows, final
+    final = data.get("final")
+    return rows, final if isinstance(final, dict) else {}
 
 
 def check_resume(path: str | None, kind: str = "crnn") -> int:
