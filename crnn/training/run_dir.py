@@ -105,4 +105,9 @@ def check_resume(path: str | None, kind: str = "crnn") -> int:
     from crnn.training.checkpoint import read_checkpoint
 
     ck = read_checkpoint(path, kind)
+    raw = ck["hyper_parameters"].get("cfg")
+    detector = isinstance(raw, dict) and "post" in raw  # the detector's config has its box decoding settings
+    if detector != (kind == "detector"):
+        got, want = ("detector", "recogniser") if detector else ("recogniser", "detector")
+        raise ValueError(f"resume={path} is a {got} checkpoint: it cannot continue a {want} training")
     return int(ck.get("epoch", -1))

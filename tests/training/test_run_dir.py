@@ -76,6 +76,11 @@ def test_a_missing_resume_file_is_found_before_data_is_made(tiny_train_cfg, tmp_
     with pytest.raises(ValueError, match="checkpoint not found: .*nowhere.ckpt"):
         fit(tiny_train_cfg)
     assert not (tmp_path / "data").exists() and not Path(tiny_train_cfg.out_dir).exists()
+    from tests.test_cli import _fake_checkpoint
+
+    tiny_train_cfg.resume = str(_fake_checkpoint(tmp_path / "det.ckpt", config.DetectorConfig()))
+    with pytest.raises(ValueError, match="is a detector checkpoint: it cannot continue a recogniser training"):
+        fit(tiny_train_cfg)
 
 
 def test_a_mistyped_train_tsv_is_an_error_not_synthetic_data(tiny_train_cfg, tmp_path: Path) -> None:
