@@ -27,8 +27,9 @@ import torch
 from crnn import config
 from crnn.core.codec import log_softmax
 from crnn.core.confidence import is_sure
+from crnn.core.images import load_image
 from crnn.core.labels import read_tsv
-from crnn.core.preprocess import load_image, to_batch
+from crnn.core.preprocess import to_batch
 from crnn.evaluation.crops import evaluate
 from crnn.reading.crops import Reader, open_reader
 from crnn.recognizer.reader import TorchReader

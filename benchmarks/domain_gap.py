@@ -20,8 +20,9 @@ import numpy as np
 from PIL import Image
 
 from crnn import config
+from crnn.core.images import load_image
 from crnn.core.labels import read_tsv
-from crnn.core.preprocess import letterbox, load_image, shrink_for_augment
+from crnn.core.preprocess import letterbox, shrink_for_augment
 from crnn.recognizer.augment import Augment
 
 

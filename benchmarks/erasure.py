@@ -21,8 +21,9 @@ import numpy as np
 
 from crnn.core import symbology
 from crnn.core.codec import log_softmax
+from crnn.core.images import load_image
 from crnn.core.labels import read_tsv
-from crnn.core.preprocess import load_image, to_batch
+from crnn.core.preprocess import to_batch
 from crnn.reading.crops import Reader, open_reader
 
 PRIORS = (0.0, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1)

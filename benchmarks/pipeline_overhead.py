@@ -55,8 +55,8 @@ def library(work: Path, overrides: list[str]) -> None:
     """The library calls the steps wrap, with no ClearML and no store."""
     import dataclasses
 
+    from crnn.core.images import load_image
     from crnn.core.labels import read_tsv
-    from crnn.core.preprocess import load_image
     from crnn.datasets.crops import make_crops
     from crnn.datasets.importers import import_dataset
     from crnn.detector.export import export_detector

@@ -24,8 +24,9 @@ import numpy as np
 from crnn import config
 from crnn.config.train import InputConfig, ModelConfig, TrainConfig
 from crnn.core.codec import Codec
+from crnn.core.images import load_image
 from crnn.core.labels import read_tsv
-from crnn.core.preprocess import load_image, to_batch
+from crnn.core.preprocess import to_batch
 from crnn.reading.crops import OnnxReader
 
 EARLIER = TrainConfig(

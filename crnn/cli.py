@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -78,10 +79,15 @@ def _print_result(result: Any) -> int:
                 "epochs": result.epochs,
                 "seconds": round(result.seconds, 1),
                 "metrics": {k: round(v, 4) for k, v in result.metrics.items()},
+                "skipped_images": len(result.skipped_images),
             }
         )
     )
-    return 0
+    for err in result.skipped_images:
+        print(f"error: {err}", file=sys.stderr)
+    if result.skipped_images:
+        print(f"{len(result.skipped_images)} images could not be read (left out of training)", file=sys.stderr)
+    return 1 if result.skipped_images else 0
 
 
 def _cmd_train(a: argparse.Namespace) -> int:
@@ -146,18 +152,25 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
     if a.failures:
         Path(a.failures).write_text(json.dumps(ev.failures, indent=1))
     print(json.dumps(ev.summary))
-    return 0
+    for err in ev.unreadable:
+        print(f"error: {err}", file=sys.stderr)
+    if ev.unreadable:
+        print(f"{len(ev.unreadable)} images could not be read (left out of the figures)", file=sys.stderr)
+    return 1 if ev.unreadable else 0
 
 
 def _cmd_export(a: argparse.Namespace) -> int:
+    from crnn.core.images import ImageError, load_each
     from crnn.core.labels import read_tsv
-    from crnn.core.preprocess import load_image
     from crnn.recognizer.export import export_onnx
 
     images = None
     if a.check_data:
         samples = read_tsv(a.check_data, None)[: a.check_count]
-        images = [load_image(s.path) for s in samples]
+        errors: list[ImageError] = []
+        images = [im for _, im in load_each(samples, lambda s: s.path, errors)]
+        for err in errors:
+            print(f"error: {err} (left out of the check)", file=sys.stderr)
     report = export_onnx(a.checkpoint, a.out, images=images, opset=a.opset)
     if a.int8:
         from crnn.recognizer.export import quantize_int8
@@ -192,9 +205,19 @@ def _image_files(inputs: list[str]) -> Iterator[Path]:
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            yield from sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
+            # A broken symbolic link is listed too: loading it reports it, rather than skipping it unseen.
+            yield from sorted(
+                f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES and (f.is_file() or f.is_symlink())
+            )
         else:
             yield p
+
+
+def _positive_int(value: str) -> int:
+    n = int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
 
 
 def _check_column(checksum_ok: bool, inferred: tuple[int, ...]) -> str:
@@ -242,7 +265,7 @@ def _cmd_read(a: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from crnn.core.confidence import is_sure
-    from crnn.core.preprocess import load_image
+    from crnn.core.images import ImageError, load_image
 
     files = list(_image_files(a.images))
     if a.detector:
@@ -253,7 +276,7 @@ def _cmd_read(a: argparse.Namespace) -> int:
     def load(p: Path) -> tuple[Path, object]:
         try:
             return p, load_image(p)
-        except ValueError as e:
+        except ImageError as e:
             return p, e
 
     with (
@@ -323,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", required=True, help="the recogniser (.onnx, or a .ckpt training checkpoint)")
     e.add_argument("--data", required=True)
     e.add_argument("--decoder", choices=["greedy", "beam", "constrained"], default=None)
-    e.add_argument("--batch-size", type=int, default=64)
+    e.add_argument("--batch-size", type=_positive_int, default=64)
     e.add_argument("--failures", help="write the misread crops to this JSON file")
     e.add_argument("--erasure-prior", type=float, default=None, help=ERASURE_HELP)
     e.add_argument("--erasable", nargs="+", choices=sorted(ERASABLE), default=None, help=ERASABLE_HELP)
@@ -336,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--out", required=True)
     x.add_argument("--opset", type=int, default=17)
     x.add_argument("--check-data", help="labels TSV whose images are also used for the parity check")
-    x.add_argument("--check-count", type=int, default=64)
+    x.add_argument("--check-count", type=_positive_int, default=64)
     x.add_argument(
         "--int8",
         action="store_true",
@@ -384,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("images", nargs="+", help="image files or folders")
     r.add_argument("--json", action="store_true", help="one JSON object a line")
     r.add_argument("--decoder", choices=["greedy", "beam", "constrained"], default=None)
-    r.add_argument("--batch-size", type=int, default=64)
+    r.add_argument("--batch-size", type=_positive_int, default=64)
     r.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: all cores)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--erasure-prior", type=float, default=None, help=ERASURE_HELP)
@@ -414,10 +437,17 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        return int(args.func(args))
+        rc = int(args.func(args))
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at exit
+        return rc
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # Whoever read the output has gone (`crnn read ... | head -1`): stop quietly, as a shell tool does; stdout
+        # goes to /dev/null so the flush at exit cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what the shell reports for a tool ended by a closed pipe
 
 
 if __name__ == "__main__":

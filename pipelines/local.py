@@ -96,16 +96,15 @@ def _step_key(step: str, cfg: Any, inputs: dict[str, str], code: str) -> str:
 
 
 def _outputs_exist(store: LocalStore, outputs: dict[str, Any]) -> bool:
-    try:
-        for k, v in outputs.items():
-            if k.endswith("dataset_id"):
-                store.dataset_info(v)
-            elif k.endswith("model_id"):
-                store.model_info(v)
-            elif k.endswith("_file") and not Path(v).is_file():
-                return False
-    except ValueError:
-        return False
+    """Every dataset and model a step made is in the store with the content its ID was made from (a deleted or
+    changed file means running the step again), and its other files are there."""
+    for k, v in outputs.items():
+        problem = store.damage(v) if k.endswith(("dataset_id", "model_id")) else None
+        if k.endswith("_file") and not Path(v).is_file():
+            problem = f"{v} is missing"
+        if problem is not None:
+            log.warning("output %s of a finished step is damaged (%s): running the step again", k, problem)
+            return False
     return True
 
 

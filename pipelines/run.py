@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    a = _parser().parse_args(argv)
+    a = _parser().parse_intermixed_args(argv)  # options and overrides in any order
     a.argv = argv
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -48,6 +48,7 @@ def run(cfg: DetectorConfig, tracker: Tracker, work_dir: Path, raw_dataset_id: s
         cfg,
         data=dataclasses.replace(cfg.data, train_dirs=train_dirs),
         out_dir=str(work_dir),
+        overwrite=True,  # the step's own folder: a step run again (not reused) redoes its work there
         resume=str(tracker.model(resume_model_id, "resume_model_id")) if resume_model_id else cfg.resume,
     )
 

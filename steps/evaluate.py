@@ -17,7 +17,7 @@ if __package__ in (None, ""):  # run as a script (by an agent): import this chec
 
 from crnn.config.steps import EvaluateConfig
 from crnn.core import metrics
-from crnn.core.preprocess import load_image
+from crnn.core.images import load_image
 from crnn.evaluation.crops import evaluate
 from crnn.evaluation.visualize import char_confusion, confusion_image, prediction_gallery
 from crnn.recognizer.reader import TorchReader

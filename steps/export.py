@@ -13,8 +13,8 @@ if __package__ in (None, ""):  # run as a script (by an agent): import this chec
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from crnn.config.steps import ExportConfig
+from crnn.core.images import load_image
 from crnn.core.labels import read_tsv
-from crnn.core.preprocess import load_image
 from crnn.reading.crops import OnnxReader
 from crnn.reading.metadata import META_PREFIX
 from crnn.recognizer.export import export_onnx

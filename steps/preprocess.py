@@ -16,7 +16,7 @@ if __package__ in (None, ""):  # run as a script (by an agent): import this chec
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from crnn.config.steps import PreprocessConfig
-from crnn.core.preprocess import load_image
+from crnn.core.images import load_image
 from crnn.datasets.crops import SPLITS, make_crops
 from crnn.evaluation.visualize import grid
 from crnn.tracking.steps import step_main

@@ -37,6 +37,7 @@ def run(cfg: TrainConfig, tracker: Tracker, work_dir: Path, dataset_id: str, res
             cfg.data, train_tsv=str(data / "train" / "crops.tsv"), val_tsv=str(data / "val" / "crops.tsv")
         ),
         out_dir=str(work_dir),
+        overwrite=True,  # the step's own folder: a step run again (not reused) redoes its work there
         resume=str(tracker.model(resume_model_id, "resume_model_id")) if resume_model_id else cfg.resume,
     )
     clearml_logger, images = lightning_reporting(tracker, reports.batch_grid_every_n_epochs, reports.gallery_size)

@@ -66,3 +66,5 @@ class DetectorConfig:
     overlays: int = 8
     out_dir: str = "runs/detector"
     resume: str | None = None
+    # As in the recogniser's config: write into an out_dir that holds an earlier run.
+    overwrite: bool = False

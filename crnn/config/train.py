@@ -85,6 +85,9 @@ class SynthDataConfig:
     seed: int = 0
     workers: int = 2
     generator: SynthConfig = field(default_factory=crop_generator)
+    # The only folder under which missing train/val crops (`<folder>/crops.tsv`) are generated: a TSV path elsewhere
+    # that does not exist is an error, so a mistyped path is never filled with synthetic data. null: never generate.
+    root: str | None = "data/synth"
 
 
 @dataclass
@@ -124,6 +127,13 @@ class TrainerConfig:
     # Train with channels-last (NHWC) tensors; exported models are unaffected.
     channels_last: bool = True
 
+    def __post_init__(self) -> None:
+        # Checked at load: 0 would "finish" at once with no checkpoint, a negative value would train without end.
+        if self.max_epochs < 1:
+            raise ValueError(f"trainer.max_epochs must be at least 1, got {self.max_epochs}")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise ValueError(f"trainer.max_minutes must be positive (or null: no limit), got {self.max_minutes}")
+
 
 @dataclass
 class TrainConfig:
@@ -154,6 +164,10 @@ class TrainConfig:
     # bars (`data.learn=text`) may need less. Stored and carried like erasure_prior (`--ean13-lead0-prior`).
     # Shipped: 0.1 (GS1 gives 000-019 to UPC-A, so the 12-digit layout of the same bars wins unless much likelier).
     ean13_lead0_prior: float = 0.1
+    # Where the run writes (checkpoints, metrics.json, logs). A new run refuses a folder that holds anything unless
+    # it resumes or `overwrite` is true; a second run into a folder in use is refused (crnn.training.run_dir).
     out_dir: str = "runs/train"
     # Checkpoint to resume from (model, optimizer, scheduler, epoch); None starts fresh.
     resume: str | None = None
+    # Let a new run write into an out_dir that holds an earlier run (its files are replaced as the new run writes).
+    overwrite: bool = False

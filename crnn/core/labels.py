@@ -13,11 +13,14 @@ Filenames resolve relative to the TSV's folder, or to the folder named after the
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from crnn.core.codec import Codec
+
+log = logging.getLogger(__name__)
 
 NO_DIGITS = "-"  # `printed` of a crop that shows no digit of its label
 
@@ -52,38 +55,67 @@ def read_tsv(tsv: str | Path, codec: Codec | None, check_files: bool = True) -> 
         raise ValueError(f"labels file not found: {tsv}")
     root = tsv.parent.resolve()
     samples: list[Sample] = []
-    with tsv.open(newline="", encoding="utf-8") as f:
-        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-        header = next(reader, None)
-        if header is None or "filename" not in header or "text" not in header:
-            raise ValueError(f"{tsv}: line 1 must be a header with 'filename' and 'text' columns, got {header}")
-        i_file, i_text = header.index("filename"), header.index("text")
-        i_fmt = header.index("format") if "format" in header else None
-        i_printed = header.index("printed") if "printed" in header else None
-        for line, row in enumerate(reader, start=2):
-            if not row or all(not c.strip() for c in row):
-                continue
-            if len(row) < len(header):
-                raise ValueError(f"{tsv}: line {line} has {len(row)} columns, expected {len(header)}")
-            name, text = row[i_file].strip(), row[i_text].strip()
-            try:
-                if codec is not None:
-                    codec.check(text)
-                printed = printed_digits(row[i_printed].strip() if i_printed is not None else "", text)
-            except ValueError as e:
-                raise ValueError(f"{e} (line {line} of {tsv})") from None
+    seen: dict[tuple[Path, str, str | None], Sample] = {}  # a row repeated (same image, same label)
+    repeats: list[str] = []
+    rows = tsv_rows(tsv)
+    header = next(rows, (1, None))[1]
+    if header is None or "filename" not in header or "text" not in header:
+        raise ValueError(f"{tsv}: line 1 must be a header with 'filename' and 'text' columns, got {header}")
+    i_file, i_text = header.index("filename"), header.index("text")
+    i_fmt = header.index("format") if "format" in header else None
+    i_printed = header.index("printed") if "printed" in header else None
+    for line, row in rows:
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) < len(header):
+            raise ValueError(f"{tsv}: line {line} has {len(row)} columns, expected {len(header)}")
+        name, text = row[i_file].strip(), row[i_text].strip()
+        try:
+            if codec is not None:
+                codec.check(text)
+            printed = printed_digits(row[i_printed].strip() if i_printed is not None else "", text)
+        except ValueError as e:
+            raise ValueError(f"{e} (line {line} of {tsv})") from None
+        try:
             path = (root / name).resolve()
-            if not path.is_relative_to(root):
-                raise ValueError(f"{tsv}: line {line}: filename {name!r} points outside {root}")
-            if not path.is_file() and (root / tsv.stem / name).resolve().is_file():
-                path = (root / tsv.stem / name).resolve()
-            if check_files and not path.is_file():
-                raise ValueError(f"{tsv}: line {line}: image not found: {path}")
-            fmt = row[i_fmt].strip() if i_fmt is not None else None
-            samples.append(Sample(path, text, line, fmt or None, printed))
+        except (OSError, ValueError) as e:  # a NUL byte, a symlink loop
+            raise ValueError(f"{tsv}: line {line}: filename {name!r} is not a usable path ({e})") from None
+        if not path.is_relative_to(root):
+            raise ValueError(f"{tsv}: line {line}: filename {name!r} points outside {root}")
+        if not path.is_file() and (root / tsv.stem / name).resolve().is_file():
+            path = (root / tsv.stem / name).resolve()
+        if check_files and not path.is_file():
+            raise ValueError(f"{tsv}: line {line}: image not found: {path}")
+        fmt = row[i_fmt].strip() if i_fmt is not None else None
+        sample = Sample(path, text, line, fmt or None, printed)
+        first = seen.setdefault((path, text, printed), sample)
+        if first is not sample:
+            repeats.append(f"line {line} repeats line {first.line} ({name})")
+            continue
+        samples.append(sample)
+    if repeats:
+        # Counted once: a repeated row would weigh its image twice in training and in the metrics.
+        shown = "; ".join(repeats[:5]) + (f"; and {len(repeats) - 5} more" if len(repeats) > 5 else "")
+        log.warning("%s: %d duplicate rows skipped: %s", tsv, len(repeats), shown)
     if not samples:
         raise ValueError(f"{tsv}: no samples")
     return samples
+
+
+def tsv_rows(tsv: Path) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) of each line of a tab-separated UTF-8 file (a BOM, as Excel writes, is not part of the
+    header); ValueError naming the file and line for text that is not UTF-8 or that csv refuses (a NUL byte)."""
+    line = 0
+    try:
+        with tsv.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+            for row in reader:
+                line = reader.line_num
+                yield line, row
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{tsv}: not UTF-8 text after line {line}: {e}") from None
+    except csv.Error as e:
+        raise ValueError(f"{tsv}: line {line + 1}: {e}") from None
 
 
 def printed_digits(printed: str, text: str) -> str | None:

@@ -10,14 +10,14 @@ from __future__ import annotations
 import logging
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
 
 from crnn.config.steps import PreprocessConfig
+from crnn.core.images import ImageError, load_image
 from crnn.core.labels import NO_DIGITS, write_tsv
-from crnn.core.preprocess import load_image
 from crnn.datasets.importers import Box, RawSample, read_raw
 
 log = logging.getLogger(__name__)
@@ -32,12 +32,18 @@ class PreprocessSummary:
     sizes: dict[str, int]
     rotated: int
     per_format: dict[str, dict[str, int]]
+    skipped: list[str] = field(default_factory=list)  # raw images that did not decode ("file: reason (line)")
 
     def tsv(self, split: str) -> Path:
         return self.out_dir / split / "crops.tsv"
 
     def to_dict(self) -> dict:
-        return {"sizes": self.sizes, "rotated": self.rotated, "per_format": self.per_format}
+        return {
+            "sizes": self.sizes,
+            "rotated": self.rotated,
+            "per_format": self.per_format,
+            "skipped": len(self.skipped),
+        }
 
 
 def cut(
@@ -113,23 +119,29 @@ def make_crops(raw_dir: str | Path, out_dir: str | Path, cfg: PreprocessConfig) 
     ratios = {"train": cfg.split.train, "val": cfg.split.val, "test": cfg.split.test}
     parts = split_samples(samples, ratios, cfg.seed)
     rotated = 0
+    skipped: list[str] = []
     per_format: dict[str, dict[str, int]] = {}
+    sizes: dict[str, int] = {}
     for split, items in parts.items():
-        rows = []
+        rows: list[tuple[str, str, str, str]] = []
         (out / split / "crops").mkdir(parents=True, exist_ok=True)
-        for i, s in enumerate(items):
+        for s in items:
             try:
-                crop, turned = cut(
-                    load_image(s.path), s.box, cfg.margin_x, cfg.margin_y, cfg.rotate_vertical, cfg.rotate_direction
-                )
+                image = load_image(s.path)
+            except ImageError as e:
+                skipped.append(f"{e} (line {s.line} of {Path(raw_dir) / 'labels.tsv'})")
+                log.warning("skipped %s", skipped[-1])
+                continue
+            try:
+                crop, turned = cut(image, s.box, cfg.margin_x, cfg.margin_y, cfg.rotate_vertical, cfg.rotate_direction)
             except ValueError as e:
                 raise ValueError(f"{e} (line {s.line} of {Path(raw_dir) / 'labels.tsv'})") from None
             rotated += turned
-            name = f"crops/{i:06d}.png"
+            name = f"crops/{len(rows):06d}.png"
             crop.save(out / split / name)
             rows.append((name, s.text, s.fmt, s.printed or ""))
         write_tsv(out / split / "crops.tsv", rows, header=("filename", "text", "format", "printed"))
-        per_format[split] = dict(Counter(s.fmt or "unknown" for s in items))
-    sizes = {k: len(v) for k, v in parts.items()}
+        sizes[split] = len(rows)
+        per_format[split] = dict(Counter(r[2] or "unknown" for r in rows))
     log.info("preprocessed %s: %s, %d rotated upright", raw_dir, sizes, rotated)
-    return PreprocessSummary(out, sizes, rotated, per_format)
+    return PreprocessSummary(out, sizes, rotated, per_format, skipped)

@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 from crnn.config.detector import DetectorConfig
 from crnn.core.geometry import box_quad
 from crnn.core.geometry import direction as digit_line
-from crnn.core.preprocess import load_image
+from crnn.core.images import ImageError, image_size, load_image
 from crnn.reading.detection import STRIDE, detector_input
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def read_scenes(folder: str | Path) -> list[Scene]:
     folder = Path(folder)
     scenes: dict[Path, Scene] = {}
     if (folder / "annotations.tsv").is_file():
-        with open(folder / "annotations.tsv", newline="") as f:
+        with open(folder / "annotations.tsv", newline="", encoding="utf-8-sig") as f:
             for line, row in enumerate(csv.DictReader(f, delimiter="\t"), start=2):
                 try:
                     quad = np.array([float(v) for v in row["quad"].split()], dtype=np.float64).reshape(4, 2)
@@ -111,8 +111,14 @@ class SceneDataset(Dataset):
         return len(self.scenes)
 
     def _load(self, i: int) -> tuple[Image.Image, list[np.ndarray], list[bool]]:
-        s = self.scenes[i]
-        return load_image(s.path).convert("L"), list(s.quads), list(s.oriented)
+        """Scene `i`; when its image does not decode (warned about), the next one that does."""
+        for k in range(len(self.scenes)):
+            s = self.scenes[(i + k) % len(self.scenes)]
+            try:
+                return load_image(s.path).convert("L"), list(s.quads), list(s.oriented)
+            except ImageError as e:
+                log.warning("skipped %s; another scene takes its place", e)
+        raise ValueError(f"none of the {len(self.scenes)} scene images decodes")
 
     def sample(self, i: int, rng: random.Random | None) -> tuple[Image.Image, list[np.ndarray], list[bool]]:
         """Scene `i` as the network sees it before letterboxing (augmented when `rng` is given)."""
@@ -122,8 +128,7 @@ class SceneDataset(Dataset):
         if rng.random() < d.empty_p:
             quads: list[np.ndarray] = []
             oriented: list[bool] = []
-            with Image.open(self.scenes[i].path) as im:  # the size is in the header: no decoding
-                image = empty_scene(rng, im.size).convert("L")
+            image = empty_scene(rng, image_size(self.scenes[i].path)).convert("L")  # header only: no decoding
         elif rng.random() < d.mosaic_p and len(self.scenes) > 1:
             image, quads, oriented = _mosaic(self._load(i), self._load(rng.randrange(len(self.scenes))), rng)
         else:

@@ -22,7 +22,10 @@ log = logging.getLogger(__name__)
 def load_detector(path: str | Path) -> tuple[DetectorNet, DetectorConfig]:
     """The network and its config from a detector checkpoint, loaded with weights_only=True."""
     ck = read_checkpoint(path, "detector")
-    if "post" not in ck["hyper_parameters"].get("cfg", {}):
+    raw = ck["hyper_parameters"].get("cfg")
+    if not isinstance(raw, dict) or "post" not in raw:
+        if isinstance(raw, dict) and "decoder" in raw:
+            raise ValueError(f"{path} is a recogniser checkpoint, not a detector's: use `crnn export`")
         raise ValueError(f"{path} is not a detector training checkpoint")
     cfg = from_dict(DetectorConfig, ck["hyper_parameters"]["cfg"])
     net = DetectorNet(cfg.model)

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 from crnn.config.detector import DetectorConfig
 from crnn.config.loading import from_dict
 from crnn.core.geometry import direction as digit_line
-from crnn.core.preprocess import load_image
+from crnn.core.images import image_size, load_image
 from crnn.detector.data import Scene
 from crnn.detector.model import DetectorNet, to_maps
 from crnn.reading.detection import Detection, boxes_from_maps, letterbox_scales
@@ -118,8 +118,7 @@ class DetectorSystem(L.LightningModule):
             scene = self.val_scenes[i]
             preds = boxes_from_maps(m, self.cfg.post)
             # Compare in the network's input pixels: the true quads scaled as the loader scaled them.
-            with Image.open(scene.path) as im:
-                sx, sy = letterbox_scales(im.size, self.cfg.input.size)
+            sx, sy = letterbox_scales(image_size(scene.path), self.cfg.input.size)
             truth = [q * np.array([sx, sy]) for q in scene.quads]
             rows = match(preds, truth, scene.oriented)
             self._val.append(

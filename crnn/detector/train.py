@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,13 @@ from torch.utils.data import DataLoader
 
 from crnn.config.detector import DetectorConfig
 from crnn.config.loading import to_dict
-from crnn.detector.data import SceneDataset, collate, read_scenes
+from crnn.core.images import ImageError, image_size
+from crnn.detector.data import Scene, SceneDataset, collate, read_scenes
 from crnn.detector.system import MONITOR, DetectorSystem
+from crnn.training.run_dir import check_resume, claim, earlier_history
 from crnn.training.trainer import TrainResult, make_loader, make_trainer
+
+log = logging.getLogger(__name__)
 
 
 class _EpochArtifacts(Callback):
@@ -63,20 +68,36 @@ def fit_detector(
 ) -> TrainResult:
     """Train the detector as `cfg` says; best checkpoint by validation F1 of the decoded boxes."""
     start = time.time()
+    resumed_epoch = check_resume(cfg.resume, "detector")  # before any data is prepared
+    with claim(cfg.out_dir, cfg.resume, cfg.overwrite) as out:
+        return _fit(cfg, out, resumed_epoch, start, callbacks, logger, report)
+
+
+def _fit(
+    cfg: DetectorConfig,
+    out: Path,
+    resumed_epoch: int,
+    start: float,
+    callbacks: list[Callback] | None,
+    logger: Any,
+    report: Any,
+) -> TrainResult:
     L.seed_everything(cfg.trainer.seed, workers=True)
     if cfg.trainer.threads:
         torch.set_num_threads(cfg.trainer.threads)
     ensure_scenes(cfg)
-    train_scenes = [s for d in cfg.data.train_dirs for s in read_scenes(d)]
-    val_scenes = read_scenes(cfg.data.val_dir)
+    skipped: list[str] = []  # scenes whose image does not open: left out, reported in the result
+    train_scenes = _readable([s for d in cfg.data.train_dirs for s in read_scenes(d)], skipped)
+    val_scenes = _readable(read_scenes(cfg.data.val_dir), skipped)
     system = DetectorSystem(to_dict(cfg))
     system.val_scenes = val_scenes
 
     def loader(ds: SceneDataset, shuffle: bool) -> DataLoader:
         return make_loader(ds, cfg.data.batch_size, cfg.data.num_workers, collate, shuffle)
 
-    out = Path(cfg.out_dir)
     run = make_trainer(cfg.trainer, cfg.optim, out, MONITOR, [_EpochArtifacts(out, report), *(callbacks or [])], logger)
+    if cfg.resume:
+        run.history.rows, run.earlier_final = earlier_history(out, resumed_epoch)
     run.trainer.fit(
         system,
         train_dataloaders=loader(SceneDataset(train_scenes, cfg, train=True), True),
@@ -84,4 +105,19 @@ def fit_detector(
         ckpt_path=cfg.resume,
         weights_only=True,
     )
-    return run.result(out, start)
+    return run.result(out, start, skipped)
+
+
+def _readable(scenes: list[Scene], errors: list[str]) -> list[Scene]:
+    """The scenes whose image header opens (no pixels decoded); the others logged, appended to `errors`, left out."""
+    out = []
+    for s in scenes:
+        try:
+            image_size(s.path)
+            out.append(s)
+        except ImageError as e:
+            errors.append(str(e))
+            log.warning("skipped %s", e)
+    if not out:
+        raise ValueError(f"no scene image opens ({len(errors)} unreadable, the first: {errors[0]})")
+    return out

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from PIL import Image
 
 from crnn.core import metrics
 from crnn.core.codec import Decoder
 from crnn.core.confidence import MIN_CONFIDENCE, is_sure
-from crnn.core.labels import read_tsv
-from crnn.core.preprocess import load_image
+from crnn.core.images import ImageError, load_each
+from crnn.core.labels import Sample, read_tsv
 from crnn.reading.crops import Reader, open_reader
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -19,6 +25,8 @@ class Evaluation:
     rows: list[dict] = field(default_factory=list)
     # Per distinct number: format, images, exact match, CER, failures by kind (`crnn.core.metrics.per_number`).
     numbers: list[dict] = field(default_factory=list)
+    # Images that could not be read ("file: reason"): skipped, counted in `summary["unreadable"]`.
+    unreadable: list[str] = field(default_factory=list)
 
     @property
     def failures(self) -> list[dict]:
@@ -46,7 +54,10 @@ def evaluate(
     samples = [s for s in samples if s.shows_number]
     if not samples:
         raise ValueError(f"{tsv}: no crop shows a number")
-    readings = list(reader.read_stream((load_image(s.path) for s in samples), batch_size, decoder))
+    errors: list[ImageError] = []
+    samples, readings = _read(reader, samples, batch_size, decoder, errors)
+    if not samples:
+        raise ValueError(f"{tsv}: no crop could be read ({len(errors)} unreadable, the first: {errors[0]})")
     rows = [
         {
             "file": str(s.path),
@@ -73,12 +84,33 @@ def evaluate(
     # Reads with a digit the crop lacks, supplied by the check digit (crnn.core.codec): how many, how many right.
     inferred = [p == t for p, t, r in zip(preds, targets, readings) if r.inferred]
     summary["inferred"] = {"n": len(inferred), "right": sum(inferred)}
-    blank_reads = list(reader.read_stream((load_image(s.path) for s in blank), batch_size, decoder)) if blank else []
+    blank, blank_reads = _read(reader, blank, batch_size, decoder, errors)
     summary["no_number"] = {
         "n": len(blank),
         "sure": sum(is_sure(r.confidence, r.checksum_ok) for r in blank_reads),
     }
-    ev = Evaluation(summary, rows, numbers)
+    summary["unreadable"] = len(errors)
+    ev = Evaluation(summary, rows, numbers, [str(e) for e in errors])
     # Reads under the confidence floor are flagged unsure to users: how many wrong reads it catches.
     summary["confidence_floor"] = ev.at_floor(MIN_CONFIDENCE)
     return ev
+
+
+def _read(
+    reader: Reader, samples: list[Sample], batch_size: int, decoder: Decoder | None, errors: list[ImageError]
+) -> tuple[list[Sample], list]:
+    """The samples whose image loads and their readings; the others go to `errors` (logged) and are left out."""
+    kept: list[Sample] = []
+    if not samples:
+        return kept, []
+
+    def images() -> Iterator[Image.Image]:
+        for s, im in load_each(samples, lambda s: s.path, errors):
+            kept.append(s)
+            yield im
+
+    n = len(errors)
+    readings = list(reader.read_stream(images(), batch_size, decoder))
+    for e in errors[n:]:
+        log.warning("skipped %s", e)
+    return kept, readings

@@ -53,7 +53,7 @@ def evaluate_photos(reader: PhotoReader, tsv: str | Path, zxing: bool = True, pr
     from crnn.core.labels import read_tsv
 
     samples = read_tsv(tsv, None)
-    with open(tsv, newline="") as f:
+    with open(tsv, newline="", encoding="utf-8-sig") as f:
         group_of = {
             Path(r.get("filename") or "").name: r.get("group") or r.get("format") or ""
             for r in csv.DictReader(f, delimiter="\t")

@@ -156,6 +156,10 @@ class OnnxReader(Reader):
             self.codec = Codec(meta[META_PREFIX + "charset"])
             self.policy = model_policy(meta).updated(overrides)
         except KeyError as e:
+            if any(k.startswith("crnn_detector.") for k in meta):
+                raise ValueError(
+                    f"{path} is a barcode detector, not a recogniser: give it as `--detector` (photos)"
+                ) from None
             raise ValueError(f"{path} lacks crnn metadata {e}; export it with `crnn export`") from None
         self.metadata = dict(meta)
         self.input_name = self.session.get_inputs()[0].name

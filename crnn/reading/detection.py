@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from crnn.config.reading import DetectorPostConfig
 from crnn.core.geometry import direction
+from crnn.core.images import image_size, load_image
 from crnn.core.preprocess import border_colour, letterbox
 from crnn.reading.crops import ort_session
 
@@ -51,21 +52,11 @@ class Detection:
 def load_photo(path: str | Path, max_side: int = MAX_SIDE) -> tuple[Image.Image, float]:
     """An RGB photo scaled so its long side is at most `max_side`, and that scale (<= 1).
 
-    JPEGs are decoded at a reduced size directly (`draft`), so a huge photo never sits in memory at full
-    size; other formats are bounded by Pillow's decompression-bomb limit. ValueError for unreadable files.
+    `crnn.core.images.load_image` opens it (JPEGs decoded at a reduced size directly, EXIF orientation applied);
+    ImageError (a ValueError naming the file) for unusable files.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"image not found: {p}")
-    try:
-        with Image.open(p) as im:
-            full = im.size
-            if im.format == "JPEG" and max(full) > max_side:
-                im.draft("RGB", (max_side, max_side))
-            im.load()
-            out = im.convert("RGB")
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError) as e:
-        raise ValueError(f"cannot read image {p}: {e}") from e
+    out = load_image(path, max_side)
+    full = image_size(path)
     if max(out.size) > max_side:
         out.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
     return out, out.width / full[0]
@@ -147,6 +138,8 @@ class Detector:
             self.stride = int(meta[META_PREFIX + "stride"])
             default_post = DetectorPostConfig(**json.loads(meta[META_PREFIX + "post"]))
         except KeyError as e:
+            if "crnn.charset" in meta:
+                raise ValueError(f"{path} is a recogniser, not a barcode detector: give it as `--model`") from None
             raise ValueError(f"{path} lacks detector metadata {e}; export it with `crnn export-detector`") from None
         self.post = post or default_post
         self.input_name = self.session.get_inputs()[0].name

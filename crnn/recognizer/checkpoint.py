@@ -47,8 +47,18 @@ def _with_legacy(raw: dict) -> dict:
 def load_checkpoint(path: str | Path) -> tuple[CRNN, TrainConfig]:
     """The network and its config from a training checkpoint, loaded with weights_only=True."""
     ck = read_checkpoint(path)
-    raw = ck["hyper_parameters"]["cfg"]
-    cfg = from_dict(TrainConfig, _with_legacy(raw) if isinstance(raw, dict) else raw)
+    raw = ck["hyper_parameters"].get("cfg")
+    if isinstance(raw, dict) and "post" in raw:  # the detector's config has its box decoding settings
+        raise ValueError(
+            f"{path} is a barcode detector checkpoint, not a recogniser's: use `crnn export-detector` and "
+            "`crnn read --detector`"
+        )
+    try:
+        cfg = from_dict(TrainConfig, _with_legacy(raw) if isinstance(raw, dict) else raw)
+    except ValueError:
+        raise
+    except Exception as e:  # omegaconf raises several types for a config that does not fit the schema
+        raise ValueError(f"{path} is not a recogniser checkpoint this version reads: {e}") from e
     model = CRNN(cfg.model, cfg.input)
     model.load_state_dict(model_state(ck))
     return model.eval(), cfg

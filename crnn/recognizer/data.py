@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Sequence
 
 import numpy as np
 import torch
+from PIL import Image
 from torch.utils.data import Dataset
 
 from crnn.config.train import TrainConfig
 from crnn.core.codec import Codec
+from crnn.core.images import ImageError, image_size, load_image
 from crnn.core.labels import Sample
-from crnn.core.preprocess import InputSpec, load_image, shrink_for_augment, to_array
+from crnn.core.preprocess import InputSpec, shrink_for_augment, to_array
 from crnn.recognizer.augment import Augment
+
+log = logging.getLogger(__name__)
+
+
+def readable(samples: Sequence[Sample], tsv: str, errors: list[str]) -> list[Sample]:
+    """The samples whose image header opens (the fast check before training: no pixels decoded); each other one is
+    logged, appended to `errors` ("file: reason (line N of tsv)") and left out."""
+    out = []
+    for s in samples:
+        try:
+            image_size(s.path)
+            out.append(s)
+        except ImageError as e:
+            errors.append(f"{e} (line {s.line} of {tsv})")
+            log.warning("skipped %s", errors[-1])
+    return out
 
 
 def input_spec(cfg: TrainConfig) -> InputSpec:
@@ -41,16 +60,27 @@ class CropDataset(Dataset):
         # The CTC loss sees the digits a crop shows (`Sample.target`); metrics always score the whole number.
         self.samples, self.spec, self.codec, self.augment = list(samples), spec, codec, augment
         self._rng: random.Random | None = None
+        # Images that passed the header check but do not decode: warned about once, another crop takes their place.
+        self.unreadable: dict[int, str] = {}
 
     def __len__(self) -> int:
         return len(self.samples)
 
+    def _load(self, i: int) -> tuple[Sample, Image.Image]:
+        """Sample `i` and its image; when it does not decode, the next one that does (none: ValueError)."""
+        for k in range(len(self.samples)):
+            j = (i + k) % len(self.samples)
+            if j in self.unreadable:
+                continue
+            try:
+                return self.samples[j], load_image(self.samples[j].path)
+            except ImageError as e:
+                self.unreadable[j] = f"{e} (line {self.samples[j].line} of its labels file)"
+                log.warning("skipped %s; another crop takes its place", self.unreadable[j])
+        raise ValueError(f"none of the {len(self.samples)} images decodes")
+
     def __getitem__(self, i: int) -> tuple[np.ndarray, list[int], str]:
-        s = self.samples[i]
-        try:
-            im = load_image(s.path)
-        except ValueError as e:
-            raise ValueError(f"{e} (line {s.line} of its labels file)") from None
+        s, im = self._load(i)
         if self.spec.channels == 1:
             im = im.convert("L")  # the same conversion to_array makes, done first so augmenting is cheaper
         if self.augment is not None:

@@ -18,8 +18,9 @@ from crnn.core import metrics, symbology
 from crnn.core.codec import Codec
 from crnn.core.labels import read_tsv
 from crnn.recognizer.augment import Augment
-from crnn.recognizer.data import CropDataset, collate, input_spec
+from crnn.recognizer.data import CropDataset, collate, input_spec, readable
 from crnn.recognizer.system import CRNNSystem
+from crnn.training.run_dir import check_resume, claim, earlier_history
 from crnn.training.trainer import TrainResult, make_loader, make_trainer
 
 log = logging.getLogger(__name__)
@@ -27,18 +28,31 @@ log = logging.getLogger(__name__)
 
 def ensure_synthetic(cfg: TrainConfig) -> None:
     """Generate the synthetic train/val crops named in `cfg.data` unless they are there and current
-    (`crnn.synth.ensure`: only folders it made are made again, when the generator, count or seed changed)."""
+    (`crnn.synth.ensure`: only folders it made are made again, when the generator, count or seed changed).
+
+    Only a `crops.tsv` inside `data.synth.root` is generated; a TSV elsewhere must exist (ValueError naming the key),
+    so a mistyped path is an error rather than a folder of synthetic data trained on in its place."""
     from crnn import synth
 
     s = cfg.data.synth
     gen = s.generator
     # Validation measures reading numbers: no crops without one there (`p_no_number` is for training).
     val_gen = replace(gen, p_no_number=0.0)
-    for tsv, count, seed, g in (
-        (cfg.data.train_tsv, s.train_count, s.seed, gen),
-        (cfg.data.val_tsv, s.val_count, s.seed + 1, val_gen),
+    root = Path(s.root).resolve() if s.root else None
+    for key, tsv, count, seed, g in (
+        ("train_tsv", cfg.data.train_tsv, s.train_count, s.seed, gen),
+        ("val_tsv", cfg.data.val_tsv, s.val_count, s.seed + 1, val_gen),
     ):
-        synth.ensure(Path(tsv).parent, count, seed, s.workers, g)
+        folder = Path(tsv).parent
+        if root is not None and Path(tsv).name == "crops.tsv" and folder.resolve().is_relative_to(root):
+            synth.ensure(folder, count, seed, s.workers, g)
+        elif not Path(tsv).is_file():
+            raise ValueError(
+                f"data.{key}: labels file not found: {tsv} (synthetic crops are made only as crops.tsv under "
+                f"data.synth.root={s.root})"
+            )
+        elif folder.is_dir():
+            synth.ensure(folder, count, seed, s.workers, g)  # checked: a `crnn synth` folder of other settings fails
 
 
 def fit(cfg: TrainConfig, callbacks: list[Callback] | None = None, logger: Any = None) -> TrainResult:
@@ -47,16 +61,29 @@ def fit(cfg: TrainConfig, callbacks: list[Callback] | None = None, logger: Any =
     symbology.check_erasure_prior(cfg.erasure_prior)  # before the training, not at the first decode after it
     symbology.check_erasable(cfg.erasable)
     symbology.check_lead0_prior(cfg.ean13_lead0_prior)
+    resumed_epoch = check_resume(cfg.resume)  # before any data is prepared
+    with claim(cfg.out_dir, cfg.resume, cfg.overwrite) as out:
+        return _fit(cfg, out, resumed_epoch, start, callbacks, logger)
+
+
+def _fit(
+    cfg: TrainConfig, out: Path, resumed_epoch: int, start: float, callbacks: list[Callback] | None, logger: Any
+) -> TrainResult:
     L.seed_everything(cfg.trainer.seed, workers=True)
     if cfg.trainer.threads:
         torch.set_num_threads(cfg.trainer.threads)
     ensure_synthetic(cfg)
     codec = Codec(cfg.input.charset)
     spec = input_spec(cfg)
-    train_set = CropDataset(read_tsv(cfg.data.train_tsv, codec), spec, codec, Augment(cfg.augment))
-    val_sets = {"val": CropDataset(read_tsv(cfg.data.val_tsv, codec), spec, codec)}
+    skipped: list[str] = []  # images that do not open: left out, reported in the result
+
+    def dataset(tsv: str, augment: Augment | None = None) -> CropDataset:
+        return CropDataset(readable(read_tsv(tsv, codec), tsv, skipped), spec, codec, augment)
+
+    train_set = dataset(cfg.data.train_tsv, Augment(cfg.augment))
+    val_sets = {"val": dataset(cfg.data.val_tsv)}
     if cfg.data.real_tsv and Path(cfg.data.real_tsv).is_file():
-        val_sets["val_real"] = CropDataset(read_tsv(cfg.data.real_tsv, codec), spec, codec)
+        val_sets["val_real"] = dataset(cfg.data.real_tsv)
     elif cfg.data.real_tsv:
         log.info("real validation crops %s not found; skipping val_real", cfg.data.real_tsv)
 
@@ -64,8 +91,9 @@ def fit(cfg: TrainConfig, callbacks: list[Callback] | None = None, logger: Any =
         return make_loader(ds, cfg.data.batch_size, cfg.data.num_workers, collate, shuffle)
 
     system = CRNNSystem.from_config(cfg, val_names=list(val_sets))
-    out = Path(cfg.out_dir)
     run = make_trainer(cfg.trainer, cfg.optim, out, metrics.MONITOR, callbacks or [], logger)
+    if cfg.resume:
+        run.history.rows, run.earlier_final = earlier_history(out, resumed_epoch)
     run.trainer.fit(
         system,
         train_dataloaders=loader(train_set, True),
@@ -73,4 +101,6 @@ def fit(cfg: TrainConfig, callbacks: list[Callback] | None = None, logger: Any =
         ckpt_path=cfg.resume,
         weights_only=True,
     )
-    return run.result(out, start)
+    for ds in (train_set, *val_sets.values()):  # decode failures seen in this process (not in loader workers)
+        skipped += ds.unreadable.values()
+    return run.result(out, start, skipped)

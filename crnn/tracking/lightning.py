@@ -63,8 +63,16 @@ class _ImageReports(Callback):
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         # Runs after the epoch's validation, when last_predictions holds this epoch's readings.
-        from crnn.core.preprocess import load_image
+        from PIL import Image
+
+        from crnn.core.images import ImageError, load_image
         from crnn.evaluation.visualize import prediction_gallery
+
+        def shown(path: Any) -> Image.Image:
+            try:
+                return load_image(path)
+            except ImageError:  # reported by the training run; a grey tile keeps the gallery in step
+                return Image.new("RGB", (64, 16), "grey")
 
         loaders = trainer.val_dataloaders
         loaders = loaders if isinstance(loaders, (list, tuple)) else [loaders]
@@ -73,7 +81,7 @@ class _ImageReports(Callback):
             if not preds or i >= len(loaders):
                 continue
             samples = loaders[i].dataset.samples
-            images = [load_image(s.path) for s in samples[: len(preds)]]
+            images = [shown(s.path) for s in samples[: len(preds)]]
             sheet = prediction_gallery(
                 images, [p.text for p in preds], [p.target for p in preds], [p.confidence for p in preds]
             )

@@ -110,7 +110,7 @@ def step_main(
     )
     p.add_argument("--queue", default=None, help="server: enqueue this step on QUEUE instead of running it here")
     p.add_argument("overrides", nargs="*", help="config overrides, e.g. optim.lr=3e-4")
-    a = p.parse_args(argv)
+    a = p.parse_intermixed_args(argv)  # options and overrides in any order
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         cfg: Any = config_mod.load(schema, a.config, a.overrides)

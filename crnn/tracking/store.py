@@ -40,7 +40,9 @@ class LocalStore:
     """Datasets and models in a folder, addressed by content; a dataset records its parents.
 
     datasets/<id>/manifest.json, datasets/<id>/files/...;  models/<id>/<file>, models/<id>/model.json.
-    Adding content that is already stored returns the existing ID without copying anything.
+    Adding content that is already stored returns the existing ID without copying anything, once its stored files
+    are checked against their content hashes: a deleted or damaged file is copied again. `damage` says what is
+    wrong with a stored entry, so a step is not reused on top of it.
     """
 
     def __init__(self, root: str | Path) -> None:
@@ -57,8 +59,12 @@ class LocalStore:
         ds_id = "ds-" + content_id(manifest, [name, *parents])
         target = self.root / "datasets" / ds_id
         if (target / "manifest.json").is_file():
-            log.info("dataset %s (%s) unchanged: reusing %s", name, folder, ds_id)
-            return ds_id
+            problem = self.damage(ds_id)
+            if problem is None:
+                log.info("dataset %s (%s) unchanged: reusing %s", name, folder, ds_id)
+                return ds_id
+            log.warning("stored dataset %s is damaged (%s): storing it again", ds_id, problem)
+            shutil.rmtree(target)
         tmp = target.with_name(ds_id + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.copytree(folder, tmp / "files")
@@ -99,7 +105,10 @@ class LocalStore:
             raise ValueError(f"model file not found: {path}")
         model_id = "model-" + content_id({path.name: _sha256(path)}, [name])
         target = self.root / "models" / model_id
-        if not (target / "model.json").is_file():
+        problem = self.damage(model_id) if (target / "model.json").is_file() else "new"
+        if problem is not None:
+            if problem != "new":
+                log.warning("stored model %s is damaged (%s): storing it again", model_id, problem)
             target.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target / path.name)
             info = {
@@ -120,3 +129,29 @@ class LocalStore:
 
     def model_path(self, model_id: str) -> Path:
         return self.root / "models" / model_id / self.model_info(model_id)["file"]
+
+    def damage(self, item_id: str) -> str | None:
+        """What is wrong with a stored dataset or model (a deleted or changed file), or None when every file has the
+        content its ID was made from."""
+        try:
+            if item_id.startswith("ds-"):
+                info = self.dataset_info(item_id)
+                folder = self.root / "datasets" / item_id / "files"
+                for rel, sha in info["files"].items():
+                    f = folder / rel
+                    if not f.is_file():
+                        return f"{f} is missing"
+                    if _sha256(f) != sha:
+                        return f"{f} has changed"
+                if "ds-" + content_id(info["files"], [info["name"], *info["parents"]]) != item_id:
+                    return f"its manifest does not match its ID {item_id}"
+            else:
+                info = self.model_info(item_id)
+                f = self.root / "models" / item_id / info["file"]
+                if not f.is_file():
+                    return f"{f} is missing"
+                if "model-" + content_id({info["file"]: _sha256(f)}, [info["name"]]) != item_id:
+                    return f"{f} has changed"
+        except (ValueError, KeyError, TypeError, AttributeError, OSError) as e:  # a damaged manifest or model.json
+            return f"{type(e).__name__}: {e}"
+        return None

@@ -25,6 +25,8 @@ class TrainResult:
     epochs: int
     history: list[dict[str, float]] = field(default_factory=list)
     best_score: float = 0.0  # the monitored metric of the best checkpoint
+    # Images left out because they do not open or decode ("file: reason").
+    skipped_images: list[str] = field(default_factory=list)
 
 
 class _History(Callback):
@@ -59,15 +61,25 @@ class TrainerRun:
     best: ModelCheckpoint  # by `monitor` (max)
     last: ModelCheckpoint  # every epoch: what `resume` continues from
     history: _History
+    earlier_final: dict[str, float] = field(default_factory=dict)  # a resumed run's metrics before it resumed
 
-    def result(self, out: Path, start: float) -> TrainResult:
+    def result(self, out: Path, start: float, skipped: list[str] | None = None) -> TrainResult:
         """The outcome of `trainer.fit`, also written to `out/metrics.json`."""
-        final = {k: float(v) for k, v in self.trainer.callback_metrics.items()}
+        # Resuming a finished run trains no epoch: its final metrics stay those it had.
+        final = {k: float(v) for k, v in self.trainer.callback_metrics.items()} or dict(self.earlier_final)
         best = Path(self.best.best_model_path or self.last.best_model_path)
         seconds = time.time() - start
         score = float(self.best.best_model_score or 0.0)
+        skipped = list(skipped or [])
         result = TrainResult(
-            best, Path(self.last.best_model_path), final, seconds, self.trainer.current_epoch, self.history.rows, score
+            best,
+            Path(self.last.best_model_path),
+            final,
+            seconds,
+            self.trainer.current_epoch,
+            self.history.rows,
+            score,
+            skipped,
         )
         summary = {
             "best_checkpoint": str(best),
@@ -75,6 +87,7 @@ class TrainerRun:
             "final": final,
             "history": self.history.rows,
             "seconds": seconds,
+            "skipped_images": skipped,
         }
         (out / "metrics.json").write_text(json.dumps(summary, indent=2))
         if self.history.rows:

@@ -3,8 +3,9 @@ import pytest
 from PIL import Image
 
 from crnn.core.codec import Codec
+from crnn.core.images import load_image
 from crnn.core.labels import read_tsv, write_tsv
-from crnn.core.preprocess import InputSpec, letterbox, load_image, to_array
+from crnn.core.preprocess import InputSpec, letterbox, to_array
 from crnn.recognizer.data import CropDataset
 
 
@@ -101,3 +102,13 @@ def test_low_pass_softens_edges_only_when_asked():
     soft = to_array(im, InputSpec(32, 128, 1, 0.5, 0.5, blur=0.5))
     assert np.abs(np.diff(soft[0, 16])).max() < np.abs(np.diff(sharp[0, 16])).max()
     assert soft.mean() == pytest.approx(sharp.mean(), abs=0.01)  # blurred, not darkened or shifted
+
+
+def test_bom_is_accepted_and_duplicate_rows_count_once(tmp_path, caplog):
+    tsv = _data(tmp_path, [("img/a.png", "123"), ("img/b.png", "456"), ("img/a.png", "123")])
+    Image.new("RGB", (120, 32), "white").save(tmp_path / "img" / "b.png")
+    tsv.write_text("\ufeff" + tsv.read_text())
+    with caplog.at_level("WARNING"):
+        samples = read_tsv(tsv, Codec())
+    assert [(s.path.name, s.line) for s in samples] == [("a.png", 2), ("b.png", 3)]
+    assert "1 duplicate rows skipped: line 4 repeats line 2 (img/a.png)" in caplog.text

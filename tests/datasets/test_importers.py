@@ -303,3 +303,53 @@ def test_coco_file_name_outside_is_refused_not_replaced_by_base_name(tmp_path, f
     assert report.imported == 1 and report.counts == {"bad_row": 1}
     assert "annotations[0]" in report.issues[0].where and "outside" in report.issues[0].detail
     assert [s.path.name for s in read_raw(tmp_path / "raw")] == ["ok.png"]
+
+
+def test_malformed_coco_values_are_skipped_naming_the_element(synth_dir, tmp_path):
+    """Values of the wrong kind abort nothing: each bad element is an issue naming the file and the element."""
+    path = _coco(synth_dir, tmp_path, normalized=False)
+    coco = json.loads(path.read_text())
+    good = coco["annotations"][0]
+    bad_values = {
+        300: {"bbox": None},
+        301: {"bbox": [1, 1, float("inf"), 5]},
+        302: {"bbox": [1, float("nan"), 5, 5]},
+        303: {"bbox": "1,1,5,5"},
+        304: {"bbox": [1, 1, True, 5]},
+        305: {"attributes": ["text", "123"]},
+        306: {"image_id": [1]},
+        307: {"image_id": 50},  # an image whose width is text
+    }
+    for ann_id, change in bad_values.items():
+        coco["annotations"].append({**good, "id": ann_id, **change})
+    coco["annotations"].append("not an object")
+    coco["images"] += [
+        {"id": 50, "file_name": coco["images"][0]["file_name"], "width": "640"},
+        {"file_name": "x.png"},
+        ["not", "an", "image"],
+    ]
+    path.write_text(json.dumps(coco))  # inf and NaN as JSON's Infinity and NaN, which Python reads
+    report = import_dataset(
+        _cfg(source="coco", path=path, images_dir=synth_dir, max_skipped_fraction=0.9), tmp_path / "raw"
+    )
+    assert report.imported == 6
+    issues = [str(i) for i in report.issues]
+    for ann_id in bad_values:
+        assert any("coco.json: annotations[" in s and f"(id {ann_id})" in s for s in issues), ann_id
+    assert any("(id 303)" in s and "bbox must be [x, y, width, height] of finite numbers" in s for s in issues)
+    assert any("(id 305)" in s and "attributes must be an object" in s for s in issues)
+    assert any("images[6] (id 50): width must be a positive number, got '640'" in s for s in issues)
+    assert any("coco.json: images[7]" in s for s in issues) and any("coco.json: images[8]" in s for s in issues)
+    assert any("an annotation must be an object" in s for s in issues)
+
+
+def test_reject_logs_rejected_and_a_bom_is_accepted(old_tsv, tmp_path, caplog):
+    old_tsv.write_text("\ufeff" + old_tsv.read_text())  # a UTF-8 BOM, as Excel writes
+    with caplog.at_level("WARNING"), pytest.raises(ImportRejected):
+        import_dataset(_cfg(source="tsv", path=old_tsv, on_error="reject"), tmp_path / "raw")
+    logged = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("rejected ") and "annotations.tsv:13" in m for m in logged)
+    assert not any(m.startswith("skipped ") for m in logged)
+    caplog.clear()
+    report = import_dataset(_cfg(source="tsv", path=old_tsv, max_skipped_fraction=0.5), tmp_path / "raw2")
+    assert report.imported == 10

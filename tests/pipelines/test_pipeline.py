@@ -137,8 +137,8 @@ def test_offline_pipeline_end_to_end(offline, capsys, photos_tsv):
     assert store.lineage(crops) == [crops, raw]
 
     # An ONNX model that passed parity and reads like the checkpoint.
+    from crnn.core.images import load_image
     from crnn.core.labels import read_tsv
-    from crnn.core.preprocess import load_image
     from crnn.reading.crops import OnnxReader
     from crnn.recognizer.reader import TorchReader
 
@@ -161,6 +161,17 @@ def test_offline_pipeline_end_to_end(offline, capsys, photos_tsv):
     assert run.main(tiny) == 0
     again = json.loads((work / "summary.json").read_text())
     assert all(s["reused"] for s in again["steps"].values())
+    capsys.readouterr()
+
+    # A file deleted from the store is found: the step that made it runs again and stores it again; options and
+    # overrides in any order.
+    ds_id = summary["steps"]["dataset"]["outputs"]["dataset_id"]
+    labels = work / "store" / "datasets" / ds_id / "files" / "labels.tsv"
+    labels.unlink()
+    assert run.main([*tiny[:2], "--offline", *tiny[2:]]) == 0
+    repaired = json.loads((work / "summary.json").read_text())
+    assert not repaired["steps"]["dataset"]["reused"] and repaired["steps"]["train"]["reused"]
+    assert repaired["steps"]["dataset"]["outputs"]["dataset_id"] == ds_id and labels.is_file()
     capsys.readouterr()
 
     # A failing step stops the run, names the step, exits non-zero.

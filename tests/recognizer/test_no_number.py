@@ -49,6 +49,7 @@ def test_validation_data_has_no_no_number_crops(tiny_train_cfg, tmp_path: Path) 
     cfg = tiny_train_cfg
     cfg.data.train_tsv = str(tmp_path / "train" / "crops.tsv")
     cfg.data.val_tsv = str(tmp_path / "val" / "crops.tsv")
+    cfg.data.synth.root = str(tmp_path)
     cfg.data.synth.train_count, cfg.data.synth.val_count = 16, 16
     cfg.data.synth.generator = SynthConfig(p_no_number=1.0)
     ensure_synthetic(cfg)

@@ -10,8 +10,8 @@ import torch
 
 from crnn import cli
 from crnn.core.confidence import MIN_CONFIDENCE
+from crnn.core.images import load_image
 from crnn.core.labels import read_tsv
-from crnn.core.preprocess import load_image
 from crnn.reading.crops import OnnxReader
 from crnn.recognizer.checkpoint import load_checkpoint
 from crnn.recognizer.export import ParityError, export_onnx

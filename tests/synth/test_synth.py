@@ -144,6 +144,7 @@ def test_ensure_synthetic_makes_stale_folders_again(tmp_path: Path) -> None:
             f"data.val_tsv={tmp_path / 'val' / 'crops.tsv'}",
             "data.synth.train_count=6",
             "data.synth.val_count=3",
+            f"data.synth.root={tmp_path}",
             "data.synth.workers=1",
         ],
     )
@@ -179,7 +180,7 @@ def test_crnn_synth_makes_what_training_uses(tmp_path: Path) -> None:
         config.TrainConfig,
         REPO / "configs" / "train.yaml",
         [f"data.train_tsv={out / 'crops.tsv'}", f"data.val_tsv={tmp_path / 'val' / 'crops.tsv'}"]
-        + ["data.synth.train_count=5", "data.synth.val_count=2", "data.synth.workers=1"],
+        + ["data.synth.train_count=5", "data.synth.val_count=2", f"data.synth.root={tmp_path}", "data.synth.workers=1"],
     )
     before = (out / "crops.tsv").read_bytes()
     ensure_synthetic(cfg)  # taken as it is: the same settings
@@ -202,6 +203,7 @@ def test_ensure_synthetic_follows_the_generator_settings(tmp_path: Path) -> None
             f"data.val_tsv={tmp_path / 'val' / 'crops.tsv'}",
             "data.synth.train_count=3",
             "data.synth.val_count=2",
+            f"data.synth.root={tmp_path}",
             "data.synth.workers=1",
         ],
     )
@@ -232,6 +234,7 @@ def test_ensure_synthetic_follows_the_generator_settings(tmp_path: Path) -> None
                 f"data.train_tsv={tmp_path / 'mine' / 'labels.tsv'}",
                 f"data.val_tsv={tmp_path / 'val' / 'crops.tsv'}",
                 "data.synth.val_count=2",
+                f"data.synth.root={tmp_path}",
                 "data.synth.workers=1",
             ],
         )
