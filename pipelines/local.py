@@ -18,7 +18,7 @@ from typing import Any
 
 from crnn.config.loading import to_dict
 from crnn.config.steps import PipelineConfig
-from crnn.tracking.steps import StepFailed, run_step
+from crnn.tracking.steps import StepFailed, run_step, step_work_dir
 from crnn.tracking.store import LocalStore
 from pipelines.wiring import ORDER, REPO, STEPS
 
@@ -137,7 +137,7 @@ def run_offline(pcfg: PipelineConfig, configs: dict[str, Any], reuse: bool = Tru
             module.run,
             project=pcfg.project,
             store_dir=store.root,
-            work_dir=work / "steps" / f"{name}-{key}",
+            work_dir=step_work_dir(work, name, key),
             task_type=spec.task_type,
             section=spec.step,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,14 @@ import pytest
 # Tests never talk to a ClearML server and never download anything.
 os.environ.setdefault("CLEARML_OFFLINE_MODE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+# ClearML reports through a process forked from the one calling Task.init. Forked from this test process, whose
+# other threads (torch, onnxruntime, ClearML's own) may hold locks at that moment, the child can deadlock holding
+# ClearML's shared lock, and the test process then waits on it for ever (a CI run timed out so). The tests report
+# from their own thread instead: ClearML's switch for it, in a clearml.conf of the test session's own.
+_CONF = Path(tempfile.mkdtemp(prefix="clearml-tests-")) / "clearml.conf"
+_CONF.write_text("sdk {\n  development {\n    report_use_subprocess: false\n  }\n}\n")
+os.environ["CLEARML_CONFIG_FILE"] = str(_CONF)
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_CROPS = REPO.parent / "shared" / "data" / "real-dev" / "crops.tsv"

@@ -33,6 +33,12 @@ class StepOutcome:
     seconds: float
 
 
+def step_work_dir(root: Path, node: str, run_id: str) -> Path:
+    """Where a step writes its files, offline and on a server alike: `<root>/steps/<node>/<run id>` (the task ID on
+    a server, the step's content key offline), so that two nodes or two runs never share a folder."""
+    return root / "steps" / node / run_id
+
+
 def run_step(
     step: str,
     cfg: Any,
@@ -63,7 +69,7 @@ def run_step(
         got = tracker.connect_inputs(inputs)
         if queue:
             tracker.execute_remotely(queue)
-        work = Path(work_dir) if work_dir is not None else Path("runs") / "steps" / step / task_id
+        work = Path(work_dir) if work_dir is not None else step_work_dir(Path("runs"), step, task_id)
         work.mkdir(parents=True, exist_ok=True)
         outputs = fn(cfg, tracker, work, **got)
         tracker.set_outputs(outputs)

@@ -184,3 +184,10 @@ def test_a_bad_ui_edit_fails_the_step_naming_the_key():
         Tracker(AgentTask("train", {"trainer.max_epochs": "ten"}), None).connect_config(cfg, "train")
     with pytest.raises(ValueError, match="unknown key.*optim.learning_rate"):
         Tracker(AgentTask("train", {"optim.learning_rate": "0.1"}), None).connect_config(cfg, "train")
+
+
+def test_the_test_session_reports_from_a_thread_not_a_fork():
+    """tests/conftest.py: a reporting process forked from the test process could deadlock the whole run."""
+    from clearml.backend_interface.task.task import Task
+
+    assert not Task._report_subprocess_enabled
