@@ -63,6 +63,13 @@ def main() -> int:
         help="the crop reader's test-time views, comma-separated (top15, sides4, pad5), read for every crop too "
         "(default none, as `crnn read --detector`)",
     )
+    ap.add_argument(
+        "--rotate",
+        type=lambda v: [float(x) for x in v.split(",")],
+        default=None,
+        help="also read every photo turned by these angles (degrees, comma-separated; canvas expanded, no crop) and "
+        "print a table per angle: this project (digits alone, and fused with the bars), zxing-cpp, OpenCV",
+    )
     ap.add_argument("--json", help="also write the figures to this file")
     ap.add_argument("overrides", nargs="*", help="detector config overrides for --train")
     a = ap.parse_args()
@@ -125,9 +132,66 @@ def main() -> int:
         got = ", ".join(f"{b['text']} ({b['confidence']:.2f}{'' if b['sure'] else ' unsure'})" for b in f["readings"])
         got = got or "no barcode found"
         print(f"  {f['file']:22s} {f['text']:14s} zxing {'yes' if f['zxing'] else 'no ':3s}  read: {got}")
+    if a.rotate:
+        s["rotated"] = rotated_table(reader, Path(a.photos), a.rotate)
     if a.json:
         Path(a.json).write_text(json.dumps(s, indent=1))
     return 0
+
+
+def rotated_table(reader: PhotoReader, photos: Path, angles: list[float]) -> dict:
+    """The photos turned by each angle (expanded canvas, white fill), read by this project (digits alone; fused
+    with the bars), zxing-cpp and OpenCV's barcode decoder (where opencv-python-headless is installed)."""
+    import csv
+    import tempfile
+
+    from PIL import Image
+
+    from crnn.core.images import load_image
+
+    with open(photos, newline="", encoding="utf-8-sig") as f:
+        header, *rows = list(csv.reader(f, delimiter="\t"))
+    out: dict = {}
+    print("\nangle   n   read  fused  wrong_sure  fused_wrong_sure  zxing  opencv   ms/photo")
+    for angle in angles:
+        with tempfile.TemporaryDirectory() as tmp:
+            for row in rows:
+                image = load_image(photos.parent / row[0])
+                turned = image.rotate(angle, expand=True, fillcolor=(255, 255, 255), resample=Image.Resampling.BICUBIC)
+                turned.save(Path(tmp) / Path(row[0]).name, quality=95)
+            tsv = Path(tmp) / "photos.tsv"
+            with open(tsv, "w", newline="") as f:
+                w = csv.writer(f, delimiter="\t", lineterminator="\n")
+                w.writerow(header)
+                w.writerows([Path(r[0]).name, *r[1:]] for r in rows)
+            s = evaluate_photos(reader, tsv, progress=False)
+            s["opencv"] = opencv_rate(tsv)
+        out[str(angle)] = {k: v for k, v in s.items() if k not in ("failures", "per_group")}
+        opencv = "-" if s["opencv"] is None else f"{s['opencv']:.3f}"
+        print(
+            f"{angle:5.0f} {s['n']:3d}  {s['read']:.3f}  {s['fused_read']:.3f}  {s['wrong_sure']:10.3f}  "
+            f"{s['fused_wrong_sure']:16.3f}  {s['zxing']:.3f}  {opencv:>6s}   {s['seconds_per_photo'] * 1000:8.0f}"
+        )
+    return out
+
+
+def opencv_rate(tsv: Path) -> float | None:
+    """Share of the photos whose label OpenCV's `cv2.barcode.BarcodeDetector` decodes (None without OpenCV)."""
+    try:
+        import cv2
+    except ImportError:
+        return None
+    from crnn.core.labels import read_tsv
+    from crnn.reading.bars import same_number
+
+    detector = cv2.barcode.BarcodeDetector()
+    samples = read_tsv(tsv, None)
+    hits = 0
+    for sample in samples:
+        image = cv2.imread(str(sample.path))
+        ok, texts, _, _ = detector.detectAndDecodeWithType(image) if image is not None else (False, (), (), ())
+        hits += bool(ok) and any(same_number(t, sample.text) for t in texts if t)
+    return hits / max(1, len(samples))
 
 
 if __name__ == "__main__":

@@ -234,7 +234,9 @@ def _read_photos(a: argparse.Namespace, files: list[Path]) -> int:
 
     from crnn.reading.photos import PhotoReader
 
-    reader = PhotoReader(a.detector, a.model, _overrides(a), threads=a.threads, cross_check=a.cross_check)
+    reader = PhotoReader(
+        a.detector, a.model, _overrides(a), threads=a.threads, cross_check=a.cross_check, fuse=a.fuse_bars
+    )
     failed = 0
     for p in tqdm(files, unit="photo", disable=a.quiet or None, file=sys.stderr):
         result = reader.read_file(p)
@@ -381,6 +383,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--cross-check",
         action="store_true",
         help="with --detector: decode the bars with zxing-cpp too and report agreement or conflict",
+    )
+    r.add_argument(
+        "--fuse-bars",
+        action="store_true",
+        help="with --detector: take zxing-cpp's decode of the bars as evidence: agreeing digits and bars are sure, "
+        'the bars\' number replaces an unsure read ("source": "bars"), a disagreement is a conflict, never sure',
     )
     r.add_argument(
         "--zooms",

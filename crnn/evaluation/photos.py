@@ -4,13 +4,14 @@ side by side.
 
 from __future__ import annotations
 
+import copy
 import csv
 from collections.abc import Sequence
 from pathlib import Path
 
 from crnn.reading.bars import _match_zxing, same_number, zxing_decode
 from crnn.reading.detection import load_photo
-from crnn.reading.photos import PhotoReader, PhotoResult, cross_check, photo_result
+from crnn.reading.photos import PhotoReader, PhotoResult, cross_check, fuse_bars, photo_result
 
 
 def near_label(text: str, label: str) -> bool:
@@ -63,6 +64,7 @@ def evaluate_photos(reader: PhotoReader, tsv: str | Path, zxing: bool = True, pr
     for s in tqdm(samples, desc="photos", unit="photo", disable=not progress):
         label_decodes: list[dict] = []
         covered = False
+        fused: PhotoResult | None = None
         t0 = time.perf_counter()
         try:
             image, scale = load_photo(s.path)
@@ -73,6 +75,8 @@ def evaluate_photos(reader: PhotoReader, tsv: str | Path, zxing: bool = True, pr
             seconds += time.perf_counter() - t0
             # One decode per photo, outside the timing, in the loaded image's pixels like the readings.
             decodes = zxing_decode(image) if zxing else []
+            floor = reader.policy.min_confidence
+            fused = photo_result(s.path, image, scale, fuse_bars(copy.deepcopy(reads), decodes, floor), floor)
             cross_check(reads, decodes)
             label_decodes = [z for z in decodes if same_number(z["text"], s.text)]
             covered = any(_match_zxing(b.detection, label_decodes) is not None for b in reads)
@@ -80,12 +84,14 @@ def evaluate_photos(reader: PhotoReader, tsv: str | Path, zxing: bool = True, pr
         sure = [b.text for b in result.barcodes]
         texts = sure + [b.text for b in result.uncertain]
 
+        fused_sure = [b.text for b in fused.barcodes] if fused is not None else sure
         rows.append(
             {
                 "file": s.path.name,
                 "text": s.text,
                 "group": group_of.get(s.path.name, ""),
                 **photo_outcome(sure, s.text),
+                **{f"fused_{k}": v for k, v in photo_outcome(fused_sure, s.text).items()},
                 "read_any": s.text in texts,
                 "found": any(near_label(t, s.text) for t in texts) or covered,
                 "zxing": bool(label_decodes),
@@ -107,6 +113,10 @@ def evaluate_photos(reader: PhotoReader, tsv: str | Path, zxing: bool = True, pr
         "read_any": share("read_any", rows),
         "wrong_sure": share("wrong_sure", rows),
         "other_sure": share("other_sure", rows),
+        # The same with the bars as evidence (crnn.reading.photos.fuse_bars), from the same reads and decodes.
+        "fused_read": share("fused_read", rows),
+        "fused_wrong_sure": share("fused_wrong_sure", rows),
+        "fused_other_sure": share("fused_other_sure", rows),
         "min_confidence": reader.policy.min_confidence,
         "sure_reads_per_photo": sum(b["sure"] for r in rows for b in r["readings"]) / n,
         "unsure_reads_per_photo": sum(not b["sure"] for r in rows for b in r["readings"]) / n,

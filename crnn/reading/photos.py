@@ -20,6 +20,7 @@ from crnn.core.codec import Decoded
 from crnn.core.confidence import is_sure
 from crnn.core.geometry import ALWAYS_READ_VARIANTS, SYMBOL_VARIANTS, straighten, sub_quad
 from crnn.core.preprocess import view
+from crnn.core.symbology import checksum_ok
 from crnn.reading.bars import _match_zxing, same_number, zxing_decode
 from crnn.reading.detection import Detection, Detector, _box_iou, load_photo
 from crnn.reading.fusion import fused_text, reading
@@ -37,6 +38,15 @@ class BarcodeRead:
     inferred: tuple[int, ...] = ()  # positions supplied by the check digit, not read (crnn.core.codec)
     # Bar decoder's cross-check, when asked for: {"text", "format", "agrees"} or None (no decode there).
     zxing: dict | None = None
+    # What the number comes from: "digits" (the recogniser), "digits+bars" (the recogniser and the bar decoder
+    # agree), "bars" (the bar decoder, where the recogniser was unsure or found nothing); see `fuse_bars`.
+    source: str = "digits"
+    conflict: bool = False  # the bar decoder read another valid number there: never shown as sure
+
+    @property
+    def vouched(self) -> bool:
+        """Sure on the bars' evidence, whatever the recogniser's confidence."""
+        return self.source in ("bars", "digits+bars")
 
     def to_dict(self) -> dict:
         return {
@@ -49,6 +59,8 @@ class BarcodeRead:
             "checksum_ok": self.checksum_ok,
             **({"inferred": list(self.inferred)} if self.inferred else {}),
             **({"zxing": self.zxing} if self.zxing is not None else {}),
+            "source": self.source,
+            **({"conflict": True} if self.conflict else {}),
         }
 
 
@@ -82,8 +94,10 @@ class PhotoReader:
         overrides: Overrides | None = None,
         threads: int | None = None,
         cross_check: bool = False,
+        fuse: bool = False,
     ) -> None:
-        """`overrides`: `ReadingPolicy` fields given by the user (None keeps the model's own)."""
+        """`overrides`: `ReadingPolicy` fields given by the user (None keeps the model's own). `cross_check`:
+        report zxing-cpp's decode of each barcode beside it; `fuse`: take the bars as evidence (`fuse_bars`)."""
         from crnn.reading.crops import open_reader
 
         paths = [detector] if isinstance(detector, (str, Path)) else list(detector)
@@ -99,6 +113,7 @@ class PhotoReader:
         # one barcode are grouped like those of several zooms, so the best read of any of them wins.
         self.detectors = [Detector(d, threads=threads) for d in paths]
         self.cross_check = cross_check
+        self.fuse = fuse
 
     def read_barcodes(self, image: Image.Image) -> list[BarcodeRead]:
         """Every barcode in `image` (its pixels), without the cross-check and whatever its confidence.
@@ -199,8 +214,10 @@ class PhotoReader:
         return out
 
     def read_image(self, image: Image.Image) -> list[BarcodeRead]:
-        """Every barcode in `image`, cross-checked with zxing-cpp when the reader was made with `cross_check`."""
+        """Every barcode in `image`: with the bars as evidence (`fuse`), or cross-checked with zxing-cpp."""
         out = self.read_barcodes(image)
+        if self.fuse:
+            return fuse_bars(out, zxing_decode(image), self.policy.min_confidence)
         if self.cross_check and out:
             cross_check(out, zxing_decode(image))
         return out
@@ -223,7 +240,7 @@ def photo_result(
     for b in reads:
         b.detection = Detection(b.detection.quad / scale, b.detection.score)
     size = (round(image.width / scale), round(image.height / scale))
-    sure = [is_sure(b.confidence, b.checksum_ok, min_confidence) for b in reads]
+    sure = [b.vouched or (not b.conflict and is_sure(b.confidence, b.checksum_ok, min_confidence)) for b in reads]
     return PhotoResult(
         str(path),
         size,
@@ -238,3 +255,36 @@ def cross_check(reads: list[BarcodeRead], decodes: list[dict]) -> None:
         z = _match_zxing(b.detection, decodes)
         if z is not None:
             b.zxing = {"text": z["text"], "format": z["format"], "agrees": same_number(z["text"], b.text)}
+
+
+def fuse_bars(reads: list[BarcodeRead], decodes: list[dict], min_confidence: float) -> list[BarcodeRead]:
+    """The bars as evidence beside the digits. For each reading, the bar decoder's decode of the same barcode
+    (a valid check digit: zxing-cpp checks it) decides:
+
+    - the same number: sure, `source` "digits+bars", whatever the recogniser's confidence;
+    - another number: a conflict, never sure; the recogniser's number is kept, the bars' is in `zxing`;
+    - the recogniser unsure (under the floor or failing its check digit): the bars' number, `source` "bars";
+    - no decode there: the recogniser's reading as it is.
+
+    A decode that no detection covers is added as a reading of its own (`source` "bars", confidence 0: the
+    recogniser never saw it). Readings keep their order; added ones come last.
+    """
+    used: set[int] = set()
+    for b in reads:
+        z = _match_zxing(b.detection, decodes)
+        if z is None or not checksum_ok(z["text"]):
+            continue
+        used.add(next(i for i, d in enumerate(decodes) if d is z))
+        b.zxing = {"text": z["text"], "format": z["format"], "agrees": same_number(z["text"], b.text)}
+        if b.zxing["agrees"]:
+            b.source = "digits+bars"
+        elif is_sure(b.confidence, b.checksum_ok, min_confidence):
+            b.conflict = True
+        else:
+            b.text, b.checksum_ok, b.inferred, b.source = z["text"], True, (), "bars"
+    for i, z in enumerate(decodes):
+        if i not in used and checksum_ok(z["text"]):
+            quad = np.array(z["quad"], dtype=np.float32)
+            seen = {"text": z["text"], "format": z["format"], "agrees": True}
+            reads.append(BarcodeRead(Detection(quad, 0.0), z["text"], 0.0, True, zxing=seen, source="bars"))
+    return reads

@@ -118,7 +118,7 @@ def test_detections_of_one_barcode_at_several_zooms_give_one_read() -> None:
     assert [id(r.detection) for r in reads] == [id(a2), id(b)]
     assert reads[0].text == "036000291452" and reads[0].checksum_ok
     # Under the confidence floor a read is set apart as unsure, not dropped.
-    reader.cross_check = False
+    reader.cross_check = reader.fuse = False
     reader.policy = reader.policy.updated({"min_confidence": 0.6})
     result = photo_result("p.png", image, 0.5, reader.read_image(image), reader.policy.min_confidence)
     assert [b.text for b in result.barcodes] == ["036000291452"]

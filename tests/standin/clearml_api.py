@@ -130,6 +130,14 @@ def _only(entity: dict, fields: list[str] | None) -> dict:
     return out
 
 
+def _field(entity: dict, path: str) -> Any:
+    """The value at a dotted path ("runtime.pipeline_job_hash"), "" where there is none."""
+    value: Any = entity
+    for p in path.split("."):
+        value = value.get(p, "") if isinstance(value, dict) else ""
+    return value
+
+
 def _page(items: list[dict], r: dict) -> list[dict]:
     """`page`/`page_size` as the server pages (clients loop until a short page); scroll ids are not modelled."""
     if r.get("page_size") is None:
@@ -310,6 +318,8 @@ class StandIn:
             return self._login(headers)
         if endpoint == "events.add_batch":
             return self._events_add_batch(body)
+        if endpoint.startswith("workers."):  # not modelled: clearml-agent's own reports (it sends floats where the
+            return {"workers": []} if endpoint == "workers.get_all" else {}  # schema says integer) are accepted
         handler: Callable[[dict], dict] | None = getattr(self, "h_" + endpoint.replace(".", "__"), None)
         classes = self.schemas.get(endpoint)
         if handler is None or classes is None:
@@ -412,18 +422,6 @@ class StandIn:
     def h_queues__create(self, r: dict) -> dict:
         return {"id": self._new_queue(r["name"])}
 
-    def h_workers__get_all(self, r: dict) -> dict:
-        return {"workers": []}
-
-    def h_workers__register(self, r: dict) -> dict:  # clearml-agent execute registers, reports and leaves
-        return {}
-
-    def h_workers__status_report(self, r: dict) -> dict:
-        return {}
-
-    def h_workers__unregister(self, r: dict) -> dict:
-        return {}
-
     # --- tasks ------------------------------------------------------------------------------------------------
     def _task(self, tid: str) -> dict:
         if tid not in self.tasks:
@@ -476,9 +474,10 @@ class StandIn:
                 _match_tags(t["tags"], r.get("tags") or []),
                 _match_tags(t["system_tags"], r.get("system_tags") or []),
             ]
-            if r.get("_all_"):
-                pattern, fields = r["_all_"].get("pattern", ""), r["_all_"].get("fields", [])
-                checks.append(all(re.search(pattern, str(_only(t, [f]).get(f.split(".")[0], ""))) for f in fields))
+            for key, combine in (("_all_", all), ("_any_", any)):
+                if r.get(key):
+                    pattern, fields = r[key].get("pattern", ""), r[key].get("fields", [])
+                    checks.append(combine(re.search(pattern, str(_field(t, f))) is not None for f in fields))
             return all(checks)
 
         found = [t for t in self.tasks.values() if keep(t)]

@@ -1,0 +1,63 @@
+"""The bars as evidence beside the digits (crnn.reading.photos.fuse_bars), on stand-in decodes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from crnn.core.geometry import box_quad
+from crnn.reading.detection import Detection
+from crnn.reading.photos import BarcodeRead, fuse_bars, photo_result
+
+FLOOR = 0.9
+
+
+def _read(text: str, confidence: float, checksum_ok: bool = True, x: float = 100) -> BarcodeRead:
+    return BarcodeRead(Detection(box_quad((x, 100, 200, 80)), 0.9), text, confidence, checksum_ok)
+
+
+def _decode(text: str, x: float = 100, fmt: str = "EAN13") -> dict:
+    quad = box_quad((x + 20, 110, 160, 60)).tolist()
+    return {"text": text, "format": fmt, "quad": quad}
+
+
+def _sure(reads: list[BarcodeRead]) -> tuple[list[str], list[str]]:
+    from PIL import Image
+
+    r = photo_result("p.jpg", Image.new("RGB", (800, 400)), 1.0, reads, FLOOR)
+    return [b.text for b in r.barcodes], [b.text for b in r.uncertain]
+
+
+def test_digits_and_bars_agreeing_are_sure_even_under_the_floor():
+    reads = fuse_bars([_read("5901234123457", 0.5)], [_decode("5901234123457")], FLOOR)
+    assert reads[0].source == "digits+bars" and _sure(reads) == (["5901234123457"], [])
+
+
+def test_a_upca_read_agrees_with_its_ean13_decode():
+    reads = fuse_bars([_read("036000291452", 0.95)], [_decode("0036000291452")], FLOOR)
+    assert reads[0].source == "digits+bars" and reads[0].text == "036000291452"
+
+
+def test_an_unsure_read_gives_way_to_the_bars():
+    reads = fuse_bars([_read("5901234123450", 0.4, checksum_ok=False)], [_decode("5901234123457")], FLOOR)
+    assert reads[0].text == "5901234123457" and reads[0].source == "bars" and reads[0].to_dict()["source"] == "bars"
+    assert _sure(reads) == (["5901234123457"], [])
+
+
+def test_a_conflict_is_reported_and_never_sure():
+    reads = fuse_bars([_read("5901234123457", 0.99)], [_decode("4006381333931")], FLOOR)
+    assert reads[0].conflict and reads[0].text == "5901234123457" and reads[0].zxing["text"] == "4006381333931"
+    assert reads[0].to_dict()["conflict"] is True
+    assert _sure(reads) == ([], ["5901234123457"])
+
+
+def test_bars_the_detector_missed_are_added_and_bad_decodes_ignored():
+    decodes = [_decode("4006381333931", x=500), _decode("4006381333930", x=300)]  # the second fails its check
+    reads = fuse_bars([_read("5901234123457", 0.99)], decodes, FLOOR)
+    assert [(b.text, b.source) for b in reads] == [("5901234123457", "digits"), ("4006381333931", "bars")]
+    assert np.allclose(reads[1].detection.quad, decodes[0]["quad"])
+    assert _sure(reads) == (["5901234123457", "4006381333931"], [])
+
+
+def test_no_decode_leaves_the_reads_as_they_are():
+    reads = fuse_bars([_read("5901234123457", 0.99), _read("123", 0.2, False, x=400)], [], FLOOR)
+    assert [b.source for b in reads] == ["digits", "digits"] and _sure(reads) == (["5901234123457"], ["123"])
