@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -62,6 +63,9 @@ class CropDataset(Dataset):
         self._rng: random.Random | None = None
         # Images that passed the header check but do not decode: warned about once, another crop takes their place.
         self.unreadable: dict[int, str] = {}
+        # Also appended here, a line each, when set: loader workers are other processes, whose `unreadable` the
+        # trainer never sees.
+        self.report_file: Path | None = None
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -77,6 +81,9 @@ class CropDataset(Dataset):
             except ImageError as e:
                 self.unreadable[j] = f"{e} (line {self.samples[j].line} of its labels file)"
                 log.warning("skipped %s; another crop takes its place", self.unreadable[j])
+                if self.report_file is not None:
+                    with open(self.report_file, "a", encoding="utf-8") as f:
+                        f.write(self.unreadable[j].replace("\n", " ") + "\n")
         raise ValueError(f"none of the {len(self.samples)} images decodes")
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, list[int], str]:

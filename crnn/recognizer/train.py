@@ -77,8 +77,13 @@ def _fit(
     spec = input_spec(cfg)
     skipped: list[str] = []  # images that do not open: left out, reported in the result
 
+    report = out / "unreadable.txt"  # decode failures met mid-epoch, by this process or a loader worker
+    report.unlink(missing_ok=True)
+
     def dataset(tsv: str, augment: Augment | None = None) -> CropDataset:
-        return CropDataset(readable(read_tsv(tsv, codec), tsv, skipped), spec, codec, augment)
+        ds = CropDataset(readable(read_tsv(tsv, codec), tsv, skipped), spec, codec, augment)
+        ds.report_file = report
+        return ds
 
     train_set = dataset(cfg.data.train_tsv, Augment(cfg.augment))
     val_sets = {"val": dataset(cfg.data.val_tsv)}
@@ -101,6 +106,6 @@ def _fit(
         ckpt_path=cfg.resume,
         weights_only=True,
     )
-    for ds in (train_set, *val_sets.values()):  # decode failures seen in this process (not in loader workers)
-        skipped += ds.unreadable.values()
+    if report.is_file():
+        skipped += list(dict.fromkeys(report.read_text(encoding="utf-8").splitlines()))
     return run.result(out, start, skipped)

@@ -255,3 +255,21 @@ def test_photo_figures_tell_a_misread_from_a_sure_read_of_something_else(tmp_pat
     assert set(by_file) == {"near.png", "other.png", "none.png"}
     assert by_file["near.png"]["wrong_sure"] and not by_file["near.png"]["other_sure"]
     assert by_file["other.png"]["other_sure"] and by_file["other.png"]["read_any"]
+
+
+def test_a_photo_with_exif_orientation_is_read_as_shown(tmp_path: Path) -> None:
+    """Phones store a portrait photo as landscape pixels plus an EXIF orientation: the reader sees (and boxes are
+    given in) the photo as a viewer shows it, not as its pixels are stored."""
+    shown = Image.new("RGB", (300, 500), "white")
+    shown.paste((0, 0, 0), (40, 60, 140, 100))  # a dark mark near the top left, as shown
+    stored = shown.transpose(Image.Transpose.ROTATE_90)  # what orientation 6 turns back clockwise
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    stored.save(tmp_path / "portrait.jpg", exif=exif.tobytes(), quality=95)
+    image, scale = load_photo(tmp_path / "portrait.jpg")
+    assert image.size == (round(300 * scale), round(500 * scale))
+    pixels = np.asarray(image.convert("L"), dtype=np.float32)
+    mark = pixels[round(60 * scale) : round(100 * scale), round(40 * scale) : round(140 * scale)]
+    assert mark.mean() < 60 and pixels.mean() > 200
+    result = photo_result(tmp_path / "portrait.jpg", image, scale, [], 0.5)
+    assert result.size == (300, 500)

@@ -123,3 +123,23 @@ def test_resume_keeps_earlier_epochs_and_bad_images_are_skipped(tiny_train_cfg, 
     after = json.loads((out / "metrics.json").read_text())
     assert [r["epoch"] for r in after["history"]] == [0, 1]
     assert after["final"] == saved["final"] and after["final"] and done.metrics == saved["final"]
+
+
+@pytest.mark.slow
+def test_a_bad_image_met_by_a_loader_worker_is_counted(tiny_train_cfg, synth_dir: Path, tmp_path) -> None:
+    """A loader worker is another process: what it skips reaches the result through the run folder's report."""
+    from tests.core.test_images import broken_idat_png
+
+    data = tmp_path / "data"
+    shutil.copytree(synth_dir / "crops", data / "crops")
+    broken_idat_png(data / "broken.png")
+    rows = (synth_dir / "crops.tsv").read_text().splitlines()
+    rows.append(f"broken.png\t{rows[1].split(chr(9))[1]}\t\t")
+    (data / "crops.tsv").write_text("\n".join(rows) + "\n")
+    tiny_train_cfg.data.train_tsv = str(data / "crops.tsv")
+    tiny_train_cfg.data.num_workers = 1
+    tiny_train_cfg.trainer.max_epochs = 1
+    result = fit(tiny_train_cfg)
+    assert [s for s in result.skipped_images if "broken.png" in s] == [
+        next(s for s in result.skipped_images if "broken.png: SyntaxError" in s)
+    ]
