@@ -133,6 +133,8 @@ def test_the_gate_below_its_threshold_fails_the_pipeline(
 ):
     before = set(server.tasks)
     r = _pipeline(env, tmp_path / "run2", real_folder, "parameters.threshold=1.01")
+    if os.environ.get("STANDIN_DUMP"):
+        Path(os.environ["STANDIN_DUMP"] + ".2").write_text(json.dumps({"tasks": server.tasks, "models": server.models}))
     assert r.returncode == 1, r.stdout[-2000:] + r.stderr[-4000:]
     assert "failed: evaluate" in r.stderr
     controller = next(t for i, t in server.tasks.items() if i not in before and t["type"] == "controller")

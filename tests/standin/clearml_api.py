@@ -85,6 +85,20 @@ def _validate(data: dict, schema: dict) -> None:
         jsonschema.validate(data, schema, cls=_CustomValidator)
 
 
+# clearml-server's task status state machine (apiserver/bll/task/utils.py): the changes allowed without `force`.
+_TRANSITIONS: dict[str, set[str]] = {
+    "created": {"queued", "in_progress"},
+    "queued": {"created", "in_progress", "stopped"},
+    "in_progress": {"stopped", "failed", "created", "completed"},
+    "stopped": {"closed", "created", "failed", "queued", "in_progress", "published", "publishing", "completed"},
+    "closed": {"created", "failed", "published", "publishing", "stopped"},
+    "failed": {"created", "stopped", "published", "queued"},
+    "publishing": {"published"},
+    "published": set(),
+    "completed": {"published", "in_progress", "created"},
+}
+
+
 class ApiError(Exception):
     def __init__(self, code: int, subcode: int, msg: str) -> None:
         super().__init__(msg)
@@ -532,10 +546,12 @@ class StandIn:
     def h_tasks__update_batch(self, r: dict) -> dict:
         return {"updated": 0}
 
-    def _status(self, r: dict, status: str, allowed: tuple[str, ...] | None = None) -> dict:
+    def _status(self, r: dict, status: str) -> dict:
+        """A status change, refused as clearml-server refuses it (apiserver/bll/task/utils.py, state_machine)
+        unless forced; the same status again is allowed."""
         t = self._task(r["task"])
-        if allowed and t["status"] not in allowed and not r.get("force"):
-            raise ApiError(400, 110, f"invalid task status {t['status']} for {status}")
+        if not r.get("force") and status != t["status"] and status not in _TRANSITIONS.get(t["status"], set()):
+            raise ApiError(400, 110, f"Invalid status change: {t['status']} -> {status}")
         t["status"], t["status_reason"] = status, r.get("status_reason") or ""
         t["status_message"] = r.get("status_message") or ""
         if status == "in_progress":
