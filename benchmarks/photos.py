@@ -148,22 +148,24 @@ def rotated_table(reader: PhotoReader, photos: Path, angles: list[float]) -> dic
     from PIL import Image
 
     from crnn.core.images import load_image
+    from crnn.core.labels import read_tsv
 
+    samples = read_tsv(photos, None)  # names resolved as the evaluation resolves them
     with open(photos, newline="", encoding="utf-8-sig") as f:
-        header, *rows = list(csv.reader(f, delimiter="\t"))
+        group = {Path(r["filename"]).name: r.get("group", "") for r in csv.DictReader(f, delimiter="\t")}
     out: dict = {}
     print("\nangle   n   read  fused  wrong_sure  fused_wrong_sure  zxing  opencv   ms/photo")
     for angle in angles:
         with tempfile.TemporaryDirectory() as tmp:
-            for row in rows:
-                image = load_image(photos.parent / row[0])
+            for sample in samples:
+                image = load_image(sample.path)
                 turned = image.rotate(angle, expand=True, fillcolor=(255, 255, 255), resample=Image.Resampling.BICUBIC)
-                turned.save(Path(tmp) / Path(row[0]).name, quality=95)
+                turned.save(Path(tmp) / sample.path.name, quality=95)
             tsv = Path(tmp) / "photos.tsv"
             with open(tsv, "w", newline="") as f:
                 w = csv.writer(f, delimiter="\t", lineterminator="\n")
-                w.writerow(header)
-                w.writerows([Path(r[0]).name, *r[1:]] for r in rows)
+                w.writerow(["filename", "text", "group"])
+                w.writerows([x.path.name, x.text, group.get(x.path.name, "")] for x in samples)
             s = evaluate_photos(reader, tsv, progress=False)
             s["opencv"] = opencv_rate(tsv)
         out[str(angle)] = {k: v for k, v in s.items() if k not in ("failures", "per_group")}

@@ -235,7 +235,7 @@ def _read_photos(a: argparse.Namespace, files: list[Path]) -> int:
     from crnn.reading.photos import PhotoReader
 
     reader = PhotoReader(
-        a.detector, a.model, _overrides(a), threads=a.threads, cross_check=a.cross_check, fuse=a.fuse_bars
+        a.detector, a.model, _overrides(a), threads=a.threads, cross_check=a.cross_check, fuse=not a.digits_only
     )
     failed = 0
     for p in tqdm(files, unit="photo", disable=a.quiet or None, file=sys.stderr):
@@ -385,10 +385,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --detector: decode the bars with zxing-cpp too and report agreement or conflict",
     )
     r.add_argument(
-        "--fuse-bars",
+        "--digits-only",
         action="store_true",
-        help="with --detector: take zxing-cpp's decode of the bars as evidence: agreeing digits and bars are sure, "
-        'the bars\' number replaces an unsure read ("source": "bars"), a disagreement is a conflict, never sure',
+        help="with --detector: the recogniser alone. By default zxing-cpp's decode of the bars is evidence too: "
+        'agreeing digits and bars are sure, the bars\' number replaces an unsure read ("source": "bars"), '
+        "a disagreement is a conflict, never sure",
     )
     r.add_argument(
         "--zooms",

@@ -31,6 +31,12 @@ def zxing_decode(image: Image.Image) -> list[dict]:
     return out
 
 
+def printed_form(text: str) -> str:
+    """A bar decode as the digits printed under the bars: an EAN-13 starting with 0 has the very bars of a UPC-A
+    (GS1), which prints its 12 digits; zxing-cpp reports such a symbol as the EAN-13."""
+    return text[1:] if len(text) == 13 and text.startswith("0") else text
+
+
 def same_number(a: str, b: str) -> bool:
     """The same number as printed or as a bar decoder reports it: equal, or equal as GTIN-13 (a UPC-A is the
     EAN-13 with a leading 0; zxing-cpp reports a UPC-E expanded to that EAN-13)."""

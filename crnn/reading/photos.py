@@ -21,7 +21,7 @@ from crnn.core.confidence import is_sure
 from crnn.core.geometry import ALWAYS_READ_VARIANTS, SYMBOL_VARIANTS, straighten, sub_quad
 from crnn.core.preprocess import view
 from crnn.core.symbology import checksum_ok
-from crnn.reading.bars import _match_zxing, same_number, zxing_decode
+from crnn.reading.bars import _match_zxing, printed_form, same_number, zxing_decode
 from crnn.reading.detection import Detection, Detector, _box_iou, load_photo
 from crnn.reading.fusion import fused_text, reading
 from crnn.reading.policy import Overrides, ReadingPolicy
@@ -94,7 +94,7 @@ class PhotoReader:
         overrides: Overrides | None = None,
         threads: int | None = None,
         cross_check: bool = False,
-        fuse: bool = False,
+        fuse: bool = True,
     ) -> None:
         """`overrides`: `ReadingPolicy` fields given by the user (None keeps the model's own). `cross_check`:
         report zxing-cpp's decode of each barcode beside it; `fuse`: take the bars as evidence (`fuse_bars`)."""
@@ -263,7 +263,8 @@ def fuse_bars(reads: list[BarcodeRead], decodes: list[dict], min_confidence: flo
 
     - the same number: sure, `source` "digits+bars", whatever the recogniser's confidence;
     - another number: a conflict, never sure; the recogniser's number is kept, the bars' is in `zxing`;
-    - the recogniser unsure (under the floor or failing its check digit): the bars' number, `source` "bars";
+    - the recogniser unsure (under the floor or failing its check digit): the bars' number as printed
+      (`printed_form`: a UPC-A's 12 digits), `source` "bars";
     - no decode there: the recogniser's reading as it is.
 
     A decode that no detection covers is added as a reading of its own (`source` "bars", confidence 0: the
@@ -281,10 +282,11 @@ def fuse_bars(reads: list[BarcodeRead], decodes: list[dict], min_confidence: flo
         elif is_sure(b.confidence, b.checksum_ok, min_confidence):
             b.conflict = True
         else:
-            b.text, b.checksum_ok, b.inferred, b.source = z["text"], True, (), "bars"
+            b.text, b.checksum_ok, b.inferred, b.source = printed_form(z["text"]), True, (), "bars"
     for i, z in enumerate(decodes):
         if i not in used and checksum_ok(z["text"]):
             quad = np.array(z["quad"], dtype=np.float32)
             seen = {"text": z["text"], "format": z["format"], "agrees": True}
-            reads.append(BarcodeRead(Detection(quad, 0.0), z["text"], 0.0, True, zxing=seen, source="bars"))
+            text = printed_form(z["text"])
+            reads.append(BarcodeRead(Detection(quad, 0.0), text, 0.0, True, zxing=seen, source="bars"))
     return reads

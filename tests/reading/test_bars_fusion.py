@@ -61,3 +61,11 @@ def test_bars_the_detector_missed_are_added_and_bad_decodes_ignored():
 def test_no_decode_leaves_the_reads_as_they_are():
     reads = fuse_bars([_read("5901234123457", 0.99), _read("123", 0.2, False, x=400)], [], FLOOR)
     assert [b.source for b in reads] == ["digits", "digits"] and _sure(reads) == (["5901234123457"], ["123"])
+
+
+def test_the_bars_number_is_given_as_printed():
+    """zxing-cpp reports a UPC-A symbol as its EAN-13 (a leading 0); under those bars 12 digits are printed."""
+    reads = fuse_bars(
+        [_read("123", 0.1, checksum_ok=False)], [_decode("0036000291452"), _decode("0012345678905", 500)], FLOOR
+    )
+    assert [b.text for b in reads] == ["036000291452", "012345678905"]
