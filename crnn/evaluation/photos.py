@@ -76,7 +76,9 @@ def evaluate_photos(reader: PhotoReader, tsv: str | Path, zxing: bool = True, pr
             # One decode per photo, outside the timing, in the loaded image's pixels like the readings.
             decodes = zxing_decode(image) if zxing else []
             floor = reader.policy.min_confidence
-            fused = photo_result(s.path, image, scale, fuse_bars(copy.deepcopy(reads), decodes, floor), floor)
+            # Fused as `PhotoReader(fuse=True)` reads: what the bars decode is not read turned (outside the timing).
+            again = reader.read_barcodes(image, decodes) if decodes else copy.deepcopy(reads)
+            fused = photo_result(s.path, image, scale, fuse_bars(again, decodes, floor), floor)
             cross_check(reads, decodes)
             label_decodes = [z for z in decodes if same_number(z["text"], s.text)]
             covered = any(_match_zxing(b.detection, label_decodes) is not None for b in reads)

@@ -115,8 +115,9 @@ class PhotoReader:
         self.cross_check = cross_check
         self.fuse = fuse
 
-    def read_barcodes(self, image: Image.Image) -> list[BarcodeRead]:
-        """Every barcode in `image` (its pixels), without the cross-check and whatever its confidence.
+    def read_barcodes(self, image: Image.Image, decodes: Sequence[dict] = ()) -> list[BarcodeRead]:
+        """Every barcode in `image` (its pixels), without the cross-check and whatever its confidence. `decodes`:
+        the bar decoder's, when the bars are evidence: a barcode they decode is not read turned (`turned`).
 
         Each detection is read under the first `variants` hypotheses of `SYMBOL_VARIANTS`; those past
         `ALWAYS_READ_VARIANTS` only for a barcode whose read from the others is unsure (under the floor or failing
@@ -130,10 +131,39 @@ class PhotoReader:
         owned = self.detections(image)
         first = SYMBOL_VARIANTS[: min(self.policy.variants, ALWAYS_READ_VARIANTS)]
         later = SYMBOL_VARIANTS[len(first) : self.policy.variants]
-        return self.read_in_passes(
+        reads = self.read_in_passes(
             self._read(image, owned, first),
             (lambda unsure: self._read(image, [(k, d) for k, d in owned if k in unsure], later)) if later else None,
         )
+        valid = [z for z in decodes if checksum_ok(z["text"])]
+        decoded = {k for k, b in reads.items() if _match_zxing(b.detection, valid) is not None}
+        return self.turned(image, [(k, d) for k, d in owned if k not in decoded], reads, first)
+
+    def turned(
+        self,
+        image: Image.Image,
+        owned: list[tuple[int, Detection]],
+        best: dict[int, BarcodeRead],
+        variants: Sequence[tuple[float, float, float, float]],
+    ) -> list[BarcodeRead]:
+        """A barcode that reads unsure may lie another way round than its detection says (the digits' side is the
+        detector's guess): its detections are read again turned by a half, a quarter and three quarters (the quad's
+        corners taken one, two or three places on), and the likeliest reading of any turn is kept (sure before
+        unsure, then by confidence), with the turned quad, so that the box says where the digits are. Only the
+        barcodes of `owned` are turned: one the bars decode is left to them (`fuse_bars`), as a turned misread
+        would only contradict them."""
+        floor = self.policy.min_confidence
+        for turn in (2, 1, 3):
+            unsure = {k for k, b in best.items() if not is_sure(b.confidence, b.checksum_ok, floor)}
+            if not unsure:
+                break
+            again = [(k, Detection(np.roll(d.quad, -turn, axis=0), d.score)) for k, d in owned if k in unsure]
+            if not again:
+                break
+            for k, b in self._fuse(self._read(image, again, variants)).items():
+                if (b.checksum_ok, b.confidence) > (best[k].checksum_ok, best[k].confidence):
+                    best[k] = b
+        return [best[k] for k in sorted(best)]
 
     def detections(self, image: Image.Image) -> list[tuple[int, Detection]]:
         """Every detection of every detector at every zoom, best first, each with its barcode: detections whose
@@ -156,16 +186,16 @@ class PhotoReader:
         self,
         reads: list[tuple[int, Detection, list[tuple[np.ndarray, Decoded]]]],
         fallback: Callable[[set[int]], list[tuple[int, Detection, list[tuple[np.ndarray, Decoded]]]]] | None,
-    ) -> list[BarcodeRead]:
-        """One read per barcode from the first hypotheses' `reads`, fused; with a `fallback` (the later hypotheses),
-        a barcode that reads unsure is fused again with what `fallback(unsure barcodes)` reads of it."""
+    ) -> dict[int, BarcodeRead]:
+        """One read per barcode (by its number) from the first hypotheses' `reads`, fused; with a `fallback` (the
+        later hypotheses), a barcode that reads unsure is fused again with what `fallback(unsure barcodes)` reads."""
         out = self._fuse(reads)
         if fallback is not None:
             unsure = {k for k, b in out.items() if not is_sure(b.confidence, b.checksum_ok, self.policy.min_confidence)}
             more = fallback(unsure) if unsure else []
             if more:
                 out.update(self._fuse([r for r in reads if r[0] in unsure] + more))
-        return [out[k] for k in sorted(out)]
+        return out
 
     def _read(
         self,
@@ -215,9 +245,10 @@ class PhotoReader:
 
     def read_image(self, image: Image.Image) -> list[BarcodeRead]:
         """Every barcode in `image`: with the bars as evidence (`fuse`), or cross-checked with zxing-cpp."""
-        out = self.read_barcodes(image)
         if self.fuse:
-            return fuse_bars(out, zxing_decode(image), self.policy.min_confidence)
+            decodes = zxing_decode(image)
+            return fuse_bars(self.read_barcodes(image, decodes), decodes, self.policy.min_confidence)
+        out = self.read_barcodes(image)
         if self.cross_check and out:
             cross_check(out, zxing_decode(image))
         return out
