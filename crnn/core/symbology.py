@@ -69,6 +69,18 @@ def checksum_ok(code: str) -> bool:
     return bool(formats_of(code))
 
 
+def gtin13(code: str, fmt: Format | None = None) -> str | None:
+    """The 13-digit GTIN a valid printed code stands for (GS1 pads with zeros on the left): an EAN-13 itself, a
+    UPC-A with a leading 0, a UPC-E's UPC-A expansion with a leading 0, an EAN-8 with five. 8 digits valid as both
+    are taken as `fmt`, else as an EAN-8. None when `code` is not a valid code (of `fmt`, when given)."""
+    valid = [f for f in formats_of(code) if fmt is None or f == fmt]
+    if not valid:
+        return None
+    if valid[0] == "UPC-E" or (fmt == "UPC-E"):
+        return "0" + upce_to_upca(code)
+    return code.zfill(13)
+
+
 def guess_format(code: str) -> Format | None:
     """Most likely format of a printed code by length and check digit (EAN-8 before UPC-E)."""
     valid = formats_of(code)
