@@ -6,6 +6,7 @@ Parses arguments and calls the library.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -263,6 +264,18 @@ def _read_photos(a: argparse.Namespace, files: list[Path]) -> int:
     return 1 if failed else 0
 
 
+def _cmd_serve(a: argparse.Namespace) -> int:
+    from crnn.reading.photos import PhotoReader
+    from crnn.reading.serve import ReadServer
+
+    reader = PhotoReader(a.detector, a.model, threads=a.threads, fuse=not a.digits_only)
+    server = ReadServer(reader, a.host, a.port, max_bytes=int(a.max_mb * 1024 * 1024))
+    print(f"serving on {server.url} (POST /read, GET /health); Ctrl-C stops", file=sys.stderr)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+    return 0
+
+
 def _cmd_read(a: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -424,6 +437,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--ean13-lead0-prior", type=float, default=None, help=LEAD0_HELP)
     r.add_argument("--views", type=_views, default=None, help=views_help)
     r.set_defaults(func=_cmd_read)
+
+    sv = sub.add_parser("serve", help="serve the photo reader over HTTP: POST /read, GET /health, a page at /")
+    sv.add_argument("--model", required=True, help="recogniser .onnx")
+    sv.add_argument("--detector", action="append", required=True, help="detector .onnx (repeat for several)")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--max-mb", type=float, default=20, help="largest upload, MB (default 20)")
+    sv.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: all cores)")
+    sv.add_argument("--digits-only", action="store_true", help="the recogniser alone, without zxing-cpp's decode")
+    sv.set_defaults(func=_cmd_serve)
 
     td = sub.add_parser("train-detector", help="train the barcode detector (config YAML + key=value overrides)")
     td.add_argument("--config", default="configs/detector.yaml")
