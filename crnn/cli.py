@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from crnn import __version__
 from crnn.core.symbology import ERASABLE
 
 ERASURE_HELP = (
@@ -264,6 +265,32 @@ def _read_photos(a: argparse.Namespace, files: list[Path]) -> int:
     return 1 if failed else 0
 
 
+def _cmd_import(a: argparse.Namespace) -> int:
+    from crnn.config.steps import DatasetConfig
+    from crnn.datasets.importers import ImportRejected, import_dataset
+
+    cfg = DatasetConfig(
+        source=a.source,
+        path=a.path,
+        images_dir=a.images_dir,
+        coco_text_attribute=a.text_attribute,
+        on_error=a.on_error,
+        max_skipped_fraction=a.max_skipped,
+    )
+    if Path(a.out).exists() and any(Path(a.out).iterdir()):
+        raise ValueError(f"--out {a.out} is not empty: give a new folder")
+    try:
+        report = import_dataset(cfg, a.out)
+    except ImportRejected as e:
+        for issue in e.report.issues[:20]:
+            print(f"  {issue}", file=sys.stderr)
+        raise ValueError(str(e)) from e
+    for issue in report.issues[:20]:
+        print(f"  skipped: {issue}", file=sys.stderr)
+    print(f"imported {report.imported} of {report.rows} rows into {a.out} ({report.skipped} skipped)")
+    return 0
+
+
 def _cmd_serve(a: argparse.Namespace) -> int:
     from crnn.reading.photos import PhotoReader
     from crnn.reading.serve import ReadServer
@@ -338,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(prog="crnn", description="Read the digits under EAN/UPC barcodes with a CRNN.")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser(
@@ -437,6 +465,28 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--ean13-lead0-prior", type=float, default=None, help=LEAD0_HELP)
     r.add_argument("--views", type=_views, default=None, help=views_help)
     r.set_defaults(func=_cmd_read)
+
+    im = sub.add_parser(
+        "import", help="import your labelled images (COCO, TSV of boxes, or crops) into a dataset folder"
+    )
+    im.add_argument("--source", required=True, choices=["coco", "tsv", "crops"], help="the labels' format")
+    im.add_argument("path", help="the COCO JSON, the boxes TSV, or the crops' filename<TAB>text TSV")
+    im.add_argument("--out", required=True, help="the dataset folder to write (labels.tsv and images/)")
+    im.add_argument("--images-dir", default=None, help="where the image files are (default: beside the labels)")
+    im.add_argument("--text-attribute", default="text", help="COCO: the annotation attribute with the digits")
+    im.add_argument(
+        "--on-error",
+        choices=["skip", "reject"],
+        default="skip",
+        help="a bad row is skipped and counted (default), or rejects the whole import",
+    )
+    im.add_argument(
+        "--max-skipped",
+        type=float,
+        default=0.1,
+        help="reject the import when more than this fraction of the rows is bad (default 0.1)",
+    )
+    im.set_defaults(func=_cmd_import)
 
     sv = sub.add_parser("serve", help="serve the photo reader over HTTP: POST /read, GET /health, a page at /")
     sv.add_argument("--model", required=True, help="recogniser .onnx")

@@ -353,3 +353,21 @@ def test_reject_logs_rejected_and_a_bom_is_accepted(old_tsv, tmp_path, caplog):
     caplog.clear()
     report = import_dataset(_cfg(source="tsv", path=old_tsv, max_skipped_fraction=0.5), tmp_path / "raw2")
     assert report.imported == 10
+
+
+def test_crnn_import_runs_the_importers_from_the_command_line(synth_dir: Path, tmp_path: Path, capsys) -> None:
+    from crnn.cli import main
+
+    coco = _coco(synth_dir, tmp_path, normalized=False)
+    out = tmp_path / "mine"
+    args = ["import", "--source", "coco", str(coco), "--images-dir", str(synth_dir), "--max-skipped", "0.5"]
+    assert main([*args, "--out", str(out)]) == 0
+    printed = capsys.readouterr()
+    assert "imported 6 of 10 rows" in printed.out and "skipped" in printed.err
+    assert len((out / "labels.tsv").read_text().splitlines()) == 7
+    # An existing folder is never written into; a rejected import names its problems and exits non-zero.
+    assert main([*args, "--out", str(out)]) == 2
+    assert "not empty" in capsys.readouterr().err
+    rejected = ["import", "--source", "coco", str(coco), "--images-dir", str(synth_dir), "--on-error", "reject"]
+    assert main([*rejected, "--out", str(tmp_path / "other")]) == 2
+    assert "error:" in capsys.readouterr().err
