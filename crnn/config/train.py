@@ -169,5 +169,8 @@ class TrainConfig:
     out_dir: str = "runs/train"
     # Checkpoint to resume from (model, optimizer, scheduler, epoch); None starts fresh.
     resume: str | None = None
+    # Fine-tuning: a recogniser checkpoint whose weights this run starts from, with a fresh optimiser, schedule and
+    # epoch count (e.g. a trained model on your own crops). Its architecture must match `model` and `input`.
+    init_from: str | None = None
     # Let a new run write into an out_dir that holds an earlier run (its files are replaced as the new run writes).
     overwrite: bool = False

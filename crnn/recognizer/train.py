@@ -19,6 +19,7 @@ from crnn.core.codec import Codec
 from crnn.core.labels import read_tsv
 from crnn.recognizer.augment import Augment
 from crnn.recognizer.data import CropDataset, collate, input_spec, readable
+from crnn.recognizer.model import CRNN
 from crnn.recognizer.system import CRNNSystem
 from crnn.training.run_dir import check_resume, claim, earlier_history
 from crnn.training.trainer import TrainResult, make_loader, make_trainer
@@ -62,12 +63,40 @@ def fit(cfg: TrainConfig, callbacks: list[Callback] | None = None, logger: Any =
     symbology.check_erasable(cfg.erasable)
     symbology.check_lead0_prior(cfg.ean13_lead0_prior)
     resumed_epoch = check_resume(cfg.resume)  # before any data is prepared
+    initial = initial_weights(cfg)
     with claim(cfg.out_dir, cfg.resume, cfg.overwrite) as out:
-        return _fit(cfg, out, resumed_epoch, start, callbacks, logger)
+        return _fit(cfg, out, resumed_epoch, start, callbacks, logger, initial)
+
+
+def initial_weights(cfg: TrainConfig) -> dict[str, torch.Tensor] | None:
+    """The network weights of `init_from` (None without it), checked against this run's architecture before any
+    data is prepared; ValueError naming what does not fit."""
+    if not cfg.init_from:
+        return None
+    if cfg.resume:
+        raise ValueError("give resume= (continue a run) or init_from= (start a new one from its weights), not both")
+    from crnn.recognizer.checkpoint import load_checkpoint
+
+    model, _ = load_checkpoint(cfg.init_from)
+    state = model.state_dict()
+    mine = CRNN(cfg.model, cfg.input).state_dict()
+    wrong = [k for k in mine if k not in state or state[k].shape != mine[k].shape]
+    if wrong or set(state) - set(mine):
+        raise ValueError(
+            f"init_from={cfg.init_from} has another architecture than model/input of this config "
+            f"(differs at {', '.join((wrong or sorted(set(state) - set(mine)))[:3])}): set them as it was trained"
+        )
+    return state
 
 
 def _fit(
-    cfg: TrainConfig, out: Path, resumed_epoch: int, start: float, callbacks: list[Callback] | None, logger: Any
+    cfg: TrainConfig,
+    out: Path,
+    resumed_epoch: int,
+    start: float,
+    callbacks: list[Callback] | None,
+    logger: Any,
+    initial: dict[str, torch.Tensor] | None = None,
 ) -> TrainResult:
     L.seed_everything(cfg.trainer.seed, workers=True)
     if cfg.trainer.threads:
@@ -96,6 +125,8 @@ def _fit(
         return make_loader(ds, cfg.data.batch_size, cfg.data.num_workers, collate, shuffle)
 
     system = CRNNSystem.from_config(cfg, val_names=list(val_sets))
+    if initial is not None:
+        system.model.load_state_dict(initial)
     run = make_trainer(cfg.trainer, cfg.optim, out, metrics.MONITOR, callbacks or [], logger)
     if cfg.resume:
         run.history.rows, run.earlier_final = earlier_history(out, resumed_epoch)

@@ -143,3 +143,37 @@ def test_a_bad_image_met_by_a_loader_worker_is_counted(tiny_train_cfg, synth_dir
     assert [s for s in result.skipped_images if "broken.png" in s] == [
         next(s for s in result.skipped_images if "broken.png: SyntaxError" in s)
     ]
+
+
+@pytest.mark.slow
+def test_init_from_fine_tunes_from_a_trained_model_with_a_fresh_schedule(tiny_train_cfg, tmp_path: Path) -> None:
+    import copy
+
+    import torch
+    from lightning.pytorch.callbacks import Callback
+
+    from crnn.recognizer.checkpoint import load_checkpoint
+
+    first = fit(tiny_train_cfg)
+    seen: dict = {}
+
+    class StartingWeights(Callback):
+        def on_train_start(self, trainer, module) -> None:  # type: ignore[no-untyped-def]
+            seen.update({k: v.detach().clone() for k, v in module.model.state_dict().items()})
+
+    tuned = copy.deepcopy(tiny_train_cfg)
+    tuned.out_dir, tuned.init_from, tuned.trainer.max_epochs = str(tmp_path / "tuned"), first.best_checkpoint, 1
+    fit(tuned, callbacks=[StartingWeights()])
+    trained, _ = load_checkpoint(first.best_checkpoint)
+    assert seen and all(torch.equal(seen[k], v) for k, v in trained.state_dict().items())
+    history = json.loads((tmp_path / "tuned" / "metrics.json").read_text())["history"]
+    assert [r["epoch"] for r in history] == [0]  # a new run: its own epochs, not the first run's
+
+    other = copy.deepcopy(tuned)
+    other.out_dir, other.model.rnn_hidden = str(tmp_path / "other"), 64
+    with pytest.raises(ValueError, match="another architecture"):
+        fit(other)
+    both = copy.deepcopy(tuned)
+    both.out_dir, both.resume = str(tmp_path / "both"), first.best_checkpoint
+    with pytest.raises(ValueError, match="not both"):
+        fit(both)
