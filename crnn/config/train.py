@@ -91,8 +91,21 @@ class SynthDataConfig:
 
 
 @dataclass
+class MixConfig:
+    """Labelled crops trained beside `data.train_tsv` (your own, typically), and their share of each epoch."""
+
+    tsv: str = ""
+    weight: float = 1.0
+
+
+@dataclass
 class DataConfig:
     train_tsv: str = "data/synth/train/crops.tsv"
+    # More training TSVs, mixed in: every epoch draws from each source in proportion to its weight (train_tsv's is
+    # `train_weight`), whatever its size: `mix: [{tsv: mine/crops.tsv, weight: 1}]` beside the synthetic crops at 1
+    # makes half of every batch yours on average. Empty: train_tsv alone, shuffled.
+    mix: list[MixConfig] = field(default_factory=list)
+    train_weight: float = 1.0
     val_tsv: str = "data/synth/val/crops.tsv"
     # Real crops, validation only (never trained on); skipped when the file is absent.
     real_tsv: str | None = None

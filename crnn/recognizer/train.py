@@ -11,7 +11,7 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
-from torch.utils.data import DataLoader
+from torch.utils.data import ConcatDataset, DataLoader
 
 from crnn.config.train import TrainConfig
 from crnn.core import metrics, symbology
@@ -54,6 +54,20 @@ def ensure_synthetic(cfg: TrainConfig) -> None:
             )
         elif folder.is_dir():
             synth.ensure(folder, count, seed, s.workers, g)  # checked: a `crnn synth` folder of other settings fails
+    if cfg.data.train_weight <= 0 or any(m.weight <= 0 for m in cfg.data.mix):
+        raise ValueError("data.train_weight and every data.mix weight must be > 0")
+    for i, m in enumerate(cfg.data.mix):
+        if not Path(m.tsv).is_file():
+            raise ValueError(f"data.mix[{i}].tsv: labels file not found: {m.tsv!r}")
+
+
+def mix_sampler(sizes: list[int], weights: list[float], generator: torch.Generator | None = None) -> Any:
+    """A sampler over concatenated datasets drawing each source in proportion to its weight (with replacement),
+    as many samples an epoch as all sources hold together."""
+    from torch.utils.data import WeightedRandomSampler
+
+    per_sample = [w / n for n, w in zip(sizes, weights, strict=True) for _ in range(n)]
+    return WeightedRandomSampler(per_sample, num_samples=sum(sizes), replacement=True, generator=generator)
 
 
 def fit(cfg: TrainConfig, callbacks: list[Callback] | None = None, logger: Any = None) -> TrainResult:
@@ -114,15 +128,22 @@ def _fit(
         ds.report_file = report
         return ds
 
-    train_set = dataset(cfg.data.train_tsv, Augment(cfg.augment))
+    augment = Augment(cfg.augment)
+    sources = [dataset(cfg.data.train_tsv, augment), *(dataset(m.tsv, augment) for m in cfg.data.mix)]
+    train_set: Any = sources[0] if len(sources) == 1 else ConcatDataset(sources)
+    sampler = None
+    if len(sources) > 1:
+        weights = [cfg.data.train_weight, *(m.weight for m in cfg.data.mix)]
+        sampler = mix_sampler([len(d) for d in sources], weights)
+        log.info("training on %s mixed by weight %s", [len(d) for d in sources], weights)
     val_sets = {"val": dataset(cfg.data.val_tsv)}
     if cfg.data.real_tsv and Path(cfg.data.real_tsv).is_file():
         val_sets["val_real"] = dataset(cfg.data.real_tsv)
     elif cfg.data.real_tsv:
         log.info("real validation crops %s not found; skipping val_real", cfg.data.real_tsv)
 
-    def loader(ds: CropDataset, shuffle: bool) -> DataLoader:
-        return make_loader(ds, cfg.data.batch_size, cfg.data.num_workers, collate, shuffle)
+    def loader(ds: Any, shuffle: bool, sampler: Any = None) -> DataLoader:
+        return make_loader(ds, cfg.data.batch_size, cfg.data.num_workers, collate, shuffle, sampler)
 
     system = CRNNSystem.from_config(cfg, val_names=list(val_sets))
     if initial is not None:
@@ -132,7 +153,7 @@ def _fit(
         run.history.rows, run.earlier_final = earlier_history(out, resumed_epoch)
     run.trainer.fit(
         system,
-        train_dataloaders=loader(train_set, True),
+        train_dataloaders=loader(train_set, True, sampler),
         val_dataloaders=[loader(ds, False) for ds in val_sets.values()],
         ckpt_path=cfg.resume,
         weights_only=True,

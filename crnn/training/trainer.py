@@ -42,12 +42,16 @@ class _History(Callback):
         self.rows.append(row)
 
 
-def make_loader(ds: Any, batch_size: int, num_workers: int, collate_fn: Any, shuffle: bool) -> DataLoader:
-    """Training (shuffled, last partial batch dropped) or validation loader; workers kept across epochs."""
+def make_loader(
+    ds: Any, batch_size: int, num_workers: int, collate_fn: Any, shuffle: bool, sampler: Any = None
+) -> DataLoader:
+    """Training (shuffled, or drawn by `sampler`; last partial batch dropped) or validation loader; workers kept
+    across epochs."""
     return DataLoader(
         ds,
         batch_size=batch_size,
-        shuffle=shuffle,
+        shuffle=shuffle and sampler is None,
+        sampler=sampler,
         collate_fn=collate_fn,
         num_workers=num_workers,
         persistent_workers=num_workers > 0,

@@ -177,3 +177,32 @@ def test_init_from_fine_tunes_from_a_trained_model_with_a_fresh_schedule(tiny_tr
     both.out_dir, both.resume = str(tmp_path / "both"), first.best_checkpoint
     with pytest.raises(ValueError, match="not both"):
         fit(both)
+
+
+def test_a_mix_draws_each_source_by_its_weight_whatever_its_size() -> None:
+    import torch
+
+    from crnn.recognizer.train import mix_sampler
+
+    sampler = mix_sampler([900, 100], [1.0, 1.0], torch.Generator().manual_seed(0))
+    drawn = list(sampler)
+    assert len(drawn) == 1000
+    mine = sum(i >= 900 for i in drawn) / len(drawn)
+    assert 0.45 < mine < 0.55  # half from the 100 crops, half from the 900
+
+
+@pytest.mark.slow
+def test_training_mixes_your_crops_with_the_synthetic_ones(tiny_train_cfg, synth_dir: Path, tmp_path: Path) -> None:
+    from crnn.config.train import MixConfig
+
+    mine = tmp_path / "mine"
+    shutil.copytree(synth_dir / "crops", mine / "crops")
+    rows = (synth_dir / "crops.tsv").read_text().splitlines()
+    (mine / "crops.tsv").write_text("\n".join(rows[:9]) + "\n")
+    tiny_train_cfg.data.mix = [MixConfig(str(mine / "crops.tsv"), 3.0)]
+    tiny_train_cfg.trainer.max_epochs = 1
+    assert fit(tiny_train_cfg).best_checkpoint
+    tiny_train_cfg.data.mix = [MixConfig(str(tmp_path / "typo.tsv"), 1.0)]
+    tiny_train_cfg.out_dir = str(tmp_path / "second")
+    with pytest.raises(ValueError, match=r"data.mix\[0\].tsv: labels file not found"):
+        fit(tiny_train_cfg)
