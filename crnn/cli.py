@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from crnn import __version__
-from crnn.core.symbology import ERASABLE
+from crnn.core.symbology import ERASABLE, format_of
 
 ERASURE_HELP = (
     "constrained decoder: prior probability that a crop lacks one digit the check digit supplies (a UPC-A "
@@ -340,6 +340,7 @@ def _cmd_read(a: argparse.Namespace) -> int:
                             {
                                 "file": str(p),
                                 "text": r.text,
+                                "format": format_of(r.text),
                                 "confidence": round(r.confidence, 4),
                                 "checksum_ok": r.checksum_ok,
                                 "sure": is_sure(r.confidence, r.checksum_ok, reader.policy.min_confidence),

@@ -81,6 +81,18 @@ def gtin13(code: str, fmt: Format | None = None) -> str | None:
     return code.zfill(13)
 
 
+_DECODER_NAMES: dict[str, Format] = {"EAN13": "EAN-13", "EAN8": "EAN-8", "UPCA": "UPC-A", "UPCE": "UPC-E"}
+
+
+def format_of(code: str, hint: str | None = None) -> Format | None:
+    """The format of a valid printed code: `hint` (a bar decoder's name for it, e.g. "UPCE" or "UPC-E") when the
+    code is valid as that, else the likeliest by length and check digit; None for a code valid as none."""
+    fmt = _DECODER_NAMES.get((hint or "").replace("-", "").upper())
+    if fmt is not None and is_valid(code, fmt):
+        return fmt
+    return guess_format(code) if formats_of(code) else None
+
+
 def guess_format(code: str) -> Format | None:
     """Most likely format of a printed code by length and check digit (EAN-8 before UPC-E)."""
     valid = formats_of(code)

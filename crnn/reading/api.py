@@ -21,12 +21,10 @@ from PIL import Image
 
 from crnn.core.confidence import is_sure
 from crnn.core.images import load_image
-from crnn.core.symbology import Format, gtin13, guess_format
+from crnn.core.symbology import Format, format_of, gtin13
 from crnn.reading.detection import MAX_SIDE
 
 ImageInput = str | Path | Image.Image | np.ndarray
-
-_ZXING_FORMATS: dict[str, Format] = {"EAN13": "EAN-13", "EAN8": "EAN-8", "UPCA": "UPC-A", "UPCE": "UPC-E"}
 
 
 @dataclass(frozen=True)
@@ -53,12 +51,8 @@ class Barcode:
 
 
 def _format(text: str, zxing: dict | None) -> Format | None:
-    if zxing is not None and zxing.get("agrees", True):
-        name = str(zxing.get("format", "")).replace("-", "").upper()
-        fmt = _ZXING_FORMATS.get(name)
-        if fmt is not None and gtin13(text, fmt):
-            return fmt
-    return guess_format(text) if gtin13(text) else None
+    agrees = zxing is not None and zxing.get("agrees", True)
+    return format_of(text, str(zxing.get("format")) if agrees and zxing is not None else None)
 
 
 def as_image(image: ImageInput, bgr: bool = False) -> Image.Image:

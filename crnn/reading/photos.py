@@ -20,7 +20,7 @@ from crnn.core.codec import Decoded
 from crnn.core.confidence import is_sure
 from crnn.core.geometry import ALWAYS_READ_VARIANTS, SYMBOL_VARIANTS, straighten, sub_quad
 from crnn.core.preprocess import view
-from crnn.core.symbology import checksum_ok
+from crnn.core.symbology import checksum_ok, format_of
 from crnn.reading.bars import _match_zxing, printed_form, same_number, zxing_decode
 from crnn.reading.detection import Detection, Detector, _box_iou, load_photo
 from crnn.reading.fusion import fused_text, reading
@@ -55,6 +55,7 @@ class BarcodeRead:
             "angle": round(self.detection.angle, 1),
             "detection_score": round(self.detection.score, 4),
             "text": self.text,
+            "format": format_of(self.text, self.zxing["format"] if self.zxing and self.zxing["agrees"] else None),
             "confidence": round(self.confidence, 4),
             "checksum_ok": self.checksum_ok,
             **({"inferred": list(self.inferred)} if self.inferred else {}),

@@ -99,6 +99,14 @@ class ReadServer:
                     self._json(411 if n < 0 else 400, {"error": "send an image in the request body"})
                     return
                 if n > server.max_bytes:
+                    # Read (and drop) a body up to a few times the limit, so the client is not cut off mid-upload
+                    # and sees the answer; a larger one is answered at once and the connection closed.
+                    left = n if n <= 4 * server.max_bytes else 0
+                    while left > 0:
+                        chunk = self.rfile.read(min(left, 1 << 20))
+                        if not chunk:
+                            break
+                        left -= len(chunk)
                     self.close_connection = True
                     self._json(413, {"error": f"upload of {n} bytes is over the limit of {server.max_bytes}"})
                     return

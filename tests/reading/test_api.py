@@ -59,3 +59,12 @@ def test_bad_input_is_a_clear_error(onnx_model: Path, tmp_path: Path) -> None:
         reader.read(42)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="missing.png"):
         reader.read(tmp_path / "missing.png")
+
+
+def test_the_format_of_a_reading() -> None:
+    from crnn.core.symbology import format_of
+
+    assert format_of("5901234123457") == "EAN-13" and format_of("036000291452") == "UPC-A"
+    assert format_of("96385074") == "EAN-8" and format_of("01234565") == "EAN-8"  # valid as both: EAN-8 first
+    assert format_of("01234565", "UPCE") == "UPC-E"  # the bar decoder knows
+    assert format_of("5901234123450") is None and format_of("5901234123457", "UPCE") == "EAN-13"
