@@ -67,8 +67,9 @@ def test_train_export_read(trained, synth_dir, tmp_path, capsys):
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [x["file"] for x in lines] == [str(samples[0].path), str(samples[1].path)]
     for x in lines:
-        assert set(x) == {"file", "text", "confidence", "checksum_ok", "sure"}
+        assert set(x) - {"inferred"} == {"file", "text", "format", "confidence", "checksum_ok", "sure"}
         assert re.fullmatch(r"[0-9]*", x["text"]) and 0 <= x["confidence"] <= 1
+        assert x["format"] in ("EAN-13", "UPC-A", "EAN-8", "UPC-E") if x["checksum_ok"] else x["format"] is None
         assert x["sure"] == (x["confidence"] >= MIN_CONFIDENCE and x["checksum_ok"])
     # A floor above every confidence flags every read unsure, and still prints it.
     args = ["read", "--model", str(onnx_path), "--quiet", "--min-confidence", "1.1", str(samples[0].path)]
