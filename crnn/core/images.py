@@ -6,7 +6,8 @@ Any file that cannot be used (missing, a broken symbolic link, too large, or fai
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -22,6 +23,7 @@ Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 _QUARTER_TURNS = {5, 6, 7, 8}
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class ImageError(ValueError):
@@ -126,3 +128,17 @@ def load_each(
             yield item, load_image(path_of(item))
         except ImageError as e:
             errors.append(e)
+
+
+def with_readable_headers(items: Sequence[T], errors: list[str], where: Callable[[T], str] = lambda _: "") -> list[T]:
+    """The items (anything with a `path`) whose image header opens: the fast check before training, no pixels
+    decoded. Each other one is logged, appended to `errors` ("file: reason" + `where(item)`) and left out."""
+    out = []
+    for item in items:
+        try:
+            image_size(item.path)  # type: ignore[attr-defined]
+            out.append(item)
+        except ImageError as e:
+            errors.append(f"{e}{where(item)}")
+            log.warning("skipped %s", errors[-1])
+    return out

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 
 from crnn.config.detector import DetectorConfig
 from crnn.config.loading import to_dict
-from crnn.core.images import ImageError, image_size
+from crnn.core.images import with_readable_headers
 from crnn.detector.data import Scene, SceneDataset, collate, read_scenes
 from crnn.detector.system import MONITOR, DetectorSystem
 from crnn.training.run_dir import check_resume, claim, earlier_history
@@ -109,15 +109,8 @@ def _fit(
 
 
 def _readable(scenes: list[Scene], errors: list[str]) -> list[Scene]:
-    """The scenes whose image header opens (no pixels decoded); the others logged, appended to `errors`, left out."""
-    out = []
-    for s in scenes:
-        try:
-            image_size(s.path)
-            out.append(s)
-        except ImageError as e:
-            errors.append(str(e))
-            log.warning("skipped %s", e)
+    """The scenes whose image header opens (`with_readable_headers`); ValueError when none does."""
+    out = with_readable_headers(scenes, errors)
     if not out:
         raise ValueError(f"no scene image opens ({len(errors)} unreadable, the first: {errors[0]})")
     return out

@@ -21,7 +21,7 @@ from PIL import Image
 
 from crnn.core.confidence import is_sure
 from crnn.core.images import load_image
-from crnn.core.symbology import Format, format_of, gtin13
+from crnn.core.symbology import format_of, gtin13
 from crnn.reading.detection import MAX_SIDE
 
 ImageInput = str | Path | Image.Image | np.ndarray
@@ -48,11 +48,6 @@ class Barcode:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _format(text: str, zxing: dict | None) -> Format | None:
-    agrees = zxing is not None and zxing.get("agrees", True)
-    return format_of(text, str(zxing.get("format")) if agrees and zxing is not None else None)
 
 
 def as_image(image: ImageInput, bgr: bool = False) -> Image.Image:
@@ -114,7 +109,7 @@ class BarcodeReader:
             out = []
             for r in self.crops.read(pictures):
                 sure = is_sure(r.confidence, r.checksum_ok, self.policy.min_confidence)
-                fmt = _format(r.text, None)
+                fmt = format_of(r.text)
                 out.append([Barcode(r.text, fmt, gtin13(r.text, fmt), r.confidence, sure, r.checksum_ok)])
             return out
         return [self._photo(p) for p in pictures]
@@ -129,7 +124,7 @@ class BarcodeReader:
         out = []
         for b, sure in [(b, True) for b in result.barcodes] + [(b, False) for b in result.uncertain]:
             quad = tuple((round(float(x), 1), round(float(y), 1)) for x, y in b.detection.quad)
-            fmt = _format(b.text, b.zxing)
+            fmt = b.format
             out.append(
                 Barcode(
                     b.text,

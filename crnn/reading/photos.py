@@ -20,7 +20,7 @@ from crnn.core.codec import Decoded
 from crnn.core.confidence import is_sure
 from crnn.core.geometry import ALWAYS_READ_VARIANTS, SYMBOL_VARIANTS, straighten, sub_quad
 from crnn.core.preprocess import view
-from crnn.core.symbology import checksum_ok, format_of
+from crnn.core.symbology import Format, checksum_ok, format_of
 from crnn.reading.bars import _match_zxing, printed_form, same_number, zxing_decode
 from crnn.reading.detection import Detection, Detector, _box_iou, load_photo
 from crnn.reading.fusion import fused_text, reading
@@ -44,6 +44,11 @@ class BarcodeRead:
     conflict: bool = False  # the bar decoder read another valid number there: never shown as sure
 
     @property
+    def format(self) -> Format | None:
+        """EAN-13, UPC-A, EAN-8 or UPC-E (the bar decoder's word for it when it agrees); None: not a valid code."""
+        return format_of(self.text, self.zxing["format"] if self.zxing and self.zxing["agrees"] else None)
+
+    @property
     def vouched(self) -> bool:
         """Sure on the bars' evidence, whatever the recogniser's confidence."""
         return self.source in ("bars", "digits+bars")
@@ -55,7 +60,7 @@ class BarcodeRead:
             "angle": round(self.detection.angle, 1),
             "detection_score": round(self.detection.score, 4),
             "text": self.text,
-            "format": format_of(self.text, self.zxing["format"] if self.zxing and self.zxing["agrees"] else None),
+            "format": self.format,
             "confidence": round(self.confidence, 4),
             "checksum_ok": self.checksum_ok,
             **({"inferred": list(self.inferred)} if self.inferred else {}),
@@ -281,12 +286,17 @@ def photo_result(
     )
 
 
+def _seen(z: dict, text: str) -> dict:
+    """A reading's `zxing` record: the decode's text and format, and whether it is `text`'s number."""
+    return {"text": z["text"], "format": z["format"], "agrees": same_number(z["text"], text)}
+
+
 def cross_check(reads: list[BarcodeRead], decodes: list[dict]) -> None:
     """Attach to each reading the bar decoder's result for the same barcode (same pixels), if any."""
     for b in reads:
         z = _match_zxing(b.detection, decodes)
         if z is not None:
-            b.zxing = {"text": z["text"], "format": z["format"], "agrees": same_number(z["text"], b.text)}
+            b.zxing = _seen(z, b.text)
 
 
 def fuse_bars(reads: list[BarcodeRead], decodes: list[dict], min_confidence: float) -> list[BarcodeRead]:
@@ -308,7 +318,7 @@ def fuse_bars(reads: list[BarcodeRead], decodes: list[dict], min_confidence: flo
         if z is None or not checksum_ok(z["text"]):
             continue
         used.add(next(i for i, d in enumerate(decodes) if d is z))
-        b.zxing = {"text": z["text"], "format": z["format"], "agrees": same_number(z["text"], b.text)}
+        b.zxing = _seen(z, b.text)
         if b.zxing["agrees"]:
             b.source = "digits+bars"
         elif is_sure(b.confidence, b.checksum_ok, min_confidence):
@@ -318,7 +328,6 @@ def fuse_bars(reads: list[BarcodeRead], decodes: list[dict], min_confidence: flo
     for i, z in enumerate(decodes):
         if i not in used and checksum_ok(z["text"]):
             quad = np.array(z["quad"], dtype=np.float32)
-            seen = {"text": z["text"], "format": z["format"], "agrees": True}
             text = printed_form(z["text"])
-            reads.append(BarcodeRead(Detection(quad, 0.0), text, 0.0, True, zxing=seen, source="bars"))
+            reads.append(BarcodeRead(Detection(quad, 0.0), text, 0.0, True, zxing=_seen(z, text), source="bars"))
     return reads

@@ -14,7 +14,7 @@ from torch.utils.data import Dataset
 
 from crnn.config.train import TrainConfig
 from crnn.core.codec import Codec
-from crnn.core.images import ImageError, image_size, load_image
+from crnn.core.images import ImageError, load_image, with_readable_headers
 from crnn.core.labels import Sample
 from crnn.core.preprocess import InputSpec, shrink_for_augment, to_array
 from crnn.recognizer.augment import Augment
@@ -23,17 +23,8 @@ log = logging.getLogger(__name__)
 
 
 def readable(samples: Sequence[Sample], tsv: str, errors: list[str]) -> list[Sample]:
-    """The samples whose image header opens (the fast check before training: no pixels decoded); each other one is
-    logged, appended to `errors` ("file: reason (line N of tsv)") and left out."""
-    out = []
-    for s in samples:
-        try:
-            image_size(s.path)
-            out.append(s)
-        except ImageError as e:
-            errors.append(f"{e} (line {s.line} of {tsv})")
-            log.warning("skipped %s", errors[-1])
-    return out
+    """The samples whose image header opens (`with_readable_headers`); the others go to `errors` with their line."""
+    return with_readable_headers(samples, errors, lambda s: f" (line {s.line} of {tsv})")
 
 
 def input_spec(cfg: TrainConfig) -> InputSpec:
