@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from crnn import config
-from crnn.cli import ERASABLE_HELP, ERASURE_HELP
+from crnn.cli.common import ERASABLE_HELP, ERASURE_HELP
 from crnn.config.reading import DEFAULT_VARIANTS, DEFAULT_ZOOMS
 from crnn.core.confidence import MIN_CONFIDENCE
 from crnn.core.symbology import ERASABLE

@@ -116,7 +116,8 @@ def test_reader_reads_unsure_crops_again_in_views_and_sure_ones_once():
 def test_views_on_the_command_line():
     import argparse
 
-    from crnn.cli import _views, build_parser
+    from crnn.cli import build_parser
+    from crnn.cli.common import views as _views
 
     assert _views("none") == () and _views("top15,pad5") == ("top15", "pad5")
     with pytest.raises(argparse.ArgumentTypeError, match="unknown test-time view"):

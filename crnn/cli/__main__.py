@@ -1,0 +1,5 @@
+import sys
+
+from crnn.cli.app import main
+
+sys.exit(main())
