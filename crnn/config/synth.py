@@ -30,6 +30,9 @@ class SynthConfig:
     p_flat_layout: float = 0.05  # non-GS1 printing: equal bars, digits in one even row
     p_addon_book: float = 0.25  # books with a 5-digit price add-on right of the bars
     p_addon: float = 0.0  # other codes with a 2- or 5-digit add-on (not part of the symbol: detector negatives)
+    # GS1's quiet-zone marks printed: '>' right of an EAN-13, '<' and '>' either side of an EAN-8 (books print the
+    # '>' by themselves, see label.py); a reader must not take them for digits.
+    p_quiet_marks: float = 0.0
     p_pale_ink: float = 0.0  # faded grey ink (90-170) instead of near-black; needs a low min_contrast to stay pale
     p_text_below: float = 0.0  # a line of small print (lot, date, price; boxed or not) just under the digits
     # A crop that shows no digit: moved up onto the bars alone, or down onto the print under the digits (drawn for
@@ -85,7 +88,7 @@ def crop_generator() -> SynthConfig:
     """The recogniser's crops as shipped: 10% of the UPC-As printed as loyalty cards print them (equal bars, 11
     digits spread out, no check digit), 5% of the labels seen tilted (digits wide and short) with the crop reaching
     below the digits, half of them over small print (docs/decisions.md)."""
-    return SynthConfig(p_card=0.1, p_tilt=0.05, tilt_reach_below=1.0, p_tilt_print_below=0.5)
+    return SynthConfig(p_card=0.1, p_tilt=0.05, tilt_reach_below=1.0, p_tilt_print_below=0.5, p_quiet_marks=0.3)
 
 
 def scene_generator() -> SynthConfig:
@@ -93,6 +96,13 @@ def scene_generator() -> SynthConfig:
     close-ups), more add-on symbols (not part of the barcode: negatives), and small print under the digits (lot
     numbers, prices) so boxes end at the digits (docs/decisions.md)."""
     return SynthConfig(
+        # Any angle: a tenth turned by a quarter or a half, three quarters of the rest uniform over the full
+        # circle, the others near upright (most photos are taken so); strong perspective.
+        p_upright_turn=0.1,
+        p_large_rotation=0.75,
+        max_rotation_deg=180.0,
+        max_perspective=0.15,
+        p_quiet_marks=0.3,
         p_addon_book=0.6,
         p_addon=0.2,
         min_contrast=25.0,

@@ -88,6 +88,9 @@ def _sample_style(
         top_text=isbn_text(code) if book and rng.random() < 0.6 else None,
         addon=_addon(rng, cfg, book),
     )
+    if cfg.p_quiet_marks > 0 and fmt in ("EAN-8", "EAN-13") and rng.random() < cfg.p_quiet_marks:
+        # GS1's quiet-zone marks: '>' right of an EAN-13, '<' and '>' either side of an EAN-8 (no draw at 0).
+        style = replace(style, show_gt=True, show_lt=fmt == "EAN-8")
     if fmt == "UPC-A" and cfg.p_card > 0 and rng.random() < cfg.p_card:  # no draw at 0: default stream unchanged
         sans = rng.random() < 0.5
         font = SANS_FONTS[int(rng.integers(len(SANS_FONTS)))] if sans else style.font_path

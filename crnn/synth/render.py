@@ -174,7 +174,8 @@ class BarcodeStyle:
     flat: bool = False  # all bars one height, digits in an even row underneath (non-GS1 printers)
     flat_span: float = 0.92  # that row's width, fraction of the bars'
     flat_fill: float = 0.95  # a digit's largest ink width in that row, fraction of the digit pitch
-    show_gt: bool = False  # the '>' books print right of the bars
+    show_gt: bool = False  # the '>' books print right of the bars (GS1's quiet-zone mark, EAN-13 and EAN-8)
+    show_lt: bool = False  # the '<' GS1 prints left of an EAN-8's bars
     top_text: str | None = None  # e.g. 'ISBN 978-0-596-00857-4', printed above the bars
     addon: str | None = None  # 2 or 5 add-on digits right of the symbol
     hidden: tuple[int, ...] = ()  # digits (code order) left unprinted, e.g. a UPC-A check digit some cards omit
@@ -277,11 +278,13 @@ def render_mask(code: str, fmt: Format, style: BarcodeStyle, module_px: int) -> 
     addon = addon_pattern(style.addon) if style.addon else ""
     # The add-on starts 9 modules right of the symbol (12 after a '>'), or of an outer digit beyond it.
     addon_gap = max(12.0 if style.show_gt else 9.0, max(d.x_center for d in digits) + 3.5 + 5.0 - n_mod)
-    # Horizontal extent: quiet zones widened to hold outer glyphs and '>'.
+    # Horizontal extent: quiet zones widened to hold outer glyphs, '<' and '>'.
     left_extra = max(style.quiet_zone[0], -min(d.x_center for d in digits) + 4.5)
     right_edge = max(n_mod + style.quiet_zone[1], max(d.x_center for d in digits) + 4.5)
     if style.show_gt:
         right_edge = max(right_edge, n_mod + 9.0)
+    if style.show_lt:
+        left_extra = max(left_extra, 9.0)
     if addon:
         right_edge = n_mod + addon_gap + len(addon) + 5.0
     origin = left_extra * m
@@ -344,6 +347,11 @@ def render_mask(code: str, fmt: Format, style: BarcodeStyle, module_px: int) -> 
         x = origin + (n_mod + 4.5) * m
         draw.text((x, base_px), ">", fill=255, font=font, anchor="ms")
         extras.append(_text_box(draw, (x, base_px), ">", font, "ms"))
+    if style.show_lt:
+        font = _font(font_path, normal)
+        x = origin - 4.5 * m
+        draw.text((x, base_px), "<", fill=255, font=font, anchor="ms")
+        extras.append(_text_box(draw, (x, base_px), "<", font, "ms"))
     if style.top_text:
         font = _font(font_path, font_size_for(style.font_path, top_text_h * m, 1e9))
         pos = (origin, (bar_top - 1.2) * m)

@@ -163,7 +163,7 @@ def test_ensure_synthetic_makes_stale_folders_again(tmp_path: Path) -> None:
     generate(tmp_path / "own", 2, seed=9, workers=1, progress=False)
     cfg.data.train_tsv = str(tmp_path / "own" / "crops.tsv")
     with pytest.raises(
-        ValueError, match=r"other synthetic settings \(count 2 instead of 4; seed 9 instead of 0; p_card"
+        ValueError, match=r"other synthetic settings \(count 2 instead of 4; seed 9 instead of 0; p_quiet_marks"
     ):
         ensure_synthetic(cfg)
     assert len(_read_tsv(tmp_path / "own" / "crops.tsv")) == 2
