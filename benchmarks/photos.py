@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,7 +23,8 @@ from crnn import config
 from crnn.cli.common import ERASABLE_HELP, ERASURE_HELP
 from crnn.config.reading import DEFAULT_VARIANTS, DEFAULT_ZOOMS
 from crnn.core.confidence import MIN_CONFIDENCE
-from crnn.core.symbology import ERASABLE
+from crnn.core.labels import read_tsv
+from crnn.core.symbology import ERASABLE, format_of
 from crnn.evaluation.photos import evaluate_photos
 from crnn.reading.photos import PhotoReader
 
@@ -35,7 +37,14 @@ def main() -> int:
     )
     ap.add_argument("--train", action="store_true", help="train and export the detector first")
     ap.add_argument("--config", default="configs/detector.yaml")
-    ap.add_argument("--photos", default="../shared/data/real-dev/photos.tsv")
+    ap.add_argument("--photos", default="../shared/data/real-dev/photos.tsv", help="labelled photos TSV")
+    ap.add_argument(
+        "--synthetic",
+        type=int,
+        default=0,
+        help="instead of --photos: this many held-out synthetic scenes of the detector config's world generator "
+        f"(any angle, every format; seed {HELD_OUT_SEED}, never trained on), written to a temporary folder",
+    )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument(
         "--variants",
@@ -73,6 +82,10 @@ def main() -> int:
     ap.add_argument("--json", help="also write the figures to this file")
     ap.add_argument("overrides", nargs="*", help="detector config overrides for --train")
     a = ap.parse_args()
+    held_out = None
+    if a.synthetic:
+        held_out = tempfile.TemporaryDirectory()
+        a.photos = str(synthetic_photos(Path(held_out.name), a.synthetic, a.config))
     if not Path(a.photos).is_file():
         print(f"photos not found: {a.photos}", file=sys.stderr)
         return 2
@@ -109,6 +122,7 @@ def main() -> int:
         threads=a.threads,
     )
     s = evaluate_photos(reader, a.photos)
+    formats = {x.path.name: format_of(x.text) or "other" for x in read_tsv(a.photos, None)}
     print(
         f"\n{s['n']} photos: read {s['read']:.3f}  detector recall {s['found']:.3f}  "
         f"zxing-cpp {s['zxing']:.3f}  either {s['either']:.3f}"
@@ -124,7 +138,19 @@ def main() -> int:
         f"variant(s), zooms {a.zooms}, views {a.views or 'none'}): "
         f"{s['seconds_per_photo']:.4f}"
     )
+    print(
+        f"as shipped (bars fused): read {s['fused_read']:.3f}, confident misread {s['fused_wrong_sure']:.3f}, "
+        f"{s['fused_seconds_per_photo'] * 1000:.0f} ms a photo"
+    )
     print(f"cross-check with zxing-cpp: {s['cross_check']['agree']} agree, {s['cross_check']['conflict']} conflict")
+    opencv = opencv_hits(Path(a.photos))
+    print("\nformat     n   read  fused  wrong_sure  fused_wrong_sure  zxing  opencv")
+    for f, m in s["per_format"].items():
+        cv = "-" if opencv is None else f"{_share([h for name, h in opencv.items() if formats.get(name) == f]):.3f}"
+        print(
+            f"  {f:6s} {m['n']:4d}  {m['read']:.3f}  {m['fused_read']:.3f}  {m['wrong_sure']:10.3f}  "
+            f"{m['fused_wrong_sure']:16.3f}  {m['zxing']:.3f}  {cv:>6s}"
+        )
     for g, m in s["per_group"].items():
         print(f"  {g:8s} n={m['n']:3d}  read {m['read']:.3f}  found {m['found']:.3f}  zxing {m['zxing']:.3f}")
     print("\nnot read:")
@@ -136,25 +162,55 @@ def main() -> int:
         s["rotated"] = rotated_table(reader, Path(a.photos), a.rotate)
     if a.json:
         Path(a.json).write_text(json.dumps(s, indent=1))
+    if held_out is not None:
+        held_out.cleanup()
     return 0
+
+
+HELD_OUT_SEED = 7_000_000  # far from every training seed (configs use 0-100 and their neighbours)
+
+
+def synthetic_photos(folder: Path, count: int, config_path: str) -> Path:
+    """`count` scenes of the detector config's generator at the held-out seed, and their photos TSV (filename, text,
+    group = format)."""
+    import csv
+
+    from crnn import synth
+
+    generator = config.load(config.DetectorConfig, config_path).data.synth.generator
+    synth.generate(folder, count=count, seed=HELD_OUT_SEED, workers=2, config=generator)
+    with open(folder / "annotations.tsv", newline="") as f:
+        scenes = list(csv.DictReader(f, delimiter="\t"))
+    with open(folder / "crops.tsv", newline="") as f:
+        crops = list(csv.DictReader(f, delimiter="\t"))
+    tsv = folder / "photos.tsv"
+    with open(tsv, "w", newline="") as f:
+        w = csv.writer(f, delimiter="\t", lineterminator="\n")
+        w.writerow(["filename", "text", "group"])
+        w.writerows(
+            [scene["filename"], scene["code"], crop["format"]] for scene, crop in zip(scenes, crops, strict=True)
+        )
+    return tsv
+
+
+def _share(hits: list[bool]) -> float:
+    return sum(hits) / max(1, len(hits))
 
 
 def rotated_table(reader: PhotoReader, photos: Path, angles: list[float]) -> dict:
     """The photos turned by each angle (expanded canvas, white fill), read by this project (digits alone; fused
     with the bars), zxing-cpp and OpenCV's barcode decoder (where opencv-python-headless is installed)."""
     import csv
-    import tempfile
 
     from PIL import Image
 
     from crnn.core.images import load_image
-    from crnn.core.labels import read_tsv
 
     samples = read_tsv(photos, None)  # names resolved as the evaluation resolves them
     with open(photos, newline="", encoding="utf-8-sig") as f:
         group = {Path(r["filename"]).name: r.get("group", "") for r in csv.DictReader(f, delimiter="\t")}
     out: dict = {}
-    print("\nangle   n   read  fused  wrong_sure  fused_wrong_sure  zxing  opencv   ms/photo")
+    print("\nangle   n   read  fused  wrong_sure  fused_wrong_sure  zxing  opencv  ms digits  ms fused")
     for angle in angles:
         with tempfile.TemporaryDirectory() as tmp:
             for sample in samples:
@@ -167,33 +223,34 @@ def rotated_table(reader: PhotoReader, photos: Path, angles: list[float]) -> dic
                 w.writerow(["filename", "text", "group"])
                 w.writerows([x.path.name, x.text, group.get(x.path.name, "")] for x in samples)
             s = evaluate_photos(reader, tsv, progress=False)
-            s["opencv"] = opencv_rate(tsv)
+            hits = opencv_hits(tsv)
+            s["opencv"] = None if hits is None else _share(list(hits.values()))
         out[str(angle)] = {k: v for k, v in s.items() if k not in ("failures", "per_group")}
         opencv = "-" if s["opencv"] is None else f"{s['opencv']:.3f}"
         print(
             f"{angle:5.0f} {s['n']:3d}  {s['read']:.3f}  {s['fused_read']:.3f}  {s['wrong_sure']:10.3f}  "
-            f"{s['fused_wrong_sure']:16.3f}  {s['zxing']:.3f}  {opencv:>6s}   {s['seconds_per_photo'] * 1000:8.0f}"
+            f"{s['fused_wrong_sure']:16.3f}  {s['zxing']:.3f}  {opencv:>6s}  {s['seconds_per_photo'] * 1000:9.0f}  "
+            f"{s['fused_seconds_per_photo'] * 1000:8.0f}"
         )
     return out
 
 
-def opencv_rate(tsv: Path) -> float | None:
-    """Share of the photos whose label OpenCV's `cv2.barcode.BarcodeDetector` decodes (None without OpenCV)."""
+def opencv_hits(tsv: Path) -> dict[str, bool] | None:
+    """Per photo (file name), whether OpenCV's `cv2.barcode.BarcodeDetector` decodes its label (None without
+    OpenCV)."""
     try:
         import cv2
     except ImportError:
         return None
-    from crnn.core.labels import read_tsv
     from crnn.reading.bars import same_number
 
     detector = cv2.barcode.BarcodeDetector()
-    samples = read_tsv(tsv, None)
-    hits = 0
-    for sample in samples:
+    hits = {}
+    for sample in read_tsv(tsv, None):
         image = cv2.imread(str(sample.path))
         ok, texts, _, _ = detector.detectAndDecodeWithType(image) if image is not None else (False, (), (), ())
-        hits += bool(ok) and any(same_number(t, sample.text) for t in texts if t)
-    return hits / max(1, len(samples))
+        hits[sample.path.name] = bool(ok) and any(same_number(t, sample.text) for t in texts if t)
+    return hits
 
 
 if __name__ == "__main__":

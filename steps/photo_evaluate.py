@@ -4,8 +4,9 @@
         [--config configs/photo_evaluate.yaml] [photos_tsv=photos.tsv threshold=0.5 ...]
 With a second detector (the pipeline's detector_export_b), both look at every photo and the best read of a
 barcode wins (crnn.reading.photos.PhotoReader).
-Scalars (title `photos`): read, read_any, wrong_sure, other_sure, found, zxing, either, seconds_per_photo; a table per
-group and one of the first failures (unsure reads marked `?`); photo_metrics.json and the failures as
+Scalars (title `photos`): read, read_any, wrong_sure, other_sure, their fused_ twins (the bars as evidence, as
+`crnn read` reads), found, zxing, either, seconds_per_photo and fused_seconds_per_photo; tables per group and per
+format, and one of the first failures (unsure reads marked `?`); photo_metrics.json and the failures as
 artifacts. Without the photos TSV the step reports
 n=0 and passes. Fails when the share read exactly is under `threshold` (0: no gate).
 """
@@ -28,7 +29,19 @@ from crnn.tracking.tracker import Tracker
 
 STEP = "photo_evaluate"
 INPUTS = ["detector_model_id", "recogniser_model_id", "second_detector_model_id"]
-FIGURES = ("read", "read_any", "wrong_sure", "other_sure", "found", "zxing", "either", "seconds_per_photo")
+FIGURES = (
+    "read",
+    "read_any",
+    "wrong_sure",
+    "other_sure",
+    "fused_read",
+    "fused_wrong_sure",
+    "found",
+    "zxing",
+    "either",
+    "seconds_per_photo",
+    "fused_seconds_per_photo",
+)
 
 log = logging.getLogger(STEP)
 
@@ -57,11 +70,12 @@ def run(
         log.warning("no photos to evaluate (photos_tsv=%s); reporting n=0", cfg.photos_tsv)
         return {"n": 0, "detectors": len(detector_ids), **{k: float("nan") for k in FIGURES}}
     result = evaluate_photos(reader, photos, zxing=cfg.zxing, progress=False)
-    tracker.scalars({k: result[k] for k in ("n", *FIGURES)}, title="photos")
+    tracker.scalars({k: result[k] for k in ("n", *FIGURES) if result[k] is not None}, title="photos")
     groups = [{"group": g, **v} for g, v in result["per_group"].items()]
     for g in groups:
         tracker.scalar("photos/per_group_read", g["group"] or "-", g["read"])
     tracker.table("per group", "photos", groups)
+    tracker.table("per format", "photos", [{"format": f, **v} for f, v in result["per_format"].items()])
     failures = result["failures"]
     shown = [
         {

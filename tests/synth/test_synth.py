@@ -511,3 +511,41 @@ def test_a_second_maker_waits_for_the_folder_being_made(tmp_path):
         assert not synth.ensure(folder, count=300, seed=3, workers=1)  # made by the first, not again
         assert (folder / "crops.tsv").is_file() and (folder / synth.STAMP).is_file()  # and complete when it returns
         assert first.get(timeout=120) is True
+
+
+def test_quiet_zone_marks_sit_beside_the_bars_at_the_digits() -> None:
+    # GS1: '<' and '>' in an EAN-8's quiet zones, '>' right of an EAN-13; never inside the symbol.
+    from crnn.synth import label
+    from crnn.synth.render import render_mask
+
+    cfg = SynthConfig(p_quiet_marks=1.0)
+    for fmt, code, marks in (("EAN-8", "59001270", 2), ("EAN-13", "4006381333931", 1), ("UPC-A", "036000291452", 0)):
+        style = label._sample_style(np.random.default_rng(0), cfg, fmt, code, ())  # type: ignore[arg-type]
+        assert (style.show_lt, style.show_gt) == ((True, True) if marks == 2 else (False, marks == 1))
+        g = render_mask(code, fmt, style, 3).geometry  # type: ignore[arg-type]
+        bars = g.bars
+        marks_found = [e for e in g.extras if e[2] <= bars[0] or e[0] >= bars[2]]
+        assert len(marks_found) == marks
+        for e in marks_found:  # on the digits' line, not above the bars
+            assert e[1] > bars[1] + (bars[3] - bars[1]) / 2
+    off = SynthConfig()
+    assert not label._sample_style(np.random.default_rng(0), off, "EAN-8", "59001270", ()).show_lt
+
+
+def test_scene_world_turns_barcodes_over_the_whole_circle() -> None:
+    # The detector's scenes: barcodes at any angle, digits' side anywhere (issue #33); the crops stay near upright.
+    import math
+
+    from crnn.config.synth import scene_generator
+    from crnn.core.geometry import direction
+    from crnn.synth.scene import _make
+
+    angles = []
+    for i in range(40):
+        d = direction(_make(i, 11, scene_generator()).quad)
+        angles.append(math.degrees(math.atan2(d[1], d[0])))
+    quadrants = {int(((a + 45) % 360) // 90) for a in angles}
+    assert quadrants == {0, 1, 2, 3}
+    assert sum(abs(a) > 40 for a in angles) >= 15  # most beyond the old +-35 degrees
+    upright = [_make(i, 11, SynthConfig()).quad for i in range(10)]
+    assert all(abs(math.degrees(math.atan2(*direction(q)[::-1]))) < 40 for q in upright)
