@@ -11,6 +11,7 @@ import os
 import sys
 
 from crnn import __version__
+from crnn.cli.configs import add_parsers as add_config_parsers
 from crnn.cli.read import add_parsers as add_read_parsers
 from crnn.cli.train import add_parsers as add_train_parsers
 
@@ -22,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     add_train_parsers(sub)
     add_read_parsers(sub)
+    add_config_parsers(sub)
     return p
 
 
