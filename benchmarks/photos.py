@@ -24,8 +24,8 @@ from crnn.cli.common import ERASABLE_HELP, ERASURE_HELP
 from crnn.config.reading import DEFAULT_VARIANTS, DEFAULT_ZOOMS
 from crnn.core.confidence import MIN_CONFIDENCE
 from crnn.core.labels import read_tsv
-from crnn.core.symbology import ERASABLE, format_of
-from crnn.evaluation.photos import evaluate_photos
+from crnn.core.symbology import ERASABLE
+from crnn.evaluation.photos import evaluate_photos, photo_formats
 from crnn.reading.photos import PhotoReader
 
 
@@ -122,7 +122,7 @@ def main() -> int:
         threads=a.threads,
     )
     s = evaluate_photos(reader, a.photos)
-    formats = {x.path.name: format_of(x.text) or "other" for x in read_tsv(a.photos, None)}
+    formats = photo_formats(a.photos)
     print(
         f"\n{s['n']} photos: read {s['read']:.3f}  detector recall {s['found']:.3f}  "
         f"zxing-cpp {s['zxing']:.3f}  either {s['either']:.3f}"

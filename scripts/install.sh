@@ -16,6 +16,6 @@ fi
 stamp=.venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --no-cache-dir --upgrade pip
-  .venv/bin/python -m pip install --quiet --no-cache-dir -e '.[train,pipeline,dev]'
+  .venv/bin/python -m pip install --quiet --no-cache-dir -e '.[fast,train,pipeline,dev]'
   rm -f .venv/.installed-* && touch "$stamp"
 fi

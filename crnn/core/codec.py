@@ -1,6 +1,7 @@
 """CTC codec: charset <-> label indices, and the decoders (greedy, beam, check-digit constrained).
 
-Numpy, and numba for the constrained search, so reading with onnxruntime never needs torch. Index 0 is the CTC
+Numpy, and numba for the constrained search where it is installed (`pip install .[fast]`; else the same search in
+numpy, `crnn.core.search_numpy`), so reading with onnxruntime never needs torch. Index 0 is the CTC
 blank; character i of the charset is class i + 1. Decoders take log-probabilities `logp: (T, C)` for one image.
 """
 
@@ -10,11 +11,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-import numba
 import numpy as np
 
-from crnn.core import symbology
+from crnn.core import search_numpy, symbology
 from crnn.core.symbology import Constraint, Format
+
+try:
+    import numba
+except ImportError:  # the light install: the numpy search reads the same, about ten times slower
+    numba = None  # type: ignore[assignment]
+
+
+def _compiled(f):  # type: ignore[no-untyped-def]
+    """`f` compiled by numba (cached beside the module) where numba is installed, else left as Python (unused)."""
+    return numba.njit(cache=True)(f) if numba is not None else f
+
 
 Decoder = Literal["greedy", "beam", "constrained"]
 
@@ -312,6 +323,8 @@ def _search(
 ) -> list[tuple[float, list[int], Constraint] | None]:
     """Per image of `logp: (N, T, C)`, the best CTC alignment whose string satisfies one of `group`: (its log
     probability plus the constraint's log prior, class labels, the constraint), or None when no path fits."""
+    if numba is None:
+        return search_numpy.search(logp, group, digit_class)
     N, T = logp.shape[:2]
     G, L = len(group), max(len(c.weights) for c in group)
     lengths = np.array([len(c.weights) for c in group], dtype=np.int64)
@@ -339,7 +352,7 @@ def _search(
     ]
 
 
-@numba.njit(cache=True)
+@_compiled
 def _top2(row, t1, a1, t2, a2, i):  # pragma: no cover - compiled
     """The best and second-best entries of `row` (first index on ties) into t1/a1 and t2/a2 at `i`."""
     b1, i1 = row[0], 0
@@ -353,7 +366,7 @@ def _top2(row, t1, a1, t2, a2, i):  # pragma: no cover - compiled
     t1[i], a1[i], t2[i], a2[i] = b1, i1, b2, i2
 
 
-@numba.njit(cache=True)
+@_compiled
 def _viterbi(lpd, lpb, L, weights, allowed, modulus, out):  # pragma: no cover - compiled
     """Best path of `lpd: (T, 10)` digit / `lpb: (T,)` blank log-probs emitting L allowed digits whose weighted
     sum is 0 mod `modulus` (digits to `out`); its log probability, or _NEG. With modulus 1 the sum is ignored:
@@ -435,7 +448,7 @@ def _viterbi(lpd, lpb, L, weights, allowed, modulus, out):  # pragma: no cover -
     return score
 
 
-@numba.njit(cache=True)
+@_compiled
 def _search_kernel(lpd, lpb, lengths, weights, allowed, log_prior):  # pragma: no cover - compiled
     """`_search` over images `lpd: (N, T, 10)`, `lpb: (N, T)` and constraints (padded to the longest):
     per image the constraint found (-1: none), its score and its digits."""

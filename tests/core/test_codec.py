@@ -1,12 +1,11 @@
 import random
-from collections.abc import Sequence
 
 import numpy as np
 import pytest
 
 from crnn.core import symbology
 from crnn.core.codec import Codec, log_softmax, min_time_steps
-from crnn.core.symbology import Constraint
+from crnn.core.search_numpy import search_one_length
 from crnn.reading.policy import ReadingPolicy
 from tests.helpers import frames_for, lead0_frames
 
@@ -242,97 +241,6 @@ def test_ctc_log_likelihood_matches_torch():
         assert got == pytest.approx(ref, rel=1e-5) if np.isfinite(ref) else got == -np.inf
 
 
-_NEG = -1e30
-
-
-def reference_search(
-    logp: np.ndarray, group: Sequence[Constraint], digit_class: list[int]
-) -> list[tuple[float, list[int], Constraint] | None]:
-    """The constrained search as it was written in numpy before it was compiled (kept here as the reference):
-    per image of `logp: (N, T, C)`, the best alignment emitting a string that satisfies one of `group`.
-
-    `group` holds constraints of one length; images (axis N) and constraints (axis G) are searched together,
-    which costs about as much as one of each in numpy. Each result is (log prob of the path plus its
-    constraint's log prior, class labels, the constraint), or None when no path fits.
-    """
-    N, T = logp.shape[:2]
-    L, G = len(group[0].weights), len(group)
-    if any(len(c.weights) != L for c in group):
-        raise ValueError("a constraint group must share one length")
-    if T < L:
-        return [None] * N
-    # allowed[g, k, d]: digit d may stand at position k under constraint g.
-    allowed = np.array([[[str(d) in c.allowed[k] for d in range(10)] for k in range(L)] for c in group])
-    lp_digit = logp[:, :, digit_class]  # (N, T, 10)
-    lp_blank = logp[:, :, 0]  # (N, T)
-    # src[g, k, d, s]: the sum before digit d at position k, given the sum s after it.
-    s_after = np.arange(10)
-    src = np.array([[[(s_after - c.weights[k] * d) % 10 for d in range(10)] for k in range(L)] for c in group])
-    # B[n, g, k, s]: k digits emitted, sum s, current frame blank. C[n, g, k, d, s]: in the run of digit d (k-th).
-    B = np.full((N, G, L + 1, 10), _NEG)
-    C = np.full((N, G, L + 1, 10, 10), _NEG)
-    B[:, :, 0, 0] = 0.0
-    bp_B = np.zeros((T, N, G, L + 1, 10), dtype=np.int8)  # 0: from B, 1 + d: from C of digit d
-    bp_C = np.zeros((T, N, G, L + 1, 10, 10), dtype=np.int8)  # 0: continue, 1: from B, 2 + d': from C of d'
-    nn = np.arange(N)[:, None, None, None, None]
-    gg = np.arange(G)[None, :, None, None, None]
-    km1 = np.arange(L)[None, None, :, None, None]  # position k - 1 for k = 1..L
-    dd = np.arange(10)[None, None, None, :, None]
-    sidx = src[None]  # (1, G, L, 10, 10)
-    for t in range(T):
-        arg1 = C.argmax(3)  # best digit per (n, g, k, s), and its score
-        top1 = np.take_along_axis(C, arg1[:, :, :, None], 3)[:, :, :, 0]
-        use_c = top1 > B
-        bp_B[t] = np.where(use_c, 1 + arg1, 0)
-        newB = np.where(use_c, top1, B) + lp_blank[:, t, None, None, None]
-        # Into digit d at position k: continue its run, or start it after a blank or another digit
-        # (the best other digit: the runner-up where the best is d itself).
-        rest = C.copy()
-        np.put_along_axis(rest, arg1[:, :, :, None], _NEG, 3)
-        arg2 = rest.argmax(3)
-        top2 = np.take_along_axis(rest, arg2[:, :, :, None], 3)[:, :, :, 0]
-        from_b = B[nn, gg, km1, sidx]
-        other_is_d = arg1[nn, gg, km1, sidx] == dd
-        from_c = np.where(other_is_d, top2[nn, gg, km1, sidx], top1[nn, gg, km1, sidx])
-        from_c_arg = np.where(other_is_d, arg2[nn, gg, km1, sidx], arg1[nn, gg, km1, sidx])
-        stacked = np.stack([C[:, :, 1:], from_b, from_c])
-        choice = stacked.argmax(0)
-        val = stacked.max(0) + lp_digit[:, t, None, None, :, None]
-        newC = np.full_like(C, _NEG)
-        newC[:, :, 1:] = np.where(allowed[None, ..., None], val, _NEG)
-        bp_C[t, :, :, 1:] = np.where(choice == 2, 2 + from_c_arg, choice)
-        B, C = newB, newC
-    end_b = B[:, :, L, 0]  # (N, G)
-    end_c = C[:, :, L, :, 0]  # (N, G, 10)
-    scores = np.maximum(end_b, end_c.max(2)) + np.array([c.log_prior for c in group])
-    results: list[tuple[float, list[int], Constraint] | None] = []
-    for n in range(N):
-        g = int(scores[n].argmax())
-        if scores[n, g] <= _NEG / 2:
-            results.append(None)
-            continue
-        # Backtrack from the best final state of the best constraint.
-        if end_b[n, g] >= end_c[n, g].max():
-            state: tuple[str, int, int, int] = ("B", L, -1, 0)
-        else:
-            state = ("C", L, int(end_c[n, g].argmax()), 0)
-        digits_rev: list[int] = []
-        for t in range(T - 1, -1, -1):
-            kind, k, d, s = state
-            if kind == "B":
-                code = int(bp_B[t, n, g, k, s])
-                state = ("B", k, -1, s) if code == 0 else ("C", k, code - 1, s)
-            else:
-                code = int(bp_C[t, n, g, k, d, s])
-                if code == 0:
-                    continue
-                digits_rev.append(d)
-                s_prev = int(src[g, k - 1, d, s])
-                state = ("B", k - 1, -1, s_prev) if code == 1 else ("C", k - 1, code - 2, s_prev)
-        results.append((float(scores[n, g]), [digit_class[d] for d in reversed(digits_rev)], group[g]))
-    return results
-
-
 def _noisy_frames() -> np.ndarray:
     """Frames of real codes with noise (ambiguous digits, dropped characters), pure noise, and 13 digits or the
     12 of the same bars nearly alike with one digit misread, so the lengths compete closely."""
@@ -375,7 +283,7 @@ def test_compiled_search_equals_the_reference(lead0_prior, erasure_prior):
             assert d.text == greedy  # settled by the greedy path
             continue
         searched += 1
-        found = [f for g in groups.values() for f in reference_search(logp[n : n + 1], g, digit_class) if f]
+        found = [f for g in groups.values() for f in search_one_length(logp[n : n + 1], g, digit_class) if f]
         score, labels, constraint = max(found, key=lambda f: f[0])
         text = "".join(str(digit_class.index(k)) for k in labels)
         assert d.text == (constraint.fill(text) if constraint.erased is not None else text)
@@ -394,7 +302,7 @@ def test_the_bound_bounds_the_search_and_its_valid_path_is_the_best():
     for c in symbology.constraints(symbology.FORMATS, 0.01, 0.1):
         L = len(c.weights)
         allowed = np.array([[str(d) in c.allowed[k] for d in range(10)] for k in range(L)])
-        for n, f in enumerate(reference_search(logp, [c], digit_class)):
+        for n, f in enumerate(search_one_length(logp, [c], digit_class)):
             path = np.zeros(L, dtype=np.int64)
             weights = np.array(c.weights, dtype=np.int64)
             bound = _viterbi(logp[n][:, digit_class], logp[n][:, 0], L, weights, allowed, 1, path) + c.log_prior
@@ -404,3 +312,17 @@ def test_the_bound_bounds_the_search_and_its_valid_path_is_the_best():
                 assert bound == pytest.approx(f[0], abs=1e-6)
                 assert [digit_class[x] for x in path] == f[1] or bound == pytest.approx(f[0])
     assert taken > 0
+
+
+@pytest.mark.parametrize("lead0_prior", [1.0, 0.1])
+def test_the_numpy_search_of_the_light_install_reads_what_the_compiled_one_reads(monkeypatch, lead0_prior):
+    """Without numba (`pip install .`), the constrained decoder searches in numpy: the same reads, priors and all."""
+    from crnn.core import codec as codec_module
+
+    logp = _noisy_frames()
+    codec = Codec()
+    compiled = codec.decode_constrained_batch(logp, erasure_prior=0.01, ean13_lead0_prior=lead0_prior)
+    monkeypatch.setattr(codec_module, "numba", None)
+    searched = codec.decode_constrained_batch(logp, erasure_prior=0.01, ean13_lead0_prior=lead0_prior)
+    assert [(d.text, d.inferred) for d in searched] == [(d.text, d.inferred) for d in compiled]
+    assert [d.confidence for d in searched] == pytest.approx([d.confidence for d in compiled])

@@ -1,5 +1,5 @@
-"""`crnn read` on crops and on photos with torch, lightning, timm, clearml and onnx made unimportable: reading
-needs onnxruntime alone."""
+"""`crnn read` on crops and on photos with torch, lightning, timm, clearml, onnx and numba made unimportable: reading
+needs onnxruntime alone (the plain install)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,19 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-BLOCKED = ("torch", "torchvision", "lightning", "pytorch_lightning", "timm", "clearml", "onnx", "onnxscript")
+# The training and pipeline extras, and numba (`[fast]`): the plain install reads without any of them.
+BLOCKED = (
+    "torch",
+    "torchvision",
+    "lightning",
+    "pytorch_lightning",
+    "timm",
+    "clearml",
+    "onnx",
+    "onnxscript",
+    "numba",
+    "llvmlite",
+)
 RUN_BLOCKED = f"""
 import importlib.abc, sys
 class Blocked(importlib.abc.MetaPathFinder):
