@@ -2,8 +2,8 @@
 
     python steps/evaluate.py --model-id ID --dataset-id ID [--config configs/evaluate.yaml] [threshold=0.95 ...]
 Reports exact match, CER, accuracy per barcode format (and, on the real crops, per distinct number), a character
-confusion matrix and a failure gallery; writes metrics.json (also an artifact). Fails when exact match on
-`gate_split` is under `threshold`.
+confusion matrix and a failure gallery; writes metrics.json and report.html (the same figures as one page, with a
+risk-coverage curve), both also artifacts. Fails when exact match on `gate_split` is under `threshold`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ if __package__ in (None, ""):  # run as a script (by an agent): import this chec
 from crnn.config.steps import EvaluateConfig
 from crnn.core import metrics
 from crnn.core.images import load_image
-from crnn.evaluation.crops import evaluate
+from crnn.evaluation.crops import Evaluation, evaluate
+from crnn.evaluation.report import write_report
 from crnn.evaluation.visualize import char_confusion, confusion_image, prediction_gallery
 from crnn.recognizer.reader import TorchReader
 from crnn.tracking.steps import step_main
@@ -41,9 +42,10 @@ def run(cfg: EvaluateConfig, tracker: Tracker, work_dir: Path, model_id: str, da
         sets["real"] = real
     if cfg.gate_split not in sets:
         raise ValueError(f"gate_split {cfg.gate_split!r} is not among the evaluated sets {sorted(sets)}")
-    results = {}
+    results: dict[str, dict] = {}
+    evaluations: dict[str, Evaluation] = {}  # for the report page
     for name, tsv in sets.items():
-        ev = evaluate(reader, tsv, batch_size=cfg.batch_size)
+        ev = evaluations[name] = evaluate(reader, tsv, batch_size=cfg.batch_size)
         s = ev.summary
         results[name] = s
         tracker.scalars({metrics.EXACT_MATCH: s[metrics.EXACT_MATCH], metrics.CER: s[metrics.CER]}, title=name)
@@ -88,6 +90,14 @@ def run(cfg: EvaluateConfig, tracker: Tracker, work_dir: Path, model_id: str, da
         )
     )
     tracker.artifact("metrics", out)
+    report = write_report(
+        work_dir / "report.html",
+        evaluations,
+        reader.codec.charset,
+        reader.policy.min_confidence,
+        f"evaluate: model {model_id} on dataset {dataset_id}",
+    )
+    tracker.artifact("report", report)
     gate = results[cfg.gate_split][metrics.EXACT_MATCH]
     if gate < cfg.threshold:
         raise BelowThreshold(
@@ -97,6 +107,7 @@ def run(cfg: EvaluateConfig, tracker: Tracker, work_dir: Path, model_id: str, da
         "exact_match": gate,
         "cer": results[cfg.gate_split][metrics.CER],
         "metrics_file": str(out),
+        "report_file": str(report),
         **{f"{k}_exact_match": v[metrics.EXACT_MATCH] for k, v in results.items()},
     }
 

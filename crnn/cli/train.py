@@ -77,6 +77,11 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
     ev = evaluate(reader, a.data, decoder=a.decoder, batch_size=a.batch_size)
     if a.failures:
         Path(a.failures).write_text(json.dumps(ev.failures, indent=1))
+    if a.report:
+        from crnn.evaluation.report import write_report
+
+        title = f"{Path(a.model).name} on {a.data}"
+        write_report(a.report, {Path(a.data).name: ev}, reader.codec.charset, reader.policy.min_confidence, title)
     print(json.dumps(ev.summary))
     for err in ev.unreadable:
         print(f"error: {err}", file=sys.stderr)
@@ -150,6 +155,12 @@ def add_parsers(sub: Any) -> None:
     )
     e.add_argument("--batch-size", type=positive_int, default=64, help="crops read at once (default 64)")
     e.add_argument("--failures", help="write the misread crops to this JSON file")
+    e.add_argument(
+        "--report",
+        metavar="PATH",
+        help="write one self-contained HTML page: per format, character confusions, risk-coverage curve with the "
+        "confidence floor marked, and the misread crops (the first 60) with truth, read and confidence",
+    )
     e.add_argument("--erasure-prior", type=float, default=None, help=ERASURE_HELP)
     e.add_argument("--erasable", nargs="+", choices=sorted(ERASABLE), default=None, help=ERASABLE_HELP)
     e.add_argument("--ean13-lead0-prior", type=float, default=None, help=LEAD0_HELP)

@@ -129,6 +129,9 @@ def test_each_step_standalone_offline(offline, capsys):
     assert "test/exact_match" in s["scalars"] and any("confusion" in n for n in s["images"])
     assert "per number/real" in s["plots"] and "per number/test" not in s["plots"]
     assert {"confidence floor/test", "confidence floor/val"} <= set(s["plots"]) and "test/sure_coverage" in s["scalars"]
+    # The same figures as one page for people, a section per set, attached to the task.
+    report = Path(ev["outputs"]["report_file"]).read_text(encoding="utf-8")
+    assert "report" in s["artifacts"] and all(f"<h2>{k}</h2>" in report for k in ("val", "test", "real"))
 
     ex = _main("export", [*work, str(offline / "w5"), *ids], capsys)
     assert Path(ex["outputs"]["onnx_file"]).is_file() and ex["outputs"]["parity_max_abs_diff"] < 1e-3
