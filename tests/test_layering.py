@@ -10,6 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "crnn"
 # Lowest first. A module may import its own subpackage and any subpackage before it, never one after it.
 LAYERS = (
     "core",
+    "models",
     "config",
     "synth",
     "datasets",
@@ -21,7 +22,7 @@ LAYERS = (
     "tracking",
     "cli",
 )
-TORCH_FREE = ("core", "config", "synth", "datasets", "reading", "evaluation")
+TORCH_FREE = ("core", "models", "config", "synth", "datasets", "reading", "evaluation")
 
 
 def _module(path: Path) -> str:

@@ -31,7 +31,7 @@ def show(step: str, path: str | None = None, overrides: list[str] | None = None)
     name = STEPS[step]
     if path is None and Path("configs", name).is_file():
         path = str(Path("configs", name))
-    cfg = config.load(config.SCHEMAS[name], path, overrides or [])
+    cfg: Any = config.load(config.SCHEMAS[name], path, overrides or [])
     source = path or "the schema's defaults (the shipped configuration)"
     return (
         f"# {step}: {source}"

@@ -108,10 +108,12 @@ def _cmd_import(a: argparse.Namespace) -> int:
 
 
 def _cmd_serve(a: argparse.Namespace) -> int:
+    from crnn.models import bundled
     from crnn.reading.photos import PhotoReader
     from crnn.reading.serve import ReadServer
 
-    reader = PhotoReader(a.detector, a.model, threads=a.threads, fuse=not a.digits_only)
+    model = a.model or bundled("recogniser")
+    reader = PhotoReader(a.detector or [bundled("detector")], model, threads=a.threads, fuse=not a.digits_only)
     server = ReadServer(reader, a.host, a.port, max_bytes=int(a.max_mb * 1024 * 1024))
     print(f"serving on {server.url} (POST /read, GET /health); Ctrl-C stops", file=sys.stderr)
     with contextlib.suppress(KeyboardInterrupt):
@@ -120,14 +122,48 @@ def _cmd_serve(a: argparse.Namespace) -> int:
 
 
 def _cmd_read(a: argparse.Namespace) -> int:
+    crops, photos = _kinds(a, list(_image_files(a.images)))
+    rc = _read_crops(a, crops) if crops else 0
+    return max(rc, _read_photos(a, photos) if photos else 0)
+
+
+# With the bundled models, an image at least this many times as wide as tall is a crop (the recogniser's crops are
+# strips about 3.7 times as wide as tall), anything squarer a photo.
+CROP_ASPECT = 2.5
+
+
+def _kinds(a: argparse.Namespace, files: list[Path]) -> tuple[list[Path], list[Path]]:
+    """The crops and the photos among `files`: all photos with --detector, all crops with --model alone; with
+    neither, the bundled models read each image as its shape says (`CROP_ASPECT`)."""
+    from crnn.core.images import ImageError, image_size
+    from crnn.models import bundled
+
+    if a.detector:
+        a.model = a.model or str(bundled("recogniser"))
+        return [], files
+    if a.model:
+        return files, []
+    a.model = str(bundled("recogniser"))
+    crops: list[Path] = []
+    photos: list[Path] = []
+    for p in files:
+        try:
+            w, h = image_size(p)
+        except ImageError:
+            w, h = 1, 1  # read as a photo: its loading reports the error
+        (crops if w >= CROP_ASPECT * h else photos).append(p)
+    if photos:
+        a.detector = [str(bundled("detector"))]
+    return crops, photos
+
+
+def _read_crops(a: argparse.Namespace, files: list[Path]) -> int:
+    """`crnn read` of crops: one reading each, read in batches."""
     from tqdm import tqdm
 
     from crnn.core.confidence import is_sure
     from crnn.core.images import ImageError, load_image
 
-    files = list(_image_files(a.images))
-    if a.detector:
-        return _read_photos(a, files)
     reader = open_reader(a.model, overrides(a), threads=a.threads)
     failed = 0
 
@@ -181,11 +217,18 @@ def add_parsers(sub: Any) -> None:
 
     r = sub.add_parser("read", help="read crops with an ONNX model, or whole photos with --detector (onnxruntime only)")
     r.add_argument("images", nargs="+", help="image files or folders")
-    r.add_argument("--model", required=True, help="the recogniser (.onnx, or a .ckpt training checkpoint for crops)")
+    r.add_argument(
+        "--model",
+        default=None,
+        help="the recogniser (.onnx, or a .ckpt training checkpoint for crops). Default: the bundled one, and then, "
+        "without --detector, each image is read as its shape says: a strip at least 2.5 times as wide as tall is a "
+        "crop, anything squarer a photo (read with the bundled detector)",
+    )
     r.add_argument(
         "--detector",
         action="append",
-        help="detector .onnx: the images are photos; read every barcode in each. Repeat it to use several "
+        help="detector .onnx: the images are photos; read every barcode in each (default with no --model: the "
+        "bundled one, for the images that are not crops). Repeat it to use several "
         "detectors (e.g. two training seeds) together: each looks at each photo, the best read of a barcode wins",
     )
     r.add_argument("--json", action="store_true", help="one JSON object a line (a photo's lists every barcode)")
@@ -264,8 +307,13 @@ def add_parsers(sub: Any) -> None:
     im.set_defaults(func=_cmd_import)
 
     sv = sub.add_parser("serve", help="serve the photo reader over HTTP: POST /read, GET /health, a page at /")
-    sv.add_argument("--model", required=True, help="recogniser .onnx")
-    sv.add_argument("--detector", action="append", required=True, help="detector .onnx (repeat for several)")
+    sv.add_argument("--model", default=None, help="recogniser .onnx (default: the bundled one)")
+    sv.add_argument(
+        "--detector",
+        action="append",
+        default=None,
+        help="detector .onnx, repeat for several (default: the bundled one)",
+    )
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     sv.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     sv.add_argument("--max-mb", type=float, default=20, help="largest upload, MB (default 20)")

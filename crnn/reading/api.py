@@ -2,7 +2,8 @@
 
     from crnn import BarcodeReader
 
-    reader = BarcodeReader("model.onnx", detector="detector.onnx")   # no detector: the images are crops
+    reader = BarcodeReader.pretrained()                               # the bundled models (crops=True: crops)
+    reader = BarcodeReader("model.onnx", detector="detector.onnx")   # your own; no detector: the images are crops
     for barcode in reader.read("photo.jpg"):                          # or a PIL image, or an array (bgr=True: OpenCV)
         print(barcode.text, barcode.format, barcode.gtin13, barcode.confidence, barcode.sure, barcode.box)
 
@@ -97,6 +98,14 @@ class BarcodeReader:
         else:
             self.crops = open_reader(model, overrides, threads)
             self.policy = self.crops.policy
+
+    @classmethod
+    def pretrained(cls, crops: bool = False, **kwargs: Any) -> BarcodeReader:
+        """A reader with the models shipped in the package (`crnn.models`): photos, or crops with `crops=True`.
+        `kwargs` as for the constructor (threads, fuse_bars, reading overrides)."""
+        from crnn.models import bundled
+
+        return cls(bundled("recogniser"), None if crops else bundled("detector"), **kwargs)
 
     def read(self, image: ImageInput, bgr: bool = False) -> list[Barcode]:
         """Every barcode in a photo (best first), or the one reading of a crop."""
