@@ -44,22 +44,38 @@ def _cmd_synth(a: argparse.Namespace) -> int:
     return 0
 
 
+def _fit(a: argparse.Namespace, kind: str, cfg: Any) -> int:
+    """Train, recorded as a ClearML task (`crnn.tracking.training`) unless --no-track or ClearML is not installed."""
+    import importlib.util
+
+    if a.no_track or importlib.util.find_spec("clearml") is None:
+        if not a.no_track:
+            print("ClearML is not installed ([pipeline] extra): this training is not recorded", file=sys.stderr)
+        if kind == "train":
+            from crnn.recognizer.train import fit
+
+            return print_result(fit(cfg))
+        from crnn.detector.train import fit_detector
+
+        return print_result(fit_detector(cfg))
+    from crnn.tracking.training import tracked_fit
+
+    tracked = tracked_fit(kind, cfg, a.project)
+    where = f"offline session {tracked.session}" if tracked.session else "on the ClearML server"
+    print(f"ClearML task {tracked.task_id} ({where})", file=sys.stderr)
+    return print_result(tracked.result)
+
+
 def _cmd_train(a: argparse.Namespace) -> int:
     from crnn import config
-    from crnn.recognizer.train import fit
 
-    cfg = config.load(config.TrainConfig, a.config, a.overrides)
-    result = fit(cfg)
-    return print_result(result)
+    return _fit(a, "train", config.load(config.TrainConfig, a.config, a.overrides))
 
 
 def _cmd_train_detector(a: argparse.Namespace) -> int:
     from crnn import config
-    from crnn.detector.train import fit_detector
 
-    cfg = config.load(config.DetectorConfig, a.config, a.overrides)
-    result = fit_detector(cfg)
-    return print_result(result)
+    return _fit(a, "detector_train", config.load(config.DetectorConfig, a.config, a.overrides))
 
 
 def _cmd_export_detector(a: argparse.Namespace) -> int:
@@ -142,6 +158,12 @@ def add_parsers(sub: Any) -> None:
     t = sub.add_parser("train", help="train a CRNN (config YAML + key=value overrides)")
     t.add_argument("--config", default="configs/train.yaml", help="training config YAML (default configs/train.yaml)")
     t.add_argument("overrides", nargs="*", help="dotlist overrides, e.g. optim.lr=1e-3 trainer.max_epochs=5")
+    t.add_argument(
+        "--no-track",
+        action="store_true",
+        help="do not record a ClearML task (by default one is: on the server when configured, else offline)",
+    )
+    t.add_argument("--project", default="barcode-ocr", help="ClearML project of the task (default barcode-ocr)")
     t.set_defaults(func=_cmd_train)
 
     e = sub.add_parser("evaluate", help="exact match and CER of a .ckpt or .onnx model on a labels TSV")
@@ -187,6 +209,12 @@ def add_parsers(sub: Any) -> None:
         "--config", default="configs/detector.yaml", help="detector config YAML (default configs/detector.yaml)"
     )
     td.add_argument("overrides", nargs="*", help="dotlist overrides, e.g. trainer.max_epochs=3")
+    td.add_argument(
+        "--no-track",
+        action="store_true",
+        help="do not record a ClearML task (by default one is: on the server when configured, else offline)",
+    )
+    td.add_argument("--project", default="barcode-ocr", help="ClearML project of the task (default barcode-ocr)")
     td.set_defaults(func=_cmd_train_detector)
 
     xd = sub.add_parser("export-detector", help="export a detector checkpoint to ONNX, checked against PyTorch")
