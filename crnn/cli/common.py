@@ -101,3 +101,14 @@ def positive_int(value: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
     return n
+
+
+def config_file(given: str | None, name: str) -> str | None:
+    """The config YAML a command reads: `given`, else configs/`name` where it exists (a checkout), else None: the
+    schema's defaults, which are the shipped configuration (an installed package has no configs/)."""
+    from pathlib import Path
+
+    if given is not None:
+        return given
+    default = Path("configs", name)
+    return str(default) if default.is_file() else None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 # What each name resolves: its schema's file in configs/ (the pipeline step names, and the commands' own names).
@@ -27,10 +26,10 @@ def show(step: str, path: str | None = None, overrides: list[str] | None = None)
     from omegaconf import OmegaConf
 
     from crnn import config
+    from crnn.cli.common import config_file
 
     name = STEPS[step]
-    if path is None and Path("configs", name).is_file():
-        path = str(Path("configs", name))
+    path = config_file(path, name)
     cfg: Any = config.load(config.SCHEMAS[name], path, overrides or [])
     source = path or "the schema's defaults (the shipped configuration)"
     return (

@@ -1,4 +1,5 @@
-"""`crnn read`, `crnn serve` and `crnn import`: reading crops and photos, serving them, importing your labels."""
+"""`crnn read`, `crnn serve`, `crnn import` and `crnn preprocess`: reading crops and photos, serving them, importing
+your labels and cutting their crops."""
 
 from __future__ import annotations
 
@@ -105,6 +106,20 @@ def _cmd_import(a: argparse.Namespace) -> int:
         print(f"  skipped: {issue}", file=sys.stderr)
     print(f"imported {report.imported} of {report.rows} rows into {a.out} ({report.skipped} skipped)")
     return 0
+
+
+def _cmd_preprocess(a: argparse.Namespace) -> int:
+    from crnn import config
+    from crnn.datasets.crops import make_crops
+
+    if Path(a.out).exists() and any(Path(a.out).iterdir()):
+        raise ValueError(f"--out {a.out} is not empty: give a new folder")
+    cfg = config.load(config.PreprocessConfig, None, [f"seed={a.seed}", *a.overrides])
+    summary = make_crops(a.raw, a.out, cfg)
+    for err in summary.skipped:
+        print(f"error: {err}", file=sys.stderr)
+    print(json.dumps({"out": str(a.out), **{k: str(summary.tsv(k)) for k in summary.sizes}, "sizes": summary.sizes}))
+    return 1 if summary.skipped else 0
 
 
 def _cmd_serve(a: argparse.Namespace) -> int:
@@ -305,6 +320,15 @@ def add_parsers(sub: Any) -> None:
         help="reject the import when more than this fraction of the rows is bad (default 0.1)",
     )
     im.set_defaults(func=_cmd_import)
+
+    pp = sub.add_parser(
+        "preprocess", help="split an imported dataset by number and cut its crops, as the pipeline's preprocess step"
+    )
+    pp.add_argument("raw", help="a dataset folder `crnn import` wrote (labels.tsv and images/)")
+    pp.add_argument("--out", required=True, help="the folder to write: train/, val/, test/, each with crops.tsv")
+    pp.add_argument("--seed", type=int, default=0, help="the split's random seed (default 0)")
+    pp.add_argument("overrides", nargs="*", help="preprocess config overrides, e.g. split.train=0.7 margin_x=0.06")
+    pp.set_defaults(func=_cmd_preprocess)
 
     sv = sub.add_parser("serve", help="serve the photo reader over HTTP: POST /read, GET /health, a page at /")
     sv.add_argument("--model", default=None, help="recogniser .onnx (default: the bundled one)")

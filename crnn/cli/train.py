@@ -13,6 +13,7 @@ from crnn.cli.common import (
     ERASURE_HELP,
     LEAD0_HELP,
     VIEWS_HELP,
+    config_file,
     open_reader,
     overrides,
     positive_int,
@@ -26,7 +27,7 @@ def _cmd_synth(a: argparse.Namespace) -> int:
     from crnn import config, synth
 
     # The generator settings, count and seed training would use, so `crnn train` takes the folder as it is.
-    data = config.load(config.TrainConfig, a.config, a.overrides).data.synth
+    data = config.load(config.TrainConfig, config_file(a.config, "train.yaml"), a.overrides).data.synth
     count = data.train_count if a.count is None else a.count
     seed = data.seed if a.seed is None else a.seed
     s = synth.generate(Path(a.out), count=count, seed=seed, workers=a.workers, config=data.generator)
@@ -69,13 +70,15 @@ def _fit(a: argparse.Namespace, kind: str, cfg: Any) -> int:
 def _cmd_train(a: argparse.Namespace) -> int:
     from crnn import config
 
-    return _fit(a, "train", config.load(config.TrainConfig, a.config, a.overrides))
+    return _fit(a, "train", config.load(config.TrainConfig, config_file(a.config, "train.yaml"), a.overrides))
 
 
 def _cmd_train_detector(a: argparse.Namespace) -> int:
     from crnn import config
 
-    return _fit(a, "detector_train", config.load(config.DetectorConfig, a.config, a.overrides))
+    return _fit(
+        a, "detector_train", config.load(config.DetectorConfig, config_file(a.config, "detector.yaml"), a.overrides)
+    )
 
 
 def _cmd_export_detector(a: argparse.Namespace) -> int:
@@ -151,12 +154,18 @@ def add_parsers(sub: Any) -> None:
     s.add_argument("--count", type=int, help="samples (default: the config's data.synth.train_count)")
     s.add_argument("--seed", type=int, help="random stream (default: the config's data.synth.seed)")
     s.add_argument("--workers", type=int, default=2, help="processes (the output does not depend on it)")
-    s.add_argument("--config", default="configs/train.yaml", help="training config whose data.synth it follows")
+    s.add_argument(
+        "--config",
+        default=None,
+        help="training config whose data.synth it follows (default: configs/train.yaml, else the shipped defaults)",
+    )
     s.add_argument("overrides", nargs="*", help="dotlist overrides, e.g. data.synth.generator.p_card=0.2")
     s.set_defaults(func=_cmd_synth)
 
     t = sub.add_parser("train", help="train a CRNN (config YAML + key=value overrides)")
-    t.add_argument("--config", default="configs/train.yaml", help="training config YAML (default configs/train.yaml)")
+    t.add_argument(
+        "--config", default=None, help="training config YAML (default: configs/train.yaml, else the shipped defaults)"
+    )
     t.add_argument("overrides", nargs="*", help="dotlist overrides, e.g. optim.lr=1e-3 trainer.max_epochs=5")
     t.add_argument(
         "--no-track",
@@ -206,7 +215,9 @@ def add_parsers(sub: Any) -> None:
 
     td = sub.add_parser("train-detector", help="train the barcode detector (config YAML + key=value overrides)")
     td.add_argument(
-        "--config", default="configs/detector.yaml", help="detector config YAML (default configs/detector.yaml)"
+        "--config",
+        default=None,
+        help="detector config YAML (default: configs/detector.yaml, else the shipped defaults)",
     )
     td.add_argument("overrides", nargs="*", help="dotlist overrides, e.g. trainer.max_epochs=3")
     td.add_argument(
