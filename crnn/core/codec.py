@@ -14,18 +14,9 @@ from typing import Literal
 import numpy as np
 
 from crnn.core import search_numpy, symbology
+from crnn.core.compiled import compiled as _compiled
+from crnn.core.compiled import numba
 from crnn.core.symbology import Constraint, Format
-
-try:
-    import numba
-except ImportError:  # the light install: the numpy search reads the same, about ten times slower
-    numba = None  # type: ignore[assignment]
-
-
-def _compiled(f):  # type: ignore[no-untyped-def]
-    """`f` compiled by numba (cached beside the module) where numba is installed, else left as Python (unused)."""
-    return numba.njit(cache=True)(f) if numba is not None else f
-
 
 Decoder = Literal["greedy", "beam", "constrained"]
 
@@ -273,21 +264,27 @@ def _extended(labels: Sequence[int]) -> tuple[list[int], np.ndarray]:
 def ctc_log_likelihood(logp: np.ndarray, labels: Sequence[int]) -> float:
     """log P(labels | image) under CTC for `logp: (T, C)`: the forward algorithm summed over every alignment
     (-inf when T frames cannot emit the labels)."""
+    return float(ctc_log_likelihoods(logp[None], labels)[0])
+
+
+def ctc_log_likelihoods(logps: np.ndarray, labels: Sequence[int]) -> np.ndarray:
+    """`ctc_log_likelihood` of one label for each of `logps: (V, T, C)` (views of one crop), run together: `(V,)`."""
     ext, can_skip = _extended(labels)
-    S, T = len(ext), logp.shape[0]
-    alpha = np.full(S, -np.inf)
-    alpha[0] = logp[0, 0]
+    S, T = len(ext), logps.shape[1]
+    V = logps.shape[0]
+    alpha = np.full((V, S), -np.inf)
+    alpha[:, 0] = logps[:, 0, 0]
     if S > 1:
-        alpha[1] = logp[0, ext[1]]
-    prev1 = np.full(S, -np.inf)
-    prev2 = np.full(S, -np.inf)
-    emit = logp[:, ext]
+        alpha[:, 1] = logps[:, 0, ext[1]]
+    prev1 = np.full((V, S), -np.inf)
+    prev2 = np.full((V, S), -np.inf)
+    emit = logps[:, :, ext]
     with np.errstate(divide="ignore"):
         for t in range(1, T):
-            prev1[1:] = alpha[:-1]
-            prev2[2:] = np.where(can_skip[2:], alpha[:-2], -np.inf)
-            alpha = np.logaddexp(np.logaddexp(alpha, prev1), prev2) + emit[t]
-        return float(np.logaddexp(alpha[-1], alpha[-2]) if S > 1 else alpha[-1])
+            prev1[:, 1:] = alpha[:, :-1]
+            prev2[:, 2:] = np.where(can_skip[2:], alpha[:, :-2], -np.inf)
+            alpha = np.logaddexp(np.logaddexp(alpha, prev1), prev2) + emit[:, t]
+        return np.logaddexp(alpha[:, -1], alpha[:, -2]) if S > 1 else alpha[:, -1]
 
 
 def _force_align(logp: np.ndarray, labels: list[int]) -> list[list[int]]:

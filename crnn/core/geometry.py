@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from crnn.core.compiled import compiled
+
 # The recogniser's crops: lower bars + digits at width / height ~ 3.7 (the real crops' aspect), with
 # about a module of margin at the sides and below (1% of a symbol's width).
 BAND_ASPECT = 3.7
@@ -130,3 +132,30 @@ def straighten(image: Image.Image, symbol: np.ndarray, max_height: int = 128) ->
     w, h = quad_size(band)
     scale = min(1.0, max_height / max(h, 1.0))
     return rectify(image, band, (max(8, round(w * scale)), max(4, round(h * scale))))
+
+
+@compiled
+def label_regions(mask: np.ndarray) -> np.ndarray:  # pragma: no branch - compiled where numba is installed
+    """4-connected regions of a boolean map as labels `(h, w)` int32: 0 off, 1..n in the raster order of each
+    region's first cell (a breadth-first fill from it)."""
+    h, w = mask.shape
+    labels = np.zeros((h, w), dtype=np.int32)
+    queue = np.empty(h * w, dtype=np.int64)
+    n = 0
+    for r0 in range(h):
+        for c0 in range(w):
+            if not mask[r0, c0] or labels[r0, c0] != 0:
+                continue
+            n += 1
+            labels[r0, c0] = n
+            head, tail = 0, 1
+            queue[0] = r0 * w + c0
+            while head < tail:
+                r, c = divmod(queue[head], w)
+                head += 1
+                for rr, cc in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
+                    if 0 <= rr < h and 0 <= cc < w and mask[rr, cc] and labels[rr, cc] == 0:
+                        labels[rr, cc] = n
+                        queue[tail] = rr * w + cc
+                        tail += 1
+    return labels

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from crnn.config.reading import DetectorPostConfig
-from crnn.core.geometry import direction
+from crnn.core.geometry import direction, label_regions
 from crnn.core.images import image_size, load_image
 from crnn.core.preprocess import border_colour, letterbox
 from crnn.reading.crops import ort_session
@@ -80,24 +79,14 @@ def letterbox_scales(image_size: tuple[int, int], size: int) -> tuple[float, flo
 
 
 def _components(mask: np.ndarray) -> list[np.ndarray]:
-    """4-connected regions of a boolean map, each as an `(n, 2)` array of (row, col)."""
-    seen = np.zeros_like(mask, dtype=bool)
-    h, w = mask.shape
-    out = []
-    for r0, c0 in zip(*np.nonzero(mask), strict=True):
-        if seen[r0, c0]:
-            continue
-        seen[r0, c0] = True
-        queue, cells = deque([(r0, c0)]), []
-        while queue:
-            r, c = queue.popleft()
-            cells.append((r, c))
-            for rr, cc in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
-                if 0 <= rr < h and 0 <= cc < w and mask[rr, cc] and not seen[rr, cc]:
-                    seen[rr, cc] = True
-                    queue.append((rr, cc))
-        out.append(np.array(cells))
-    return out
+    """4-connected regions of a boolean map, each as an `(n, 2)` array of (row, col), in raster order of their first
+    cell (`crnn.core.geometry.label_regions`: compiled where numba is installed)."""
+    labels = label_regions(np.ascontiguousarray(mask, dtype=np.bool_))
+    rows, cols = np.nonzero(labels)
+    which = labels[rows, cols]
+    order = np.argsort(which, kind="stable")
+    cells = np.column_stack([rows, cols])[order]
+    return np.split(cells, np.flatnonzero(np.diff(which[order])) + 1) if len(cells) else []
 
 
 def boxes_from_maps(maps: np.ndarray, post: DetectorPostConfig, stride: int = STRIDE) -> list[Detection]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from crnn.core import symbology
-from crnn.core.codec import EAN13_LEAD0_PRIOR, Codec, Decoded, ctc_log_likelihood
+from crnn.core.codec import EAN13_LEAD0_PRIOR, Codec, Decoded, ctc_log_likelihoods
 from crnn.core.preprocess import VIEW_NAMES
 
 
@@ -36,19 +36,20 @@ def _candidates(decoded: Sequence[Decoded], erasure_prior: float = 0.0) -> list[
 
 def view_log_likelihood(
     codec: Codec,
-    logp: np.ndarray,
+    logps: np.ndarray,
     text: str,
     erasure_prior: float = 0.0,
     erasable: Sequence[str] = (),
 ) -> float:
-    """log P(text | one view) under the constrained decoder's model: CTC's likelihood of the digits as printed or,
-    at `erasure_prior`, of the digits a crop lacking the erasable one shows (`symbology.erased_form`: a card's
-    unprinted UPC-A check digit), whichever way the view shows them (the two summed)."""
-    ll = ctc_log_likelihood(logp, codec.encode(text))
+    """log P(text | the views) under the constrained decoder's model, for views `logps: (V, T, C)` of one crop,
+    summed over them: per view, CTC's likelihood of the digits as printed or, at `erasure_prior`, of the digits a
+    crop lacking the erasable one shows (`symbology.erased_form`: a card's unprinted UPC-A check digit), whichever
+    way the view shows them (the two summed)."""
+    ll = ctc_log_likelihoods(logps, codec.encode(text))
     short = symbology.erased_form(text, erasable) if erasure_prior > 0 else None
     if short is not None:
-        ll = float(np.logaddexp(ll, ctc_log_likelihood(logp, codec.encode(short)) + math.log(erasure_prior)))
-    return ll
+        ll = np.logaddexp(ll, ctc_log_likelihoods(logps, codec.encode(short)) + math.log(erasure_prior))
+    return float(ll.sum())
 
 
 def fused_text(
@@ -75,8 +76,9 @@ def fused_text(
     if len(candidates) < 2:
         return candidates[0] if candidates else decoded[0].text
     lead0 = math.log(ean13_lead0_prior) if ean13_lead0_prior > 0 else -math.inf
+    stacked = np.stack(logps)  # every view at once: one forward pass per candidate
     score = {
-        t: sum(view_log_likelihood(codec, lp, t, erasure_prior, erasable) for lp in logps)
+        t: view_log_likelihood(codec, stacked, t, erasure_prior, erasable)
         + (lead0 if symbology.is_ean13_lead0(t) else 0.0)
         for t in candidates
     }
