@@ -51,14 +51,13 @@ def step_packages() -> list[str]:
 
 
 def step_parameters(name: str, cfg: Any) -> dict[str, Any]:
-    """A node's hyperparameters: its config (section = its script's step name, which the script connects)
+    """A node's hyperparameters: its config (section = the step's name, which its script connects)
     and its input IDs (section Inputs)."""
     import importlib
 
-    step = STEPS[name].step
     flat, _ = flatten(cfg)
-    params: dict[str, Any] = {f"{step}/{k}": v for k, v in flat.items()}
-    params |= {f"{INPUTS}/{i}": "" for i in importlib.import_module(f"steps.{step}").INPUTS}
+    params: dict[str, Any] = {f"{name}/{k}": v for k, v in flat.items()}
+    params |= {f"{INPUTS}/{i}": "" for i in importlib.import_module(f"steps.{name}").INPUTS}
     return params
 
 
@@ -117,7 +116,7 @@ def node_overrides(name: str, cfg: Any) -> dict[str, Any]:
     for inp, (src, out) in STEPS[name].inputs.items():
         params[f"{INPUTS}/{inp}"] = f"${{{src}.parameters.{OUTPUTS}/{out}}}"
     for p, key in parameter_targets(name):
-        params[f"{STEPS[name].step}/{key}"] = f"${{pipeline.{p}}}"
+        params[f"{name}/{key}"] = f"${{pipeline.{p}}}"
     return params
 
 

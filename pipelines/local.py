@@ -49,7 +49,6 @@ class LocalRun:
     def summary(self) -> dict:
         ev, ex = self.steps["evaluate"].outputs, self.steps["export"].outputs
         det, dex = self.steps["detector_train"].outputs, self.steps["detector_export"].outputs
-        det_b, dex_b = self.steps["detector_train_b"].outputs, self.steps["detector_export_b"].outputs
         photos = self.steps["photo_evaluate"].outputs
         return {
             "exact_match": ev.get("exact_match"),
@@ -60,12 +59,8 @@ class LocalRun:
             "detector_val_f1": det.get("val_f1"),
             "detector_onnx_file": dex.get("onnx_file"),
             "detector_onnx_model_id": dex.get("model_id"),
-            "second_detector_val_f1": det_b.get("val_f1"),
-            "second_detector_onnx_file": dex_b.get("onnx_file"),
             # n = 0: no photos TSV where the step ran (the figures are then NaN)
-            "photos": {
-                k: photos.get(k) for k in ("n", "detectors", "read", "found", "zxing", "either", "seconds_per_photo")
-            },
+            "photos": {k: photos.get(k) for k in ("n", "read", "found", "zxing", "either", "seconds_per_photo")},
             "photo_metrics_file": photos.get("metrics_file"),
             "store": str(self.work_dir / "store"),
             "offline_sessions": self.sessions,
@@ -117,7 +112,7 @@ def run_offline(pcfg: PipelineConfig, configs: dict[str, Any], reuse: bool = Tru
     run = LocalRun(work)
     for name in ORDER:
         spec = STEPS[name]
-        module = importlib.import_module(f"steps.{spec.step}")
+        module = importlib.import_module(f"steps.{name}")
         inputs = {inp: "" for inp in module.INPUTS}  # unwired inputs (train's resume_model_id) stay visible
         inputs |= {inp: str(run.steps[src].outputs[out]) for inp, (src, out) in spec.inputs.items()}
         key = _step_key(name, configs[name], inputs, code)
@@ -139,7 +134,6 @@ def run_offline(pcfg: PipelineConfig, configs: dict[str, Any], reuse: bool = Tru
             store_dir=store.root,
             work_dir=step_work_dir(work, name, key),
             task_type=spec.task_type,
-            section=spec.step,
         )
         rec = StepRecord(
             name,

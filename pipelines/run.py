@@ -1,6 +1,6 @@
 """Run the pipeline: dataset -> preprocess -> train -> evaluate -> export (the recogniser),
-dataset -> detector_train -> detector_export (the detector; detector_train_b -> detector_export_b, a second seed),
-then photo_evaluate on the recogniser and both detectors.
+dataset -> detector_train -> detector_export (the detector), then photo_evaluate on the recogniser and the
+detector.
 
     python pipelines/run.py                       # no server configured: all steps here, offline
     python pipelines/run.py --queue gpu           # server: a PipelineController; training and evaluation on `gpu`
@@ -175,7 +175,6 @@ def run_offline(a: argparse.Namespace, pcfg, configs) -> int:  # type: ignore[no
         "metrics_file",
         "onnx_file",
         "detector_onnx_file",
-        "second_detector_onnx_file",
         "photos",
     )
     print(json.dumps({k: s[k] for k in shown}, indent=1))
@@ -188,11 +187,10 @@ def run_offline(a: argparse.Namespace, pcfg, configs) -> int:  # type: ignore[no
             print(f"exact match ({split}): {ev[f'{split}_exact_match']:.4f}")
     print(f"ONNX model: {s['onnx_file']}")
     print(f"detector: val F1 {s['detector_val_f1']:.4f}, ONNX {s['detector_onnx_file']}")
-    print(f"second detector: val F1 {s['second_detector_val_f1']:.4f}, ONNX {s['second_detector_onnx_file']}")
     ph = s["photos"]
     if ph["n"]:
         print(
-            f"photos ({ph['n']}, {configs['photo_evaluate'].photos_tsv}, {ph['detectors']} detectors): "
+            f"photos ({ph['n']}, {configs['photo_evaluate'].photos_tsv}): "
             f"read {ph['read']:.4f}   "
             f"found {ph['found']:.4f}   zxing {ph['zxing']:.4f}   either {ph['either']:.4f}   "
             f"{ph['seconds_per_photo'] * 1000:.0f} ms/photo"

@@ -6,7 +6,7 @@ One table, read by both the ClearML PipelineController (`pipelines.controller`) 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,19 +25,11 @@ class StepSpec:
     inputs: dict[str, tuple[str, str]] = field(default_factory=dict)
     # upstream steps that must finish first besides those feeding inputs
     after: tuple[str, ...] = ()
-    # the step script this node runs, when not `steps/<name>.py` (a second node of the same step)
-    module: str = ""
-    # config overrides of this node, after its YAML and before the pipeline parameters (e.g. another seed)
-    preset: tuple[str, ...] = ()
-
-    @property
-    def step(self) -> str:
-        """The script's step name: its module, its ClearML parameter section."""
-        return self.module or self.name
 
     @property
     def script(self) -> str:
-        return f"steps/{self.step}.py"
+        """The step script this node runs; `name` is also its ClearML parameter section."""
+        return f"steps/{self.name}.py"
 
     @property
     def parents(self) -> list[str]:
@@ -45,7 +37,7 @@ class StepSpec:
 
 
 # Recogniser, then detector, then both together on photos. An order the DAG allows (parents first); on a
-# server the detector branches run beside the recogniser's, as they need only the raw dataset.
+# server the detector branch runs beside the recogniser's, as it needs only the raw dataset.
 ORDER = [
     "dataset",
     "preprocess",
@@ -54,8 +46,6 @@ ORDER = [
     "export",
     "detector_train",
     "detector_export",
-    "detector_train_b",
-    "detector_export_b",
     "photo_evaluate",
 ]
 
@@ -99,24 +89,11 @@ STEPS: dict[str, StepSpec] = {
         "testing",
         {
             "detector_model_id": ("detector_export", "model_id"),
-            "second_detector_model_id": ("detector_export_b", "model_id"),
             "recogniser_model_id": ("export", "onnx_model_id"),
         },
     ),
 }
 
-
-def second_node(spec: StepSpec, name: str, **changes: Any) -> StepSpec:
-    """Another node running `spec`'s script with its schema, queue and task type (e.g. another seed)."""
-    return replace(spec, name=name, module=spec.step, **changes)
-
-
-# A second detector, the same config trained with another seed: two trainings miss different barcodes, and
-# photo_evaluate reads with both (docs/decisions.md, "Two detectors together").
-STEPS["detector_train_b"] = second_node(STEPS["detector_train"], "detector_train_b", preset=("trainer.seed=1",))
-STEPS["detector_export_b"] = second_node(
-    STEPS["detector_export"], "detector_export_b", inputs={"model_id": ("detector_train_b", "model_id")}
-)
 
 # Pipeline parameter -> the (step, config key) pairs it overrides.
 PARAMETERS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -127,7 +104,7 @@ PARAMETERS: dict[str, tuple[tuple[str, str], ...]] = {
     "lr": (("train", "optim.lr"),),
     "backbone": (("train", "model.backbone"),),
     "threshold": (("evaluate", "threshold"),),
-    "detector_epochs": (("detector_train", "trainer.max_epochs"), ("detector_train_b", "trainer.max_epochs")),
+    "detector_epochs": (("detector_train", "trainer.max_epochs"),),
     "real_dataset_id": (("evaluate", "real_dataset_id"), ("photo_evaluate", "real_dataset_id")),
 }
 
@@ -168,7 +145,7 @@ def step_configs(pcfg: cfgs.PipelineConfig, step_overrides: dict[str, list[str]]
         ]
         path = Path(pcfg.configs[name])
         path = path if path.is_absolute() or path.is_file() else REPO / path
-        out[name] = cfgs.load(spec.schema, path, [*spec.preset, *from_params, *step_overrides.get(name, [])])
+        out[name] = cfgs.load(spec.schema, path, [*from_params, *step_overrides.get(name, [])])
     return out
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install (if needed) and run the whole pipeline: the recogniser (dataset -> preprocess -> train -> evaluate ->
-# export), two detector seeds (detector_train -> detector_export, twice) and photo_evaluate on the three models.
+# export), the detector (detector_train -> detector_export) and photo_evaluate on the two models.
 # With no ClearML server configured it runs here, offline; extra arguments go to pipelines/run.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,9 +1,7 @@
 """Step `photo_evaluate`: the exported detector and recogniser together on labelled whole photos.
 
-    python steps/photo_evaluate.py --detector-model-id ID [--second-detector-model-id ID] --recogniser-model-id ID
+    python steps/photo_evaluate.py --detector-model-id ID --recogniser-model-id ID
         [--config configs/photo_evaluate.yaml] [photos_tsv=photos.tsv threshold=0.5 ...]
-With a second detector (the pipeline's detector_export_b), both look at every photo and the best read of a
-barcode wins (crnn.reading.photos.PhotoReader).
 Scalars (title `photos`): read, read_any, wrong_sure, other_sure, their fused_ twins (the bars as evidence, as
 `crnn read` reads), found, zxing, either, seconds_per_photo and fused_seconds_per_photo; tables per group and per
 format, and one of the first failures (unsure reads marked `?`); photo_metrics.json and the failures as
@@ -28,7 +26,7 @@ from crnn.tracking.steps import step_main
 from crnn.tracking.tracker import Tracker
 
 STEP = "photo_evaluate"
-INPUTS = ["detector_model_id", "recogniser_model_id", "second_detector_model_id"]
+INPUTS = ["detector_model_id", "recogniser_model_id"]
 FIGURES = (
     "read",
     "read_any",
@@ -56,19 +54,17 @@ def run(
     work_dir: Path,
     detector_model_id: str,
     recogniser_model_id: str,
-    second_detector_model_id: str = "",
 ) -> dict:
     # Models first, so a broken wiring fails even where there are no photos.
-    detector_ids = [i for i in (detector_model_id, second_detector_model_id) if i]
     reader = PhotoReader(
-        [tracker.model(i, n) for i, n in zip(detector_ids, ("detector_model_id", "second_detector_model_id"))],
+        tracker.model(detector_model_id, "detector_model_id"),
         tracker.model(recogniser_model_id, "recogniser_model_id"),
         {"zooms": cfg.zooms, "variants": cfg.variants, "min_confidence": cfg.min_confidence},
     )
     photos = tracker.real_data(cfg.photos_tsv, cfg.real_dataset_id, "photos_tsv")
     if photos is None:
         log.warning("no photos to evaluate (photos_tsv=%s); reporting n=0", cfg.photos_tsv)
-        return {"n": 0, "detectors": len(detector_ids), **{k: float("nan") for k in FIGURES}}
+        return {"n": 0, **{k: float("nan") for k in FIGURES}}
     result = evaluate_photos(reader, photos, zxing=cfg.zxing, progress=False)
     tracker.scalars({k: result[k] for k in ("n", *FIGURES) if result[k] is not None}, title="photos")
     groups = [{"group": g, **v} for g, v in result["per_group"].items()]
@@ -96,7 +92,7 @@ def run(
     out.write_text(
         json.dumps(
             {
-                "detector_model_ids": detector_ids,
+                "detector_model_id": detector_model_id,
                 "recogniser_model_id": recogniser_model_id,
                 "photos_tsv": cfg.photos_tsv,
                 "threshold": cfg.threshold,
@@ -112,7 +108,6 @@ def run(
         )
     return {
         "n": result["n"],
-        "detectors": len(detector_ids),
         **{k: result[k] for k in FIGURES},
         "failures": len(failures),
         "metrics_file": str(out),

@@ -37,7 +37,7 @@ class DetectorDataConfig:
     train_dirs: list[str] = field(default_factory=lambda: ["data/synth_scenes/train"])
     val_dir: str = "data/synth_scenes/val"
     synth: SynthDataConfig = field(
-        default_factory=lambda: SynthDataConfig(train_count=3000, val_count=200, seed=100, generator=scene_generator())
+        default_factory=lambda: SynthDataConfig(train_count=6000, val_count=200, seed=100, generator=scene_generator())
     )
     batch_size: int = 16
     num_workers: int = 1
@@ -61,7 +61,7 @@ class DetectorConfig:
     data: DetectorDataConfig = field(default_factory=DetectorDataConfig)
     post: DetectorPostConfig = field(default_factory=DetectorPostConfig)
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=3e-3))
-    trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(max_epochs=6, max_minutes=20.0))
+    trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(max_epochs=6, max_minutes=22.0))
     # Validation images drawn with their predicted boxes each epoch (overlays).
     overlays: int = 8
     out_dir: str = "runs/detector"

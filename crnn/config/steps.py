@@ -187,8 +187,6 @@ class PipelineConfig:
             "export": "configs/export.yaml",
             "detector_train": "configs/detector.yaml",
             "detector_export": "configs/detector_export.yaml",
-            "detector_train_b": "configs/detector.yaml",  # + trainer.seed=1 (pipelines.wiring)
-            "detector_export_b": "configs/detector_export.yaml",
             "photo_evaluate": "configs/photo_evaluate.yaml",
         }
     )

@@ -34,8 +34,6 @@ TINY = [
     "detector_train.trainer.log_every_n_steps=1",
     "detector_train.overlays=2",
 ]
-# The second detector node (another seed of the same step) gets the same tiny settings.
-TINY += [o.replace("detector_train.", "detector_train_b.", 1) for o in TINY if o.startswith("detector_train.")]
 
 # The steps in the order the controller and the offline runner take them.
 STEPS_IN_ORDER = [
@@ -46,8 +44,6 @@ STEPS_IN_ORDER = [
     "export",
     "detector_train",
     "detector_export",
-    "detector_train_b",
-    "detector_export_b",
     "photo_evaluate",
 ]
 STEP_NAMES = set(STEPS_IN_ORDER)
@@ -72,8 +68,6 @@ def test_offline_pipeline_end_to_end(offline, capsys, photos_tsv):
         f"work_dir={work}",
         f"detector_train.data.train_dirs=[{scenes / 'train'}]",
         f"detector_train.data.val_dir={scenes / 'val'}",
-        f"detector_train_b.data.train_dirs=[{scenes / 'train'}]",
-        f"detector_train_b.data.val_dir={scenes / 'val'}",
         f"photo_evaluate.photos_tsv={photos_tsv}",
     ]
     assert run.main(tiny) == 0
@@ -110,22 +104,13 @@ def test_offline_pipeline_end_to_end(offline, capsys, photos_tsv):
     params, scalars = names["detector_export"]
     assert params["Inputs"]["model_id"]["value"] == outputs["detector_train"]["model_id"]
     assert Path(summary["detector_onnx_file"]).is_file() and outputs["detector_export"]["parity_max_abs_diff"] < 1e-3
-    # The second detector: the same step scripts and config sections, another seed, its own models.
-    params, scalars = names["detector_train_b"]
-    assert params["detector_train"]["trainer.seed"]["value"] == "1"
-    assert names["detector_train"][0]["detector_train"]["trainer.seed"]["value"] == "0"
-    assert params["detector_train"]["trainer.max_epochs"]["value"] == "1"  # the pipeline parameter reaches both
-    assert params["Inputs"]["raw_dataset_id"]["value"] == outputs["dataset"]["dataset_id"]
-    params, scalars = names["detector_export_b"]
-    assert params["Inputs"]["model_id"]["value"] == outputs["detector_train_b"]["model_id"]
-    assert outputs["detector_train_b"]["model_id"] != outputs["detector_train"]["model_id"]
-    assert Path(summary["second_detector_onnx_file"]).is_file()
-    assert summary["second_detector_onnx_file"] != summary["detector_onnx_file"]
-    # Photo evaluation of the three ONNX models, its figures in the run's summary.
+    # One detector, in the summary with its figure and files.
+    detector_keys = {"detector_val_f1", "detector_onnx_file", "detector_onnx_model_id"}
+    assert {k for k in summary if "detector" in k} == detector_keys
+    # Photo evaluation of the two ONNX models, its figures in the run's summary.
     params, scalars = names["photo_evaluate"]
+    assert set(params["Inputs"]) == {"detector_model_id", "recogniser_model_id"}
     assert params["Inputs"]["detector_model_id"]["value"] == outputs["detector_export"]["model_id"]
-    assert params["Inputs"]["second_detector_model_id"]["value"] == outputs["detector_export_b"]["model_id"]
-    assert summary["photos"]["detectors"] == 2
     assert params["Inputs"]["recogniser_model_id"]["value"] == outputs["export"]["onnx_model_id"]
     assert {"photos/read", "photos/found", "photos/zxing"} <= scalars
     assert summary["photos"]["n"] == 2 and summary["photos"]["read"] == outputs["photo_evaluate"]["read"]
@@ -205,9 +190,7 @@ def test_controller_dag_built_without_a_server(offline):
         # The detector branch needs only the raw dataset; photo evaluation needs both ONNX models.
         assert dag["detector_train"].parents == ["dataset"]
         assert dag["detector_export"].parents == ["detector_train"]
-        assert dag["detector_train_b"].parents == ["dataset"]
-        assert dag["detector_export_b"].parents == ["detector_train_b"]
-        assert set(dag["photo_evaluate"].parents) == {"export", "detector_export", "detector_export_b"}
+        assert set(dag["photo_evaluate"].parents) == {"export", "detector_export"}
         assert {n: d.queue for n, d in dag.items()} == {
             "dataset": "cpu",
             "preprocess": "cpu",
@@ -216,8 +199,6 @@ def test_controller_dag_built_without_a_server(offline):
             "export": "gpu-a100",
             "detector_train": "gpu-a100",
             "detector_export": "gpu-a100",
-            "detector_train_b": "gpu-a100",
-            "detector_export_b": "gpu-a100",
             "photo_evaluate": "gpu-a100",
         }
         assert all(d.base_task_id == f"base-{n}" and d.cache_executed_step for n, d in dag.items())
@@ -230,13 +211,11 @@ def test_controller_dag_built_without_a_server(offline):
         assert p["detector_export"]["Inputs/model_id"] == "${detector_train.parameters.Outputs/model_id}"
         assert p["photo_evaluate"]["Inputs/detector_model_id"] == "${detector_export.parameters.Outputs/model_id}"
         assert p["photo_evaluate"]["Inputs/recogniser_model_id"] == "${export.parameters.Outputs/onnx_model_id}"
-        # The second detector's nodes run the same scripts, so their parameters use those scripts' sections.
-        assert p["detector_export_b"]["Inputs/model_id"] == "${detector_train_b.parameters.Outputs/model_id}"
-        b_detector = "${detector_export_b.parameters.Outputs/model_id}"
-        assert p["photo_evaluate"]["Inputs/second_detector_model_id"] == b_detector
-        assert p["detector_train_b"]["detector_train/trainer.seed"] == "1"  # text: the schema casts
-        assert p["detector_train"]["detector_train/trainer.seed"] == "0"
-        assert not any(k.startswith("detector_train_b/") for k in p["detector_train_b"])
+        assert {k for k in p["photo_evaluate"] if k.startswith("Inputs/")} == {
+            "Inputs/detector_model_id",
+            "Inputs/recogniser_model_id",
+        }
+        assert p["detector_train"]["detector_train/trainer.seed"] == "0"  # text: the schema casts
         # Unwired inputs stay out of the overrides (the base task holds them, empty).
         assert "Inputs/resume_model_id" not in p["detector_train"]
         # Pipeline parameters (editable on a clone in the UI) reach the step keys they override.
@@ -244,7 +223,6 @@ def test_controller_dag_built_without_a_server(offline):
         assert p["dataset"]["dataset/synthetic.count"] == "${pipeline.count}"
         assert p["evaluate"]["evaluate/threshold"] == "${pipeline.threshold}"
         assert p["detector_train"]["detector_train/trainer.max_epochs"] == "${pipeline.detector_epochs}"
-        assert p["detector_train_b"]["detector_train/trainer.max_epochs"] == "${pipeline.detector_epochs}"
         assert pipe._pipeline_args["epochs"] == 3  # noqa: SLF001  # no public getter for the defaults
         assert pipe._pipeline_args["detector_epochs"] == 2  # noqa: SLF001
         # The new steps' configs travel whole, under their own sections.
@@ -351,8 +329,8 @@ def test_every_node_as_an_agent_sees_it_gets_the_offline_runners_config(offline)
         spec = STEPS[name]
         params = {k: str(v) for k, v in step_parameters(name, configs[name]).items()}  # the base task
         params |= {k: resolve(v) for k, v in pipe.get_pipeline_dag()[name].parameters.items()} | (extra or {})
-        default = config.load(spec.schema, REPO / "configs" / f"{config_file(spec.step)}")  # what the script loads
-        return Tracker(AgentTask(spec.step, {}, base=params), None).connect_config(default, spec.step)
+        default = config.load(spec.schema, REPO / "configs" / f"{config_file(name)}")  # what the script loads
+        return Tracker(AgentTask(name, {}, base=params), None).connect_config(default, name)
 
     def config_file(step):
         return {"detector_train": "detector.yaml"}.get(step, f"{step}.yaml")
@@ -360,7 +338,7 @@ def test_every_node_as_an_agent_sees_it_gets_the_offline_runners_config(offline)
     try:
         for name in STEPS:
             assert agent_config(name) == configs[name], name
-        assert agent_config("train").trainer.max_epochs == 3 and agent_config("detector_train_b").trainer.seed == 1
+        assert agent_config("train").trainer.max_epochs == 3
         with pytest.raises(ValueError, match="max_epochs"):
             agent_config("train", {"train/trainer.max_epochs": "ten"})
     finally:

@@ -494,8 +494,8 @@ def _ensure_in_another_process(folder: str) -> bool:
 
 
 def test_a_second_maker_waits_for_the_folder_being_made(tmp_path):
-    """The two detector nodes, run locally at once, share a checkout: the second must not take the first's
-    half-written folder for the user's own data (it did, and failed reading it)."""
+    """Two steps that make one folder, run locally at once (two pipelines in one checkout), share it: the second
+    must not take the first's half-written folder for the user's own data (it did, and failed reading it)."""
     import multiprocessing
     import time
 

@@ -97,8 +97,8 @@ def test_prediction_gallery_marks_failures_red():
 
 
 def test_each_task_gets_its_own_work_dir(offline, monkeypatch):
-    """Two nodes of one step script (the two detectors) or two runs of it never share a folder: the default work
-    dir is named after the task."""
+    """Two runs of one step script (two pipelines at once, or a rerun) never share a folder: the default work dir
+    is named after the task."""
     from crnn.tracking.steps import run_step
 
     monkeypatch.chdir(offline)
