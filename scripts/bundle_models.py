@@ -4,8 +4,7 @@
 
 Reads the main job's summary (`bash scripts/run.sh` writes it), checks that each ONNX file loads in onnxruntime and
 is what it should be (a recogniser, a detector), copies them to crnn/models/, and writes crnn/models/models.json
-(where they came from, their sha256, the job's figures) and crnn/models/MODEL_CARD.md from it. With two detectors
-in the summary, the one with the better validation F1 on synthetic scenes is taken (never chosen on real photos).
+(where they came from, their sha256, the job's figures) and crnn/models/MODEL_CARD.md from it.
 """
 
 from __future__ import annotations
@@ -126,11 +125,7 @@ def main() -> int:
     summary = json.loads(summary_path.read_text())
     root = summary_path.parents[2] if summary_path.parent.name == "pipeline" else summary_path.parent
     recogniser = Path(summary["onnx_file"])
-    detectors = [(summary.get("detector_val_f1") or 0.0, summary["detector_onnx_file"])]
-    if summary.get("second_detector_onnx_file"):
-        detectors.append((summary.get("second_detector_val_f1") or 0.0, summary["second_detector_onnx_file"]))
-    val_f1, detector = max(detectors, key=lambda d: d[0])
-    detector_path = Path(a.detector or detector)
+    detector_path = Path(a.detector or summary["detector_onnx_file"])
     _check(recogniser, "recogniser")
     _check(detector_path, "detector")
     shutil.copyfile(recogniser, RECOGNISER)
@@ -144,7 +139,7 @@ def main() -> int:
         "detector": {
             "sha256": _sha256(DETECTOR),
             "bytes": DETECTOR.stat().st_size,
-            "synthetic_val_f1": None if a.detector else val_f1,
+            "synthetic_val_f1": None if a.detector else summary.get("detector_val_f1"),
         },
         "figures": _figures(summary, root),
     }

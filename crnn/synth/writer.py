@@ -137,8 +137,8 @@ def ensure(folder: Path, count: int, seed: int, workers: int = 2, config: SynthC
 
 @contextmanager
 def _making(folder: Path) -> Iterator[None]:
-    """One maker at a time per folder, across processes: two steps sharing a checkout (the two detector nodes run
-    locally at once) would otherwise see the other's half-written folder as "your own data"."""
+    """One maker at a time per folder, across processes: two steps sharing a checkout (two pipelines run locally at
+    once) would otherwise see the other's half-written folder as "your own data"."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     with open(folder.parent / f".{folder.name}.lock", "w") as lock:
         if fcntl is not None:

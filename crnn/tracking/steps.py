@@ -50,22 +50,20 @@ def run_step(
     work_dir: str | Path | None = None,
     task_type: str = "data_processing",
     queue: str | None = None,
-    section: str | None = None,
 ) -> StepOutcome:
     """Run `fn(cfg, tracker, work_dir, **inputs)` as the ClearML task `step`.
 
-    The config goes under the parameter section `section` (default `step`: a second node of one step script
-    is named apart but keeps the section its script reads), the input IDs under Inputs; both are connected
-    first (so an edit in the UI or a pipeline override applies),
+    The config goes under the parameter section `step`, the input IDs under Inputs; both are connected first (so
+    an edit in the UI or a pipeline override applies),
     the outputs are recorded in the task's Outputs section; a failure marks the task failed and raises
     StepFailed naming the step. `work_dir` None: `runs/steps/<step>/<task id>`, one folder per task, so two nodes
-    of one step script (the two detectors) or two runs never write into each other's files.
+    of one step script (in two pipelines at once) or two runs never write into each other's files.
     """
     start = time.time()
     tracker = start_step(step, project, store_dir, task_type)
     task_id = str(tracker.task.id)
     try:
-        cfg = tracker.connect_config(cfg, section or step)
+        cfg = tracker.connect_config(cfg, step)
         got = tracker.connect_inputs(inputs)
         if queue:
             tracker.execute_remotely(queue)
