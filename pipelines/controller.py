@@ -16,7 +16,7 @@ from typing import Any
 from crnn.config.loading import to_dict
 from crnn.config.steps import PipelineConfig
 from crnn.tracking.params import INPUTS, OUTPUTS, flatten
-from pipelines.wiring import ORDER, PARAMETERS, REPO, STEPS, parameter_targets
+from pipelines.wiring import ORDER, PARAMETERS, REPO, STEPS, parameter_inputs, parameter_targets
 
 log = logging.getLogger(__name__)
 
@@ -110,13 +110,16 @@ def register_base_tasks(pcfg: PipelineConfig, configs: dict[str, Any]) -> dict[s
 
 
 def node_overrides(name: str, cfg: Any) -> dict[str, Any]:
-    """parameter_override of a step node: its resolved config, upstream IDs, and the pipeline parameters."""
+    """parameter_override of a step node: its resolved config, upstream IDs, and the pipeline parameters (on config
+    keys, and on the inputs they give by ID)."""
     params = step_parameters(name, cfg)
     params = {k: v for k, v in params.items() if not k.startswith(f"{INPUTS}/")}
     for inp, (src, out) in STEPS[name].inputs.items():
         params[f"{INPUTS}/{inp}"] = f"${{{src}.parameters.{OUTPUTS}/{out}}}"
     for p, key in parameter_targets(name):
         params[f"{name}/{key}"] = f"${{pipeline.{p}}}"
+    for p, inp in parameter_inputs(name):
+        params[f"{INPUTS}/{inp}"] = f"${{pipeline.{p}}}"
     return params
 
 
@@ -150,7 +153,7 @@ def build_controller(
     for p, targets in PARAMETERS.items():
         value = defaults[p]
         where = ", ".join(f"{step}: {key}" for step, key in targets)
-        pipe.add_parameter(p, default="" if value is None else value, description=f"overrides {where}")
+        pipe.add_parameter(p, default="" if value is None else value, description=f"sets {where}")
     for name in ORDER:
         spec = STEPS[name]
         pipe.add_step(

@@ -20,7 +20,7 @@ from crnn.config.loading import to_dict
 from crnn.config.steps import PipelineConfig
 from crnn.tracking.steps import StepFailed, run_step, step_work_dir
 from crnn.tracking.store import LocalStore
-from pipelines.wiring import ORDER, REPO, STEPS
+from pipelines.wiring import ORDER, REPO, STEPS, parameter_inputs
 
 log = logging.getLogger(__name__)
 
@@ -109,12 +109,14 @@ def run_offline(pcfg: PipelineConfig, configs: dict[str, Any], reuse: bool = Tru
     work = Path(pcfg.work_dir).resolve()
     store = LocalStore(work / "store")
     code = code_fingerprint()
+    params = to_dict(pcfg.parameters)
     run = LocalRun(work)
     for name in ORDER:
         spec = STEPS[name]
         module = importlib.import_module(f"steps.{name}")
         inputs = {inp: "" for inp in module.INPUTS}  # unwired inputs (train's resume_model_id) stay visible
         inputs |= {inp: str(run.steps[src].outputs[out]) for inp, (src, out) in spec.inputs.items()}
+        inputs |= {inp: str(params[p]) for p, inp in parameter_inputs(name)}  # IDs given as pipeline parameters
         key = _step_key(name, configs[name], inputs, code)
         record_file = work / "steps" / f"{name}-{key}.json"
         if reuse and record_file.is_file():

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from crnn import config as cfgs
+from crnn.tracking.params import INPUTS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -95,7 +96,10 @@ STEPS: dict[str, StepSpec] = {
 }
 
 
-# Pipeline parameter -> the (step, config key) pairs it overrides.
+# A target naming a step input (`Inputs/init_model_id`), not a config key: the parameter is that input's ID.
+INPUT = f"{INPUTS}/"
+
+# Pipeline parameter -> the (step, config key or INPUT + input name) pairs it sets.
 PARAMETERS: dict[str, tuple[tuple[str, str], ...]] = {
     "source": (("dataset", "source"),),
     "source_path": (("dataset", "path"),),
@@ -103,6 +107,10 @@ PARAMETERS: dict[str, tuple[tuple[str, str], ...]] = {
     "epochs": (("train", "trainer.max_epochs"),),
     "lr": (("train", "optim.lr"),),
     "backbone": (("train", "model.backbone"),),
+    # Your own data by ID: a recogniser to fine-tune and a crops dataset mixed into training at mix_weight.
+    "init_model_id": (("train", f"{INPUT}init_model_id"),),
+    "mix_dataset_id": (("train", f"{INPUT}mix_dataset_id"),),
+    "mix_weight": (("train", "data.mix_weight"),),
     "threshold": (("evaluate", "threshold"),),
     "detector_epochs": (("detector_train", "trainer.max_epochs"),),
     "real_dataset_id": (("evaluate", "real_dataset_id"), ("photo_evaluate", "real_dataset_id")),
@@ -111,7 +119,19 @@ PARAMETERS: dict[str, tuple[tuple[str, str], ...]] = {
 
 def parameter_targets(step: str) -> list[tuple[str, str]]:
     """(pipeline parameter, config key) pairs that override `step`'s config."""
-    return [(p, key) for p, targets in PARAMETERS.items() for s, key in targets if s == step]
+    return [
+        (p, key) for p, targets in PARAMETERS.items() for s, key in targets if s == step and not key.startswith(INPUT)
+    ]
+
+
+def parameter_inputs(step: str) -> list[tuple[str, str]]:
+    """(pipeline parameter, input name) pairs: the parameter is the ID `step` gets as that input."""
+    return [
+        (p, key.removeprefix(INPUT))
+        for p, targets in PARAMETERS.items()
+        for s, key in targets
+        if s == step and key.startswith(INPUT)
+    ]
 
 
 def split_overrides(overrides: list[str]) -> tuple[list[str], dict[str, list[str]]]:

@@ -148,7 +148,7 @@ class PipelineDockerConfig:
 class PipelineParameters:
     """Pipeline-level parameters, editable when the pipeline is cloned in the ClearML UI.
 
-    Each one overrides a step's key (see pipelines/wiring.py).
+    Each one overrides a step's key or gives a step's input ID (see pipelines/wiring.py).
     """
 
     source: Literal["synthetic", "tsv", "coco", "crops"] = "synthetic"
@@ -157,6 +157,12 @@ class PipelineParameters:
     epochs: int = 10
     lr: float = 2e-3
     backbone: str = "resnet18"
+    # Your own data (README, "Training on your own data"): a recogniser to fine-tune from (e.g. an earlier run's
+    # train output model_id) and a preprocessed crops dataset mixed into training at mix_weight (train's data.mix).
+    # Empty: from scratch, synthetic crops alone.
+    init_model_id: str = ""
+    mix_dataset_id: str = ""
+    mix_weight: float = 1.0
     threshold: float = 0.9
     detector_epochs: int = 6
     # The real evaluation data as a dataset (evaluate and photo_evaluate); on a server the pipeline uploads the

@@ -106,6 +106,9 @@ class DataConfig:
     # makes half of every batch yours on average. Empty: train_tsv alone, shuffled.
     mix: list[MixConfig] = field(default_factory=list)
     train_weight: float = 1.0
+    # The weight of the crops dataset the pipeline's train step mixes in by ID (its input mix_dataset_id, the
+    # pipeline parameter of that name): the step adds its train split to `mix` at this weight. Unused without it.
+    mix_weight: float = 1.0
     val_tsv: str = "data/synth/val/crops.tsv"
     # Real crops, validation only (never trained on); skipped when the file is absent.
     real_tsv: str | None = None

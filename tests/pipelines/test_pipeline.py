@@ -159,10 +159,26 @@ def test_offline_pipeline_end_to_end(offline, capsys, photos_tsv):
     assert repaired["steps"]["dataset"]["outputs"]["dataset_id"] == ds_id and labels.is_file()
     capsys.readouterr()
 
-    # A failing step stops the run, names the step, exits non-zero.
-    assert run.main([*tiny, "parameters.threshold=1.01"]) == 1
+    # Your own data by ID, as pipeline parameters: train runs again, fine-tuning the trained model with the crops
+    # dataset mixed in (here the run's own). With a threshold no model passes, evaluate then stops the run (export and
+    # photo_evaluate are spared): a failing step names itself and exits non-zero.
+    from crnn.config.train import MixConfig
+    from crnn.recognizer.checkpoint import load_checkpoint
+
+    model_id = summary["steps"]["train"]["outputs"]["model_id"]
+    own = [f"parameters.mix_dataset_id={crops}", f"parameters.init_model_id={model_id}", "parameters.mix_weight=0.5"]
+    assert run.main([*tiny, *own, "parameters.threshold=1.01"]) == 1
     err = capsys.readouterr().err
     assert "step 'evaluate' failed" in err and "under the threshold" in err
+    records = [json.loads(f.read_text()) for f in (work / "steps").glob("train-*.json")]
+    tuned = next(r for r in records if r["task_id"] != summary["steps"]["train"]["task_id"])
+    params = _session(tuned["session"])[0]["hyperparams"]
+    assert (
+        params["Inputs"]["mix_dataset_id"]["value"] == crops and params["Inputs"]["init_model_id"]["value"] == model_id
+    )
+    _, cfg = load_checkpoint(store.model_path(tuned["outputs"]["model_id"]))
+    assert cfg.init_from == str(store.model_path(model_id))
+    assert cfg.data.mix == [MixConfig(str(store.dataset_path(crops) / "train" / "crops.tsv"), 0.5)]
 
 
 def test_controller_dag_built_without_a_server(offline):
@@ -223,6 +239,13 @@ def test_controller_dag_built_without_a_server(offline):
         assert p["dataset"]["dataset/synthetic.count"] == "${pipeline.count}"
         assert p["evaluate"]["evaluate/threshold"] == "${pipeline.threshold}"
         assert p["detector_train"]["detector_train/trainer.max_epochs"] == "${pipeline.detector_epochs}"
+        # Your own data by ID: two parameters give train's inputs, one its mix weight; empty by default.
+        assert p["train"]["Inputs/init_model_id"] == "${pipeline.init_model_id}"
+        assert p["train"]["Inputs/mix_dataset_id"] == "${pipeline.mix_dataset_id}"
+        assert p["train"]["train/data.mix_weight"] == "${pipeline.mix_weight}"
+        assert "Inputs/resume_model_id" not in p["train"]
+        assert pipe._pipeline_args["init_model_id"] == pipe._pipeline_args["mix_dataset_id"] == ""  # noqa: SLF001
+        assert pipe._pipeline_args["mix_weight"] == 1.0  # noqa: SLF001
         assert pipe._pipeline_args["epochs"] == 3  # noqa: SLF001  # no public getter for the defaults
         assert pipe._pipeline_args["detector_epochs"] == 2  # noqa: SLF001
         # The new steps' configs travel whole, under their own sections.
@@ -235,6 +258,30 @@ def test_controller_dag_built_without_a_server(offline):
         assert p["train"]["train/optim.weight_decay"] == "0.001"
     finally:
         Task.current_task().close()
+
+
+def test_parameters_name_keys_and_inputs_the_steps_have():
+    """Each pipeline parameter sets a key of its step's schema, or an input of its step script that no upstream step
+    feeds; `parameters.<name>=...` reaches the step config offline as in the controller."""
+    import importlib
+
+    from omegaconf import OmegaConf
+
+    from pipelines.wiring import PARAMETERS, STEPS, load_pipeline, parameter_inputs, parameter_targets
+
+    for step, spec in STEPS.items():
+        schema = OmegaConf.structured(spec.schema)
+        for _, key in parameter_targets(step):
+            assert OmegaConf.select(schema, key, default=KeyError) is not KeyError, (step, key)
+        for _, inp in parameter_inputs(step):
+            assert inp in importlib.import_module(f"steps.{step}").INPUTS and inp not in spec.inputs, (step, inp)
+    assert parameter_inputs("train") == [("init_model_id", "init_model_id"), ("mix_dataset_id", "mix_dataset_id")]
+    assert {p for p, _ in parameter_targets("train")} | {p for p, _ in parameter_inputs("train")} == {
+        p for p, targets in PARAMETERS.items() if any(s == "train" for s, _ in targets)
+    }
+    pcfg, configs = load_pipeline(None, ["parameters.mix_weight=0.25", "parameters.mix_dataset_id=ds-mine"])
+    assert configs["train"].data.mix_weight == 0.25 and pcfg.parameters.mix_dataset_id == "ds-mine"
+    assert configs["train"].data.mix == []  # the dataset is the step's to fetch: no path in the config
 
 
 def test_configured_but_unreachable_server_is_an_error(tmp_path, monkeypatch, capsys):

@@ -116,6 +116,42 @@ def test_each_step_standalone_offline(offline, capsys):
     )
     assert tr2["outputs"]["epochs"] == 2
 
+    # Your own data by ID: fine-tune the best model (its weights, a new run of its own epochs) with a crops dataset's
+    # train split mixed in at data.mix_weight (the same dataset here).
+    from crnn.config.train import MixConfig
+    from crnn.recognizer.checkpoint import load_checkpoint
+
+    own = ["--init-model-id", tr["outputs"]["model_id"], "--mix-dataset-id", pre["outputs"]["dataset_id"]]
+    tr3 = _main(
+        "train",
+        [
+            *work,
+            str(offline / "w3c"),
+            "--dataset-id",
+            pre["outputs"]["dataset_id"],
+            *own,
+            *TINY_TRAIN,
+            "data.mix_weight=0.5",
+        ],
+        capsys,
+    )
+    assert tr3["outputs"]["epochs"] == 1
+    s = session(tr3["offline_session"])
+    assert s["params"]["Inputs/init_model_id"] == tr["outputs"]["model_id"]
+    assert s["params"]["Inputs/mix_dataset_id"] == pre["outputs"]["dataset_id"]
+    _, cfg = load_checkpoint(store.model_path(tr3["outputs"]["model_id"]))
+    assert cfg.init_from == str(store.model_path(tr["outputs"]["model_id"]))
+    mine = store.dataset_path(pre["outputs"]["dataset_id"]) / "train" / "crops.tsv"
+    assert cfg.data.mix == [MixConfig(str(mine), 0.5)] and cfg.data.train_weight == 1.0
+    meta = store.model_info(tr3["outputs"]["model_id"])["metadata"]
+    assert meta["init_model_id"] == tr["outputs"]["model_id"] and meta["mix_dataset_id"] == pre["outputs"]["dataset_id"]
+    # A raw dataset is not crops: the step fails naming what to give instead.
+    from steps import train
+
+    raw_mix = ["--dataset-id", pre["outputs"]["dataset_id"], "--mix-dataset-id", ds["outputs"]["dataset_id"]]
+    assert train.main(["--work-dir", str(offline / "w3d"), *raw_mix, *TINY_TRAIN]) == 1
+    assert "has no train/crops.tsv" in capsys.readouterr().err
+
     ids = ["--model-id", tr["outputs"]["model_id"], "--dataset-id", pre["outputs"]["dataset_id"]]
     # The test split's crops stand in for the real ones (`real_tsv`), which also get a table per distinct number.
     real = store.dataset_path(pre["outputs"]["dataset_id"]) / "test" / "crops.tsv"
