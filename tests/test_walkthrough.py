@@ -39,7 +39,12 @@ def test_the_readme_walkthrough_runs(offline: Path, synth_dir: Path, monkeypatch
     assert [c[0] for c in commands] == ["import", "preprocess", "train", "evaluate"]
     for cmd in commands:
         if cmd[0] == "train":  # the synthetic crops of the tests' small set, and a network trained in seconds
-            cmd = [*cmd, *SHRINK, f"data.train_tsv={synth_dir / 'crops.tsv'}", f"data.val_tsv={synth_dir / 'crops.tsv'}"]
+            cmd = [
+                *cmd,
+                *SHRINK,
+                f"data.train_tsv={synth_dir / 'crops.tsv'}",
+                f"data.val_tsv={synth_dir / 'crops.tsv'}",
+            ]
         assert main(cmd) == 0, (cmd, capsys.readouterr().err[-2000:])
     assert len((work / "data/mine_crops/train/crops.tsv").read_text().splitlines()) > 5
     assert "<html" in (work / "mine.html").read_text().lower()
