@@ -306,25 +306,34 @@ def fuse_bars(reads: list[BarcodeRead], decodes: list[dict], min_confidence: flo
     - the same number: sure, `source` "digits+bars", whatever the recogniser's confidence;
     - another number: a conflict, never sure; the recogniser's number is kept, the bars' is in `zxing`;
     - the recogniser unsure (under the floor or failing its check digit): the bars' number as printed
-      (`printed_form`: a UPC-A's 12 digits), `source` "bars";
+      (`printed_form`: a UPC-A's 12 digits), `source` "bars", unless another reading already stands for that
+      decode (two detections of one barcode): then it stays as it is, unsure;
     - no decode there: the recogniser's reading as it is.
 
     A decode that no detection covers is added as a reading of its own (`source` "bars", confidence 0: the
     recogniser never saw it). Readings keep their order; added ones come last.
     """
     used: set[int] = set()
+    matched = []
     for b in reads:
         z = _match_zxing(b.detection, decodes)
-        if z is None or not checksum_ok(z["text"]):
-            continue
-        used.add(next(i for i, d in enumerate(decodes) if d is z))
+        if z is not None and checksum_ok(z["text"]):
+            matched.append((b, z, next(i for i, d in enumerate(decodes) if d is z)))
+    for b, z, i in matched:  # agreements first: a decode vouches for the reading of its number
         b.zxing = _seen(z, b.text)
         if b.zxing["agrees"]:
             b.source = "digits+bars"
-        elif is_sure(b.confidence, b.checksum_ok, min_confidence):
+            used.add(i)
+    for b, z, i in matched:
+        if b.source == "digits+bars":
+            continue
+        if is_sure(b.confidence, b.checksum_ok, min_confidence):
             b.conflict = True
-        else:
+            used.add(i)
+        elif i not in used:  # a decode another reading already stands for leaves this one as it is (unsure)
             b.text, b.checksum_ok, b.inferred, b.source = printed_form(z["text"]), True, (), "bars"
+            b.zxing = _seen(z, b.text)
+            used.add(i)
     for i, z in enumerate(decodes):
         if i not in used and checksum_ok(z["text"]):
             quad = np.array(z["quad"], dtype=np.float32)

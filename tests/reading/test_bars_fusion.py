@@ -43,6 +43,17 @@ def test_an_unsure_read_gives_way_to_the_bars():
     assert _sure(reads) == (["5901234123457"], [])
 
 
+def test_the_bars_stand_for_one_reading_of_their_barcode():
+    # Two detections of one barcode, the second read unsure (a box far too large, read crosswise): it does not
+    # become a second reading of the bars' number, whichever comes first; the replaced reading's zxing agrees.
+    good, loose = _read("5901234123457", 0.95), _read("1234567", 0.01, checksum_ok=False)
+    reads = fuse_bars([loose, good], [_decode("5901234123457")], FLOOR)
+    assert good.source == "digits+bars" and loose.source == "digits" and loose.text == "1234567"
+    assert _sure(reads) == (["5901234123457"], ["1234567"])
+    alone = fuse_bars([_read("1234567", 0.01, checksum_ok=False)], [_decode("5901234123457")], FLOOR)
+    assert alone[0].source == "bars" and alone[0].zxing["agrees"]
+
+
 def test_a_conflict_is_reported_and_never_sure():
     reads = fuse_bars([_read("5901234123457", 0.99)], [_decode("4006381333931")], FLOOR)
     assert reads[0].conflict and reads[0].text == "5901234123457" and reads[0].zxing["text"] == "4006381333931"
