@@ -1,4 +1,4 @@
-"""`crnn config show STEP`: the resolved configuration, as a step would run it."""
+"""`crnn config show STEP` (the resolved configuration, as a step would run it) and the CLI's help texts."""
 
 from __future__ import annotations
 
@@ -41,3 +41,22 @@ def test_config_show_refuses_unknown_keys_and_steps(capsys, monkeypatch):
     assert "max_epoch" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["config", "show", "no_such_step"])
+
+
+def test_every_flag_of_every_subcommand_has_help_text():
+    import argparse
+
+    from crnn.cli import build_parser
+
+    missing = []
+
+    def walk(parser: argparse.ArgumentParser, path: list[str]) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, [*path, name])
+            elif not action.help:
+                missing.append(" ".join([*path, *(action.option_strings or [action.dest])]))
+
+    walk(build_parser(), ["crnn"])
+    assert missing == []
