@@ -225,6 +225,9 @@ class Tracker:
     def close(self) -> Path | None:
         """Close the task; offline, return the session zip to import into a server."""
         folder = self.task.get_offline_mode_folder() if self.offline else None
+        # Reports still queued reach the session (or the server) before it is closed and, offline, zipped: without
+        # this a short run's scalars could be left out of the zip (seen once in CI).
+        self.task.flush(wait_for_uploads=True)
         self.task.close()
         if folder is None:
             return None
