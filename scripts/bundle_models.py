@@ -41,8 +41,11 @@ def _check(path: Path, kind: str) -> dict[str, str]:
 def _figures(summary: dict, root: Path) -> dict:
     out: dict = {"synthetic_test_exact_match": summary.get("exact_match"), "photos": summary.get("photos")}
     metrics = summary.get("metrics_file")
-    if metrics and (root / metrics).is_file() or metrics and Path(metrics).is_file():
-        sets = json.loads(Path(metrics if Path(metrics).is_file() else root / metrics).read_text())["sets"]
+    path = Path(metrics) if metrics else None
+    if path is not None and not path.is_absolute() and not path.is_file():
+        path = root / path  # relative to the checkout the main job ran in
+    if path is not None and path.is_file():
+        sets = json.loads(path.read_text())["sets"]
         out["sets"] = {
             name: {k: s[k] for k in ("n", "exact_match", "cer", "per_format") if k in s} for name, s in sets.items()
         }

@@ -82,6 +82,12 @@ def _read_photos(a: argparse.Namespace, files: list[Path]) -> int:
     return 1 if failed else 0
 
 
+def _new_folder(out: str) -> None:
+    """`--out` of a command that writes a dataset: refused unless missing or empty (nothing is overwritten)."""
+    if Path(out).exists() and any(Path(out).iterdir()):
+        raise ValueError(f"--out {out} is not empty: give a new folder")
+
+
 def _cmd_import(a: argparse.Namespace) -> int:
     from crnn.config.steps import DatasetConfig
     from crnn.datasets.importers import ImportRejected, import_dataset
@@ -94,8 +100,7 @@ def _cmd_import(a: argparse.Namespace) -> int:
         on_error=a.on_error,
         max_skipped_fraction=a.max_skipped,
     )
-    if Path(a.out).exists() and any(Path(a.out).iterdir()):
-        raise ValueError(f"--out {a.out} is not empty: give a new folder")
+    _new_folder(a.out)
     try:
         report = import_dataset(cfg, a.out)
     except ImportRejected as e:
@@ -112,8 +117,7 @@ def _cmd_preprocess(a: argparse.Namespace) -> int:
     from crnn import config
     from crnn.datasets.crops import make_crops
 
-    if Path(a.out).exists() and any(Path(a.out).iterdir()):
-        raise ValueError(f"--out {a.out} is not empty: give a new folder")
+    _new_folder(a.out)
     cfg = config.load(config.PreprocessConfig, None, [f"seed={a.seed}", *a.overrides])
     summary = make_crops(a.raw, a.out, cfg)
     for err in summary.skipped:

@@ -141,6 +141,20 @@ def _cmd_export(a: argparse.Namespace) -> int:
     return 0
 
 
+def _training_parser(sub: Any, name: str, does: str, config: str, example: str, func: Any) -> None:
+    """`crnn train` and `crnn train-detector`: a config, its overrides, and where the run is recorded."""
+    t = sub.add_parser(name, help=f"{does} (config YAML + key=value overrides)")
+    t.add_argument("--config", default=None, help=f"config YAML (default: configs/{config}, else the shipped defaults)")
+    t.add_argument("overrides", nargs="*", help=f"dotlist overrides, e.g. {example}")
+    t.add_argument(
+        "--no-track",
+        action="store_true",
+        help="do not record a ClearML task (by default one is: on the server when configured, else offline)",
+    )
+    t.add_argument("--project", default="barcode-ocr", help="ClearML project of the task (default barcode-ocr)")
+    t.set_defaults(func=func)
+
+
 def add_parsers(sub: Any) -> None:
     """`synth`, `train`, `evaluate`, `export`, `train-detector` and `export-detector` on the `crnn` parser."""
     from crnn.core.confidence import VIEWS_BELOW
@@ -162,18 +176,7 @@ def add_parsers(sub: Any) -> None:
     s.add_argument("overrides", nargs="*", help="dotlist overrides, e.g. data.synth.generator.p_card=0.2")
     s.set_defaults(func=_cmd_synth)
 
-    t = sub.add_parser("train", help="train a CRNN (config YAML + key=value overrides)")
-    t.add_argument(
-        "--config", default=None, help="training config YAML (default: configs/train.yaml, else the shipped defaults)"
-    )
-    t.add_argument("overrides", nargs="*", help="dotlist overrides, e.g. optim.lr=1e-3 trainer.max_epochs=5")
-    t.add_argument(
-        "--no-track",
-        action="store_true",
-        help="do not record a ClearML task (by default one is: on the server when configured, else offline)",
-    )
-    t.add_argument("--project", default="barcode-ocr", help="ClearML project of the task (default barcode-ocr)")
-    t.set_defaults(func=_cmd_train)
+    _training_parser(sub, "train", "train a CRNN", "train.yaml", "optim.lr=1e-3 trainer.max_epochs=5", _cmd_train)
 
     e = sub.add_parser("evaluate", help="exact match and CER of a .ckpt or .onnx model on a labels TSV")
     e.add_argument("--model", required=True, help="the recogniser (.onnx, or a .ckpt training checkpoint)")
@@ -213,20 +216,14 @@ def add_parsers(sub: Any) -> None:
     x.add_argument("--int8-check", help="labelled crops comparing int8 with float (default: --check-data)")
     x.set_defaults(func=_cmd_export)
 
-    td = sub.add_parser("train-detector", help="train the barcode detector (config YAML + key=value overrides)")
-    td.add_argument(
-        "--config",
-        default=None,
-        help="detector config YAML (default: configs/detector.yaml, else the shipped defaults)",
+    _training_parser(
+        sub,
+        "train-detector",
+        "train the barcode detector",
+        "detector.yaml",
+        "trainer.max_epochs=3",
+        _cmd_train_detector,
     )
-    td.add_argument("overrides", nargs="*", help="dotlist overrides, e.g. trainer.max_epochs=3")
-    td.add_argument(
-        "--no-track",
-        action="store_true",
-        help="do not record a ClearML task (by default one is: on the server when configured, else offline)",
-    )
-    td.add_argument("--project", default="barcode-ocr", help="ClearML project of the task (default barcode-ocr)")
-    td.set_defaults(func=_cmd_train_detector)
 
     xd = sub.add_parser("export-detector", help="export a detector checkpoint to ONNX, checked against PyTorch")
     xd.add_argument("--checkpoint", required=True, help="the detector's training checkpoint (.ckpt)")

@@ -72,11 +72,7 @@ def run_step(
         outputs = fn(cfg, tracker, work, **got)
         tracker.set_outputs(outputs)
     except BaseException as e:
-        try:
-            tracker.task.mark_failed(status_reason=str(e)[:255], force=True)
-        except Exception as inner:  # offline tasks cannot always change status; the error below still stands
-            log.debug("could not mark %s failed: %s", step, inner)
-        tracker.close()
+        tracker.fail(e)
         if isinstance(e, (KeyboardInterrupt, SystemExit)):
             raise
         raise StepFailed(step, e) from e

@@ -222,6 +222,14 @@ class Tracker:
 
     # ---- end
 
+    def fail(self, error: BaseException) -> None:
+        """Mark the task failed with `error` as its reason, and close it."""
+        try:
+            self.task.mark_failed(status_reason=str(error)[:255], force=True)
+        except Exception as inner:  # offline tasks cannot always change status; the error itself still stands
+            log.debug("could not mark task %s failed: %s", self.task.id, inner)
+        self.close()
+
     def close(self) -> Path | None:
         """Close the task; offline, return the session zip to import into a server."""
         folder = self.task.get_offline_mode_folder() if self.offline else None

@@ -5,14 +5,11 @@ later (`clearml-task --import-offline-session` or `python pipelines/run.py --imp
 from __future__ import annotations
 
 import dataclasses
-import logging
 from pathlib import Path
 from typing import Any
 
 from crnn.tracking.lightning import lightning_reporting
 from crnn.tracking.tracker import start_step
-
-log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -60,11 +57,7 @@ def tracked_fit(kind: str, cfg: Any, project: str = "barcode-ocr") -> Tracked:
             )
         tracker.set_outputs(outputs)
     except BaseException as e:
-        try:
-            tracker.task.mark_failed(status_reason=str(e)[:255], force=True)
-        except Exception as inner:  # offline tasks cannot always change status; the error itself still stands
-            log.debug("could not mark %s failed: %s", kind, inner)
-        tracker.close()
+        tracker.fail(e)
         raise
     task_id = str(tracker.task.id)
     return Tracked(result, task_id, tracker.close())
