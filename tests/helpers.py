@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import zipfile
+
 import numpy as np
 
 from crnn.core.codec import Codec, log_softmax
@@ -60,3 +63,39 @@ class AgentTask:
         base = self.base if self.base is not None else {f"{name}/{k}": str(v) for k, v in flat.items()}
         self.params = base | {f"{name}/{k}": v for k, v in self.edits.items()}
         return self._arguments.copy_to_dict(dict(flat), prefix=name)
+
+
+# Overrides that shrink the default recogniser training to seconds (a small network, one epoch, no real data).
+TINY_TRAIN = [
+    "model.neck_channels=32",
+    "model.rnn_hidden=32",
+    "model.rnn_layers=1",
+    "data.batch_size=16",
+    "data.num_workers=0",
+    "data.real_tsv=null",
+    "trainer.max_epochs=1",
+    "trainer.log_every_n_steps=1",
+]
+
+
+def session(path: str) -> dict:
+    """Hyperparameters and scalar series ({title/series: [values]}) of an offline session zip."""
+    with zipfile.ZipFile(path) as z:
+        task = json.loads(z.read("task.json"))
+        events = [e for line in z.read("metrics.jsonl").decode().splitlines() if line.strip() for e in json.loads(line)]
+        images = [n for n in z.namelist() if n.endswith((".jpeg", ".png"))]
+    plots = sorted({f"{e['metric']}/{e['variant']}" for e in events if e.get("type") == "plot"})
+    artifacts = [a["key"] for a in task.get("execution", {}).get("artifacts") or []]
+    params = {f"{s}/{k}": v["value"] for s, sec in task.get("hyperparams", {}).items() for k, v in sec.items()}
+    scalars: dict[str, list[float]] = {}
+    for e in events:
+        if e.get("type") == "training_stats_scalar":
+            scalars.setdefault(f"{e['metric']}/{e['variant']}", []).append(e["value"])
+    return {
+        "name": task["name"],
+        "params": params,
+        "scalars": scalars,
+        "images": images,
+        "artifacts": artifacts,
+        "plots": plots,
+    }

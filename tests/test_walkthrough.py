@@ -7,17 +7,9 @@ import shlex
 from pathlib import Path
 
 from crnn.cli import main
+from tests.helpers import TINY_TRAIN
 
 REPO = Path(__file__).resolve().parents[1]
-SHRINK = [
-    "model.neck_channels=32",
-    "model.rnn_hidden=32",
-    "model.rnn_layers=1",
-    "data.batch_size=8",
-    "data.num_workers=0",
-    "data.real_tsv=null",
-    "trainer.max_epochs=1",
-]
 
 
 def walkthrough() -> list[list[str]]:
@@ -41,7 +33,7 @@ def test_the_readme_walkthrough_runs(offline: Path, synth_dir: Path, monkeypatch
         if cmd[0] == "train":  # the synthetic crops of the tests' small set, and a network trained in seconds
             cmd = [
                 *cmd,
-                *SHRINK,
+                *TINY_TRAIN,
                 f"data.train_tsv={synth_dir / 'crops.tsv'}",
                 f"data.val_tsv={synth_dir / 'crops.tsv'}",
             ]

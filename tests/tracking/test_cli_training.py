@@ -6,19 +6,9 @@ import json
 from pathlib import Path
 
 from crnn.cli import main
-from tests.steps.test_steps import session
+from tests.helpers import TINY_TRAIN, session
 
-TINY = [
-    "model.neck_channels=32",
-    "model.rnn_hidden=32",
-    "model.rnn_layers=1",
-    "data.batch_size=16",
-    "data.num_workers=0",
-    "data.real_tsv=null",
-    "trainer.max_epochs=1",
-    "trainer.limit_val_batches=2",
-    "trainer.log_every_n_steps=1",
-]
+TINY = [*TINY_TRAIN, "trainer.limit_val_batches=2"]
 
 
 def _train(args: list[str], capsys) -> tuple[int, str]:
