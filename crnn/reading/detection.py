@@ -89,6 +89,19 @@ def _components(mask: np.ndarray) -> list[np.ndarray]:
     return np.split(cells, np.flatnonzero(np.diff(which[order])) + 1) if len(cells) else []
 
 
+def digit_direction(cos: np.ndarray, sin: np.ndarray, weight: np.ndarray) -> float:
+    """The digit line's direction (radians) of a region from its cells' predicted directions, weighted.
+
+    The bars' axis is found first from the doubled angles, which a cell that took the digits for the other side
+    (a half turn off: text above the bars too, or the digits out of its view) does not cancel; then which way
+    along it the digits lie, by the weighted vote of the cells. Averaging the vectors themselves instead turns a
+    region split between the two ways into a direction across the bars."""
+    phi = np.arctan2(sin, cos)
+    axis = 0.5 * math.atan2(float((np.sin(2 * phi) * weight).sum()), float((np.cos(2 * phi) * weight).sum()))
+    along = float((np.cos(phi - axis) * weight).sum())
+    return axis if along >= 0 else axis + math.pi
+
+
 def boxes_from_maps(maps: np.ndarray, post: DetectorPostConfig, stride: int = STRIDE) -> list[Detection]:
     """Detections (quads in the detector's input pixels) from maps `(3, h, w)`: probability, cos, sin."""
     prob, cos, sin = maps[0], maps[1], maps[2]
@@ -101,7 +114,7 @@ def boxes_from_maps(maps: np.ndarray, post: DetectorPostConfig, stride: int = ST
         score = float(p.mean())
         if score < post.min_score:
             continue
-        theta = math.atan2(float((sin[rows, cols] * p).sum()), float((cos[rows, cols] * p).sum()))
+        theta = digit_direction(cos[rows, cols], sin[rows, cols], p)
         d = np.array([math.cos(theta), math.sin(theta)])
         n = np.array([-d[1], d[0]])  # 90 degrees clockwise of d on screen: towards the digits
         pts = np.column_stack([cols + 0.5, rows + 0.5]) * stride

@@ -18,7 +18,7 @@ from PIL import Image
 
 from crnn.core.codec import Decoded
 from crnn.core.confidence import is_sure
-from crnn.core.geometry import ALWAYS_READ_VARIANTS, SYMBOL_VARIANTS, straighten, sub_quad
+from crnn.core.geometry import ALWAYS_READ_VARIANTS, SYMBOL_VARIANTS, direction, straighten, sub_quad
 from crnn.core.preprocess import view
 from crnn.core.symbology import Format, checksum_ok, format_of
 from crnn.reading.bars import _match_zxing, printed_form, same_number, zxing_decode
@@ -123,7 +123,8 @@ class PhotoReader:
 
     def read_barcodes(self, image: Image.Image, decodes: Sequence[dict] = ()) -> list[BarcodeRead]:
         """Every barcode in `image` (its pixels), without the cross-check and whatever its confidence. `decodes`:
-        the bar decoder's, when the bars are evidence: a barcode they decode is not read turned (`turned`).
+        the bar decoder's, when the bars are evidence: a barcode they decode lies the way they read
+        (`which_way_up`) and is not read turned (`turned`).
 
         Each detection is read under the first `variants` hypotheses of `SYMBOL_VARIANTS`; those past
         `ALWAYS_READ_VARIANTS` only for a barcode whose read from the others is unsure (under the floor or failing
@@ -134,16 +135,49 @@ class PhotoReader:
         it. With two main-job model sets on the real photos this read as many photos as taking the most confident
         read and removed the one confident misread each had (docs/decisions.md, "Views").
         """
-        owned = self.detections(image)
+        valid = [z for z in decodes if checksum_ok(z["text"])]
+        owned, reads = self.which_way_up(image, self.detections(image), valid)
         first = SYMBOL_VARIANTS[: min(self.policy.variants, ALWAYS_READ_VARIANTS)]
         later = SYMBOL_VARIANTS[len(first) : self.policy.variants]
         reads = self.read_in_passes(
-            self._read(image, owned, first),
+            reads,
             (lambda unsure: self._read(image, [(k, d) for k, d in owned if k in unsure], later)) if later else None,
         )
-        valid = [z for z in decodes if checksum_ok(z["text"])]
         decoded = {k for k, b in reads.items() if _match_zxing(b.detection, valid) is not None}
         return self.turned(image, [(k, d) for k, d in owned if k not in decoded], reads, first)
+
+    def which_way_up(
+        self, image: Image.Image, owned: list[tuple[int, Detection]], decodes: Sequence[dict] = ()
+    ) -> tuple[list[tuple[int, Detection]], list[tuple[int, Detection, list[tuple[np.ndarray, Decoded]]]]]:
+        """Each barcode's detections the way up it reads, and their reads under the first hypotheses.
+
+        Which side of the bars the digits lie on is the least sure thing a detector says: text on both sides, or
+        digits out of a map cell's view, turn it by a half, and the detections of one barcode at different zooms
+        may disagree. A barcode whose bars decode (`decodes`, check digit valid) lies the way they read. Any other
+        is read both ways (its detections as its best one says, and turned by a half), each way's crops fused,
+        and the way whose reading is sure, then more confident, is kept (issue #33: the constrained decoder's
+        likelihood chooses)."""
+        first = SYMBOL_VARIANTS[: min(self.policy.variants, ALWAYS_READ_VARIANTS)]
+        lead: dict[int, Detection] = {}
+        for k, d in owned:  # best first: the first of each barcode leads it
+            lead.setdefault(k, d)
+        ways: dict[int, tuple[int, ...]] = {}
+        for k, d in lead.items():
+            z = _match_zxing(d, list(decodes))
+            bars = None if z is None else np.subtract(*np.array(z["quad"], dtype=np.float64)[[1, 0]])
+            ways[k] = (0, 2) if bars is None else ((0,) if float(np.dot(bars, direction(d.quad))) >= 0 else (2,))
+        turned = []
+        for k, d in owned:
+            for way in ways[k]:
+                turn = way + (2 if float(np.dot(direction(d.quad), direction(lead[k].quad))) < 0 else 0)
+                turned.append((2 * k + way // 2, Detection(np.roll(d.quad, -turn, axis=0), d.score) if turn % 4 else d))
+        reads = self._read(image, turned, first)
+        fused = self._fuse(reads)
+        keep: dict[int, int] = {}
+        for j in sorted(fused, key=lambda j: (fused[j].checksum_ok, fused[j].confidence, -(j % 2))):
+            keep[j // 2] = j  # the likelier way last; as detected when they tie
+        owned = [(j // 2, d) for j, d in turned if keep.get(j // 2) == j]
+        return owned, [(j // 2, d, m) for j, d, m in reads if keep.get(j // 2) == j]
 
     def turned(
         self,
@@ -152,14 +186,14 @@ class PhotoReader:
         best: dict[int, BarcodeRead],
         variants: Sequence[tuple[float, float, float, float]],
     ) -> list[BarcodeRead]:
-        """A barcode that reads unsure may lie another way round than its detection says (the digits' side is the
-        detector's guess): its detections are read again turned by a half, a quarter and three quarters (the quad's
-        corners taken one, two or three places on), and the likeliest reading of any turn is kept (sure before
-        unsure, then by confidence), with the turned quad, so that the box says where the digits are. Only the
-        barcodes of `owned` are turned: one the bars decode is left to them (`fuse_bars`), as a turned misread
-        would only contradict them."""
+        """A barcode that still reads unsure, both ways up (`which_way_up`), may have its digits along a short side
+        of its detection: its detections are read again turned by a quarter and by three quarters (the quad's
+        corners taken one or three places on), and the likeliest reading of any turn is kept (sure before unsure,
+        then by confidence), with the turned quad, so that the box says where the digits are. Only the barcodes of
+        `owned` are turned: one the bars decode is left to them (`fuse_bars`), as a turned misread would only
+        contradict them."""
         floor = self.policy.min_confidence
-        for turn in (2, 1, 3):
+        for turn in (1, 3):
             unsure = {k for k, b in best.items() if not is_sure(b.confidence, b.checksum_ok, floor)}
             if not unsure:
                 break

@@ -197,25 +197,29 @@ def test_fallback_variants_are_read_only_for_unsure_barcodes(monkeypatch: pytest
     reader.detectors, reader.reader = [Stand()], Stand()  # type: ignore[list-item,assignment]
     reader.policy = ReadingPolicy(views=(), zooms=(1.0,), min_confidence=0.05, variants=2)
     assert [r.text for r in reader.read_barcodes(Image.new("RGB", (200, 100)))] == ["0360", "96385074"]
-    assert seen[:4] == [60, 63, 90, 92]  # then a, still unsure, turned (`test_an_unsure_barcode_is_read_turned`)
+    # Each barcode read as detected and turned by a half (its crops then end where its top was: a at 20 and 16.8,
+    # b at 70 and 68.4); then a, still unsure, turned by quarters (`test_an_unsure_barcode_is_read_turned`).
+    assert seen[:8] == [60, 63, 20, 17, 90, 92, 70, 68]
     seen.clear()
     reader.policy = reader.policy.updated({"variants": 3})
     reads = reader.read_barcodes(Image.new("RGB", (200, 100)))
     assert [r.text for r in reads] == ["036000291452", "96385074"] and reads[0].checksum_ok
-    assert seen == [60, 63, 90, 92, 72]  # a's third crop read after the first pass; b's never; a is then sure
+    # a's third crop read after the first pass, the way up that read likelier (as detected: a tie); b's never;
+    # a is then sure.
+    assert seen == [60, 63, 20, 17, 90, 92, 70, 68, 72]
     seen.clear()
     reader.policy = reader.policy.updated(
         {"variants": 6}
     )  # the default: the box 0.4, 0.5 and 0.6 lower join the fallback
     reads = reader.read_barcodes(Image.new("RGB", (200, 100)))
     assert [r.text for r in reads] == ["036000291452", "96385074"]
-    assert seen == [60, 63, 90, 92, 72, 76, 80, 84]
+    assert seen == [60, 63, 20, 17, 90, 92, 70, 68, 72, 76, 80, 84]
     seen.clear()
     reader.policy = reader.policy.updated(
         {"variants": 1, "views": ("sides4",)}
     )  # opt-in: every crop read in the crop reader's views too
     reader.read_barcodes(Image.new("RGB", (200, 100)))
-    assert seen[:4] == [60, 56, 90, 82]  # each crop, then it with 4% off each side
+    assert seen[:2] == [60, 56] and seen[4:6] == [90, 82]  # each crop, then it with 4% off each side
 
 
 def test_photo_figures_tell_a_misread_from_a_sure_read_of_something_else(tmp_path: Path) -> None:
@@ -275,38 +279,71 @@ def test_a_photo_with_exif_orientation_is_read_as_shown(tmp_path: Path) -> None:
     assert result.size == (300, 500)
 
 
-def test_an_unsure_barcode_is_read_turned_and_its_quad_says_where_the_digits_are(monkeypatch) -> None:
-    """The detector's guess of the digits' side can be wrong (a photo upside down): an unsure barcode is read
-    again turned by a half, a quarter and three quarters; the likeliest turn wins, with its turned quad."""
+def test_every_barcode_is_read_both_ways_up_and_its_quad_says_where_the_digits_are(monkeypatch) -> None:
+    """The detector's guess of the digits' side can be wrong (a photo upside down, text on both sides of the bars):
+    every barcode is read as detected and turned by a half, and the likelier way wins, with its turned quad; a
+    barcode the bars decode lies the way they read; one still unsure is read turned by a quarter either way."""
     from crnn.core.codec import Codec, Decoded
     from crnn.core.geometry import corners
     from crnn.reading import photos as photo
     from crnn.reading.detection import Detection
     from tests.helpers import frames_for
 
-    upside_down = Detection(corners(40, 20, 120, 60), 0.9)
-    # A stand-in straightening: the crop's width is the y of the quad's bottom-right corner: 60 as detected, 20
-    # turned by a half (the digits along the top edge, as the photo shows them).
-    monkeypatch.setattr(photo, "straighten", lambda image, quad: Image.new("L", (round(quad[2, 1]), 10)))
+    detected = Detection(corners(40, 20, 120, 60), 0.9)
+    # A stand-in straightening: the crop's width is x + y of the quad's third corner: 180 as detected, 60 turned by
+    # a half (the digits along the top edge), 100 and 140 turned by a quarter one way and the other.
+    monkeypatch.setattr(photo, "straighten", lambda image, quad: Image.new("L", (round(quad[2].sum()), 10)))
+    reads_at = {60: "036000291452"}  # crop width -> what it reads (else a short unsure number)
+    seen: list[int] = []
 
     class Stand:
         codec, ean13_lead0_prior, erasure_prior, erasable = Codec(), 1.0, 0.0, ()
 
         def detect(self, image: Image.Image, zoom: float = 1.0) -> list[Detection]:
-            return [upside_down]
+            return [detected]
 
         def decode_members(self, crops: list[Image.Image]) -> list[tuple[np.ndarray, list[Decoded]]]:
-            logp = np.stack([frames_for("036000291452" if c.width == 20 else "0360") for c in crops])
+            seen.extend(c.width for c in crops)
+            logp = np.stack([frames_for(reads_at.get(c.width, "0360")) for c in crops])
             return [(logp, [self.codec.decode_greedy(lp) for lp in logp])]
 
     reader = PhotoReader.__new__(PhotoReader)
     reader.detectors, reader.reader = [Stand()], Stand()  # type: ignore[list-item,assignment]
     reader.policy = ReadingPolicy(views=(), zooms=(1.0,), min_confidence=0.05, variants=1)
-    (read,) = reader.read_barcodes(Image.new("RGB", (200, 100)))
-    assert read.text == "036000291452" and read.checksum_ok
-    assert np.allclose(read.detection.quad, np.roll(upside_down.quad, -2, axis=0))
+    image = Image.new("RGB", (200, 100))
+    (read,) = reader.read_barcodes(image)
+    assert read.text == "036000291452" and read.checksum_ok and seen == [180, 60]  # both ways, at once
+    assert np.allclose(read.detection.quad, np.roll(detected.quad, -2, axis=0))
     assert abs(abs(read.detection.angle) - 180) < 1e-6
-    # A barcode the bars decode is left to them: not read turned (a turned misread would only contradict them).
-    bars = [{"text": "0036000291452", "format": "EAN-13", "quad": upside_down.quad.tolist()}]
-    (read,) = reader.read_barcodes(Image.new("RGB", (200, 100)), bars)
-    assert read.text == "0360" and np.allclose(read.detection.quad, upside_down.quad)
+    # The bars decode it, read right to left on screen: it lies upside down, and only that way is read.
+    seen.clear()
+    bars = [{"text": "0036000291452", "format": "EAN-13", "quad": np.roll(detected.quad, -2, axis=0).tolist()}]
+    (read,) = reader.read_barcodes(image, bars)
+    assert read.text == "036000291452" and seen == [60]
+    # Read left to right, they say it lies as detected: read so, even though that way reads unsure (the bars
+    # then give the number, `fuse_bars`); a turned misread would only contradict them.
+    seen.clear()
+    bars[0]["quad"] = detected.quad.tolist()
+    (read,) = reader.read_barcodes(image, bars)
+    assert read.text == "0360" and np.allclose(read.detection.quad, detected.quad) and seen == [180]
+    # Digits along a short side: neither way reads, so it is read turned by a quarter, then three quarters.
+    seen.clear()
+    reads_at = {100: "036000291452"}
+    (read,) = reader.read_barcodes(image)
+    assert read.text == "036000291452" and seen == [180, 60, 100]
+    assert np.allclose(read.detection.quad, np.roll(detected.quad, -1, axis=0))
+
+
+def test_a_region_split_between_the_two_ways_keeps_its_axis() -> None:
+    """Cells that put the digits on the other side of the bars (a half turn off) do not turn a region's direction
+    across the bars: the axis comes from the doubled angles, the way along it from the cells' vote."""
+    from crnn.reading.detection import digit_direction
+
+    angles = np.radians([30.0] * 6 + [210.0] * 4)  # six cells one way, four the other, along one axis
+    theta = digit_direction(np.cos(angles), np.sin(angles), np.ones(10))
+    assert np.isclose(np.degrees(theta) % 360, 30.0)
+    theta = digit_direction(np.cos(angles), np.sin(angles), np.array([0.2] * 6 + [1.0] * 4))  # surer cells win
+    assert np.isclose(np.degrees(theta) % 360, 210.0)
+    # Split evenly, the vectors' plain mean is about nothing and points anywhere; the axis holds.
+    even = np.radians([30.0] * 5 + [210.0] * 5) + np.linspace(-0.01, 0.01, 10)
+    assert abs(np.degrees(digit_direction(np.cos(even), np.sin(even), np.ones(10))) % 180 - 30.0) < 1.0
