@@ -136,11 +136,11 @@ class PhotoReader:
         read and removed the one confident misread each had (docs/decisions.md, "Views").
         """
         valid = [z for z in decodes if checksum_ok(z["text"])]
-        owned, reads = self.which_way_up(image, self.detections(image), valid)
+        owned, first_reads = self.which_way_up(image, self.detections(image), valid)
         first = SYMBOL_VARIANTS[: min(self.policy.variants, ALWAYS_READ_VARIANTS)]
         later = SYMBOL_VARIANTS[len(first) : self.policy.variants]
         reads = self.read_in_passes(
-            reads,
+            first_reads,
             (lambda unsure: self._read(image, [(k, d) for k, d in owned if k in unsure], later)) if later else None,
         )
         decoded = {k for k, b in reads.items() if _match_zxing(b.detection, valid) is not None}
