@@ -52,6 +52,9 @@ class DetectorDataConfig:
     # (close-up phone photos, barcodes half out of frame).
     zoom_p: float = 0.3
     zoom_fill: tuple[float, float] = (0.6, 1.3)
+    # The whole photo turned by any angle on an expanded canvas, its corners filled white, black or grey (an image
+    # turned in software, a scan): the surroundings turn with the barcode, and bars may meet a flat fill.
+    turn_p: float = 0.25
 
 
 @dataclass

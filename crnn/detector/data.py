@@ -137,6 +137,8 @@ class SceneDataset(Dataset):
             image, quads = _zoom(image, quads, rng.uniform(*d.zoom_fill), rng)
         elif rng.random() < d.shrink_p:
             image, quads = _shrink(image, quads, rng.uniform(d.shrink_min, 1.0), rng)
+        if rng.random() < d.turn_p:
+            image, quads = _turn(image, quads, rng.uniform(0.0, 360.0), _fill(image, rng))
         return image, quads, oriented
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
@@ -187,6 +189,22 @@ def _shrink(
     off = np.array([rng.randint(0, w - size[0]), rng.randint(0, h - size[1])])
     canvas.paste(small, (int(off[0]), int(off[1])))
     return canvas, [q * np.array(size) / (w, h) + off for q in quads]
+
+
+def _fill(image: Image.Image, rng: random.Random) -> int:
+    """The colour software fills a turned photo's new corners with: white, black, or the photo's own grey."""
+    u = rng.random()
+    return 255 if u < 0.5 else 0 if u < 0.75 else int(np.median(np.asarray(image)))
+
+
+def _turn(image: Image.Image, quads: list[np.ndarray], angle: float, fill: int) -> tuple[Image.Image, list[np.ndarray]]:
+    """The whole photo turned by `angle` degrees counter-clockwise on a canvas expanded to hold it (corners
+    filled with `fill`), as an image turned in software or a scan lies; its barcodes' quads moved with it."""
+    turned = image.rotate(angle, expand=True, fillcolor=fill, resample=Image.Resampling.BILINEAR)
+    a = np.radians(angle)
+    rot = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])  # y down: counter-clockwise on screen
+    centre, new_centre = np.array(image.size) / 2, np.array(turned.size) / 2
+    return turned, [(q - centre) @ rot.T + new_centre for q in quads]
 
 
 def _zoom(

@@ -185,6 +185,34 @@ def test_zoom_keeps_the_barcode_centre_in_a_window_of_the_same_aspect() -> None:
         assert 0 <= cx <= crop.width and 0 <= cy <= crop.height
 
 
+def test_a_turned_photo_keeps_its_barcode_under_its_quad_and_its_digits_side() -> None:
+    """The `turn_p` augmentation: the photo turned on an expanded canvas with a flat fill; the quad moves with the
+    pixels (its corners land on the patch's corners) and its digit line turns by the angle."""
+    import math
+
+    from crnn.core.geometry import corners, direction
+    from crnn.detector.data import _turn
+
+    image = Image.new("L", (200, 120), 200)
+    image.paste(0, (40, 30, 120, 70))  # the "barcode": a dark patch, its digits along the bottom
+    quad = corners(40, 30, 120, 70)
+    for angle, fill in ((30.0, 255), (90.0, 0), (225.0, 128)):
+        turned, (moved,) = _turn(image, [quad], angle, fill)
+        a = math.radians(angle)
+        assert turned.size == pytest.approx(
+            (200 * abs(math.cos(a)) + 120 * abs(math.sin(a)), 200 * abs(math.sin(a)) + 120 * abs(math.cos(a))), abs=2
+        )
+        px = np.asarray(turned)
+        inner = moved.mean(axis=0) + 0.8 * (moved - moved.mean(axis=0))  # well inside the patch
+        assert all(px[int(round(y)), int(round(x))] < 40 for x, y in inner)
+        assert px[0, 0] == fill or angle % 90 == 0  # the new corners are filled
+        # Counter-clockwise on screen (y down): the digit line's angle decreases by `angle`.
+        got = math.degrees(math.atan2(*direction(moved)[::-1]))
+        assert (got + angle) % 360 == pytest.approx(0.0, abs=0.5) or (got + angle) % 360 == pytest.approx(
+            360.0, abs=0.5
+        )
+
+
 def test_scene_folders_follow_the_detector_generator_settings(tmp_path: Path) -> None:
     from crnn.detector.train import ensure_scenes
 
