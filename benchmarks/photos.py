@@ -25,7 +25,7 @@ from crnn.config.reading import DEFAULT_VARIANTS, DEFAULT_ZOOMS
 from crnn.core.confidence import MIN_CONFIDENCE
 from crnn.core.labels import read_tsv
 from crnn.core.symbology import ERASABLE
-from crnn.evaluation.photos import evaluate_photos, photo_formats
+from crnn.evaluation.photos import evaluate_photos, photo_formats, photo_groups
 from crnn.reading.photos import PhotoReader
 
 
@@ -215,8 +215,7 @@ def rotated_table(reader: PhotoReader, photos: Path, angles: list[float]) -> dic
     from crnn.core.images import load_image
 
     samples = read_tsv(photos, None)  # names resolved as the evaluation resolves them
-    with open(photos, newline="", encoding="utf-8-sig") as f:
-        group = {Path(r["filename"]).name: r.get("group", "") for r in csv.DictReader(f, delimiter="\t")}
+    group = {name: g for name, (g, _) in photo_groups(photos).items()}
     out: dict = {}
     print("\nangle   n   read  fused  wrong_sure  fused_wrong_sure  zxing  opencv  ms digits  ms fused")
     for angle in angles:

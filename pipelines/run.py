@@ -44,7 +44,7 @@ def controller_argv(argv: list[str]) -> list[str]:
     from clearml import Task
 
     task_id = get_remote_task_id()
-    text = Task.get_task(task_id=task_id).get_configuration_object(COMMAND_LINE)
+    text: str | None = Task.get_task(task_id=task_id).get_configuration_object(COMMAND_LINE)
     try:
         recorded = json.loads(text or "null")
     except json.JSONDecodeError as e:

@@ -141,7 +141,7 @@ def _cmd_serve(a: argparse.Namespace) -> int:
 
 
 def _cmd_read(a: argparse.Namespace) -> int:
-    crops, photos = _kinds(a, list(_image_files(a.images)))
+    crops, photos, a = _kinds(a, list(_image_files(a.images)))
     rc = _read_crops(a, crops) if crops else 0
     return max(rc, _read_photos(a, photos) if photos else 0)
 
@@ -151,18 +151,17 @@ def _cmd_read(a: argparse.Namespace) -> int:
 CROP_ASPECT = 2.5
 
 
-def _kinds(a: argparse.Namespace, files: list[Path]) -> tuple[list[Path], list[Path]]:
-    """The crops and the photos among `files`: all photos with --detector, all crops with --model alone; with
-    neither, the bundled models read each image as its shape says (`CROP_ASPECT`)."""
+def _kinds(a: argparse.Namespace, files: list[Path]) -> tuple[list[Path], list[Path], argparse.Namespace]:
+    """The crops and the photos among `files`, and the arguments with the models that read them filled in (a
+    copy): all photos with --detector, all crops with --model alone; with neither, the bundled models read each
+    image as its shape says (`CROP_ASPECT`)."""
     from crnn.core.images import ImageError, image_size
     from crnn.models import bundled
 
     if a.detector:
-        a.model = a.model or str(bundled("recogniser"))
-        return [], files
+        return [], files, argparse.Namespace(**{**vars(a), "model": a.model or str(bundled("recogniser"))})
     if a.model:
-        return files, []
-    a.model = str(bundled("recogniser"))
+        return files, [], a
     crops: list[Path] = []
     photos: list[Path] = []
     for p in files:
@@ -171,9 +170,8 @@ def _kinds(a: argparse.Namespace, files: list[Path]) -> tuple[list[Path], list[P
         except ImageError:
             w, h = 1, 1  # read as a photo: its loading reports the error
         (crops if w >= CROP_ASPECT * h else photos).append(p)
-    if photos:
-        a.detector = [str(bundled("detector"))]
-    return crops, photos
+    detector = [str(bundled("detector"))] if photos else a.detector
+    return crops, photos, argparse.Namespace(**{**vars(a), "model": str(bundled("recogniser")), "detector": detector})
 
 
 def _read_crops(a: argparse.Namespace, files: list[Path]) -> int:

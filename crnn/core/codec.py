@@ -24,7 +24,7 @@ Decoder = Literal["greedy", "beam", "constrained"]
 DECODERS: tuple[Decoder, ...] = ("greedy", "beam", "constrained")
 
 
-_NEG = -1e30
+_NEG = search_numpy.NEG_INF
 
 
 # Prior probability that a crop lacks a digit the check digit can supply (constrained decoder); 0 turns the

@@ -12,7 +12,7 @@ import numpy as np
 
 from crnn.core.symbology import Constraint
 
-_NEG = -1e30
+NEG_INF = -1e30  # a log-probability that stands for impossible
 
 
 def search(
@@ -54,8 +54,8 @@ def search_one_length(
     s_after = np.arange(10)
     src = np.array([[[(s_after - c.weights[k] * d) % 10 for d in range(10)] for k in range(L)] for c in group])
     # B[n, g, k, s]: k digits emitted, sum s, current frame blank. C[n, g, k, d, s]: in the run of digit d (k-th).
-    B = np.full((N, G, L + 1, 10), _NEG)
-    C = np.full((N, G, L + 1, 10, 10), _NEG)
+    B = np.full((N, G, L + 1, 10), NEG_INF)
+    C = np.full((N, G, L + 1, 10, 10), NEG_INF)
     B[:, :, 0, 0] = 0.0
     bp_B = np.zeros((T, N, G, L + 1, 10), dtype=np.int8)  # 0: from B, 1 + d: from C of digit d
     bp_C = np.zeros((T, N, G, L + 1, 10, 10), dtype=np.int8)  # 0: continue, 1: from B, 2 + d': from C of d'
@@ -73,7 +73,7 @@ def search_one_length(
         # Into digit d at position k: continue its run, or start it after a blank or another digit
         # (the best other digit: the runner-up where the best is d itself).
         rest = C.copy()
-        np.put_along_axis(rest, arg1[:, :, :, None], _NEG, 3)
+        np.put_along_axis(rest, arg1[:, :, :, None], NEG_INF, 3)
         arg2 = rest.argmax(3)
         top2 = np.take_along_axis(rest, arg2[:, :, :, None], 3)[:, :, :, 0]
         from_b = B[nn, gg, km1, sidx]
@@ -83,8 +83,8 @@ def search_one_length(
         stacked = np.stack([C[:, :, 1:], from_b, from_c])
         choice = stacked.argmax(0)
         val = stacked.max(0) + lp_digit[:, t, None, None, :, None]
-        newC = np.full_like(C, _NEG)
-        newC[:, :, 1:] = np.where(allowed[None, ..., None], val, _NEG)
+        newC = np.full_like(C, NEG_INF)
+        newC[:, :, 1:] = np.where(allowed[None, ..., None], val, NEG_INF)
         bp_C[t, :, :, 1:] = np.where(choice == 2, 2 + from_c_arg, choice)
         B, C = newB, newC
     end_b = B[:, :, L, 0]  # (N, G)
@@ -93,7 +93,7 @@ def search_one_length(
     results: list[tuple[float, list[int], Constraint] | None] = []
     for n in range(N):
         g = int(scores[n].argmax())
-        if scores[n, g] <= _NEG / 2:
+        if scores[n, g] <= NEG_INF / 2:
             results.append(None)
             continue
         # Backtrack from the best final state of the best constraint.

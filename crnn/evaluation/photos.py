@@ -24,13 +24,18 @@ def _format(group: str, label: str) -> str:
     return group if group in FORMATS else format_of(label) or "other"
 
 
-def photo_formats(tsv: str | Path) -> dict[str, str]:
-    """The format of each labelled photo of `tsv`, by file name (as `per_format` counts them)."""
+def photo_groups(tsv: str | Path) -> dict[str, tuple[str, str]]:
+    """Each labelled photo of `tsv` by file name: its group (the `group` or `format` column, else "") and label."""
     with open(tsv, newline="", encoding="utf-8-sig") as f:
         return {
-            Path(r.get("filename") or "").name: _format(r.get("group") or r.get("format") or "", r.get("text") or "")
+            Path(r.get("filename") or "").name: (r.get("group") or r.get("format") or "", r.get("text") or "")
             for r in csv.DictReader(f, delimiter="\t")
         }
+
+
+def photo_formats(tsv: str | Path) -> dict[str, str]:
+    """The format of each labelled photo of `tsv`, by file name (as `per_format` counts them)."""
+    return {name: _format(group, label) for name, (group, label) in photo_groups(tsv).items()}
 
 
 def near_label(text: str, label: str) -> bool:
@@ -74,11 +79,7 @@ def evaluate_photos(reader: PhotoReader, tsv: str | Path, zxing: bool = True, pr
     from crnn.core.labels import read_tsv
 
     samples = read_tsv(tsv, None)
-    with open(tsv, newline="", encoding="utf-8-sig") as f:
-        group_of = {
-            Path(r.get("filename") or "").name: r.get("group") or r.get("format") or ""
-            for r in csv.DictReader(f, delimiter="\t")
-        }
+    group_of = {name: group for name, (group, _) in photo_groups(tsv).items()}
     rows = []
     seconds = fused_seconds = 0.0
     for s in tqdm(samples, desc="photos", unit="photo", disable=not progress):
