@@ -42,6 +42,15 @@ class BarcodeRead:
     # agree), "bars" (the bar decoder, where the recogniser was unsure or found nothing); see `fuse_bars`.
     source: str = "digits"
     conflict: bool = False  # the bar decoder read another valid number there: never shown as sure
+    # Of the barcode's crops (detections x zooms x hypotheses x recognisers) whose reading passes its check digit,
+    # how many there are and how many read this number.
+    agreeing: int = 1
+    valid: int = 1
+
+    def sure_digits(self, min_confidence: float) -> bool:
+        """Sure on the recogniser's word alone: its check digit holds, its confidence is at least the floor and
+        its crops corroborate it (`corroborated`)."""
+        return is_sure(self.confidence, self.checksum_ok, min_confidence) and corroborated(self.agreeing, self.valid)
 
     @property
     def format(self) -> Format | None:
@@ -68,6 +77,12 @@ class BarcodeRead:
             "source": self.source,
             **({"conflict": True} if self.conflict else {}),
         }
+
+
+def corroborated(agreeing: int, valid: int) -> bool:
+    """Whether a barcode's crops back its number: at least half of those that read a valid number read it (crops
+    that read nothing valid, such as far-fetched hypotheses, neither back nor contradict it)."""
+    return 2 * agreeing >= valid
 
 
 @dataclass
@@ -194,7 +209,7 @@ class PhotoReader:
         contradict them."""
         floor = self.policy.min_confidence
         for turn in (1, 3):
-            unsure = {k for k, b in best.items() if not is_sure(b.confidence, b.checksum_ok, floor)}
+            unsure = {k for k, b in best.items() if not b.sure_digits(floor)}
             if not unsure:
                 break
             again = [(k, Detection(np.roll(d.quad, -turn, axis=0), d.score)) for k, d in owned if k in unsure]
@@ -231,7 +246,7 @@ class PhotoReader:
         later hypotheses), a barcode that reads unsure is fused again with what `fallback(unsure barcodes)` reads."""
         out = self._fuse(reads)
         if fallback is not None:
-            unsure = {k for k, b in out.items() if not is_sure(b.confidence, b.checksum_ok, self.policy.min_confidence)}
+            unsure = {k for k, b in out.items() if not b.sure_digits(self.policy.min_confidence)}
             more = fallback(unsure) if unsure else []
             if more:
                 out.update(self._fuse([r for r in reads if r[0] in unsure] + more))
@@ -280,7 +295,11 @@ class PhotoReader:
             # The number is the fused one (always one crop's read); its confidence and box are those of the most
             # confident crop that read it (`mine` is in that order), as before fusion whenever that crop's wins.
             i, _, r = next(t for t in mine if t[2].text == text)
-            out[k] = BarcodeRead(reads[i][1], r.text, r.confidence, r.checksum_ok, r.inferred)
+            agreeing = sum(t[2].text == text for t in mine)
+            valid = sum(t[2].checksum_ok for t in mine)
+            out[k] = BarcodeRead(
+                reads[i][1], r.text, r.confidence, r.checksum_ok, r.inferred, agreeing=agreeing, valid=valid
+            )
         return out
 
     def read_image(self, image: Image.Image) -> list[BarcodeRead]:
@@ -311,7 +330,7 @@ def photo_result(
     for b in reads:
         b.detection = Detection(b.detection.quad / scale, b.detection.score)
     size = (round(image.width / scale), round(image.height / scale))
-    sure = [b.vouched or (not b.conflict and is_sure(b.confidence, b.checksum_ok, min_confidence)) for b in reads]
+    sure = [b.vouched or (not b.conflict and b.sure_digits(min_confidence)) for b in reads]
     return PhotoResult(
         str(path),
         size,
@@ -361,7 +380,7 @@ def fuse_bars(reads: list[BarcodeRead], decodes: list[dict], min_confidence: flo
     for b, z, i in matched:
         if b.source == "digits+bars":
             continue
-        if is_sure(b.confidence, b.checksum_ok, min_confidence):
+        if b.sure_digits(min_confidence):
             b.conflict = True
             used.add(i)
         elif i not in used:  # a decode another reading already stands for leaves this one as it is (unsure)
