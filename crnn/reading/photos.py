@@ -42,15 +42,14 @@ class BarcodeRead:
     # agree), "bars" (the bar decoder, where the recogniser was unsure or found nothing); see `fuse_bars`.
     source: str = "digits"
     conflict: bool = False  # the bar decoder read another valid number there: never shown as sure
-    # Of the barcode's crops (detections x zooms x hypotheses x recognisers) whose reading passes its check digit,
-    # how many there are and how many read this number.
-    agreeing: int = 1
-    valid: int = 1
+    # The share of the confidence of the barcode's crops (detections x zooms x hypotheses x recognisers) that read
+    # a number passing its check digit, on this number.
+    support: float = 1.0
 
     def sure_digits(self, min_confidence: float) -> bool:
         """Sure on the recogniser's word alone: its check digit holds, its confidence is at least the floor and
         its crops corroborate it (`corroborated`)."""
-        return is_sure(self.confidence, self.checksum_ok, min_confidence) and corroborated(self.agreeing, self.valid)
+        return is_sure(self.confidence, self.checksum_ok, min_confidence) and corroborated(self.support)
 
     @property
     def format(self) -> Format | None:
@@ -75,14 +74,15 @@ class BarcodeRead:
             **({"inferred": list(self.inferred)} if self.inferred else {}),
             **({"zxing": self.zxing} if self.zxing is not None else {}),
             "source": self.source,
+            "support": round(self.support, 3),
             **({"conflict": True} if self.conflict else {}),
         }
 
 
-def corroborated(agreeing: int, valid: int) -> bool:
-    """Whether a barcode's crops back its number: at least half of those that read a valid number read it (crops
-    that read nothing valid, such as far-fetched hypotheses, neither back nor contradict it)."""
-    return 2 * agreeing >= valid
+def corroborated(support: float) -> bool:
+    """Whether a barcode's crops back its number: it holds at least half the confidence of those that read a valid
+    number (a crop that reads nothing likely, such as a far-fetched hypothesis, weighs next to nothing)."""
+    return support >= 0.5
 
 
 @dataclass
@@ -295,11 +295,9 @@ class PhotoReader:
             # The number is the fused one (always one crop's read); its confidence and box are those of the most
             # confident crop that read it (`mine` is in that order), as before fusion whenever that crop's wins.
             i, _, r = next(t for t in mine if t[2].text == text)
-            agreeing = sum(t[2].text == text for t in mine)
-            valid = sum(t[2].checksum_ok for t in mine)
-            out[k] = BarcodeRead(
-                reads[i][1], r.text, r.confidence, r.checksum_ok, r.inferred, agreeing=agreeing, valid=valid
-            )
+            mass = sum(t[2].confidence for t in mine if t[2].checksum_ok)
+            support = sum(t[2].confidence for t in mine if t[2].text == text) / mass if mass > 0 else 1.0
+            out[k] = BarcodeRead(reads[i][1], r.text, r.confidence, r.checksum_ok, r.inferred, support=support)
         return out
 
     def read_image(self, image: Image.Image) -> list[BarcodeRead]:

@@ -347,3 +347,45 @@ def test_a_region_split_between_the_two_ways_keeps_its_axis() -> None:
     # Split evenly, the vectors' plain mean is about nothing and points anywhere; the axis holds.
     even = np.radians([30.0] * 5 + [210.0] * 5) + np.linspace(-0.01, 0.01, 10)
     assert abs(np.degrees(digit_direction(np.cos(even), np.sin(even), np.ones(10))) % 180 - 30.0) < 1.0
+
+
+def test_a_number_its_crops_do_not_back_is_not_sure() -> None:
+    """A barcode's number is sure on the digits alone only when it holds at least half the confidence of the
+    crops that read a valid number: one crop's confident read against two that read another number is not."""
+    from crnn.core.codec import Codec, Decoded
+    from crnn.core.geometry import corners
+    from crnn.reading.photos import corroborated
+    from tests.helpers import frames_for
+
+    x, y = "036000291452", "4006381333931"  # both pass their check digits
+    detections = [Detection(corners(40, 20, 120, 60), 0.9 - 0.1 * i) for i in range(3)]  # one barcode, three zooms
+    said: list[tuple[str, float]] = []  # what each crop reads, in order: (text, confidence)
+
+    class Stand:
+        codec, ean13_lead0_prior, erasure_prior, erasable = Codec(), 1.0, 0.0, ()
+
+        def detect(self, image: Image.Image, zoom: float = 1.0) -> list[Detection]:
+            return [detections[[1.0, 0.8, 0.6].index(zoom)]]
+
+        def decode_members(self, crops: list[Image.Image]) -> list[tuple[np.ndarray, list[Decoded]]]:
+            # First both ways, as (detection, way): each detection as detected reads `said`, turned nothing; later
+            # passes (turned by quarters) read nothing either.
+            both_ways = len(crops) == 2 * len(said)
+            texts = [said[i // 2] if both_ways and i % 2 == 0 else ("0360", 0.01) for i in range(len(crops))]
+            logp = np.stack([frames_for(t) for t, _ in texts])
+            return [(logp, [Decoded(t, c, (c,) * len(t)) for t, c in texts])]
+
+    reader = PhotoReader.__new__(PhotoReader)
+    reader.detectors, reader.reader = [Stand()], Stand()  # type: ignore[list-item,assignment]
+    reader.policy = ReadingPolicy(views=(), zooms=(1.0, 0.8, 0.6), min_confidence=0.05, variants=1)
+    reader.cross_check = reader.fuse = False
+    image = Image.new("RGB", (200, 100))
+    said[:] = [(x, 0.9), (y, 0.2), (y, 0.2)]  # the likeliest number together is y, but x holds the confidence
+    result = photo_result("p.png", image, 1.0, reader.read_image(image), 0.05)
+    assert result.barcodes == [] and [b.text for b in result.uncertain] == [y]
+    assert result.uncertain[0].support == pytest.approx(0.4 / 1.3)
+    said[:] = [(y, 0.9), (y, 0.2), (x, 0.2)]  # y read by two crops and most of the confidence: sure
+    result = photo_result("p.png", image, 1.0, reader.read_image(image), 0.05)
+    assert [b.text for b in result.barcodes] == [y] and result.barcodes[0].support == pytest.approx(1.1 / 1.3)
+    assert result.barcodes[0].to_dict()["support"] == pytest.approx(0.846, abs=1e-3)
+    assert corroborated(0.5) and not corroborated(0.49)
