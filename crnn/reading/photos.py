@@ -170,8 +170,8 @@ class PhotoReader:
         digits out of a map cell's view, turn it by a half, and the detections of one barcode at different zooms
         may disagree. A barcode whose bars decode (`decodes`, check digit valid) lies the way they read. Any other
         is read both ways (its detections as its best one says, and turned by a half), each way's crops fused,
-        and the way whose reading is sure, then more confident, is kept (issue #33: the constrained decoder's
-        likelihood chooses)."""
+        and the way whose reading passes the check digit, then is more confident, is kept (issue #33: the
+        constrained decoder's likelihood chooses)."""
         first = SYMBOL_VARIANTS[: min(self.policy.variants, ALWAYS_READ_VARIANTS)]
         lead: dict[int, Detection] = {}
         for k, d in owned:  # best first: the first of each barcode leads it
@@ -181,17 +181,19 @@ class PhotoReader:
             z = _match_zxing(d, list(decodes))
             bars = None if z is None else np.subtract(*np.array(z["quad"], dtype=np.float64)[[1, 0]])
             ways[k] = (0, 2) if bars is None else ((0,) if float(np.dot(bars, direction(d.quad))) >= 0 else (2,))
-        turned = []
+        # Barcode k read one way is read as barcode 2k (as its lead says) or 2k + 1 (turned by a half); each
+        # detection first turned to agree with its barcode's lead.
+        both = []
         for k, d in owned:
             for way in ways[k]:
                 turn = way + (2 if float(np.dot(direction(d.quad), direction(lead[k].quad))) < 0 else 0)
-                turned.append((2 * k + way // 2, Detection(np.roll(d.quad, -turn, axis=0), d.score) if turn % 4 else d))
-        reads = self._read(image, turned, first)
+                both.append((2 * k + way // 2, Detection(np.roll(d.quad, -turn, axis=0), d.score) if turn % 4 else d))
+        reads = self._read(image, both, first)
         fused = self._fuse(reads)
         keep: dict[int, int] = {}
         for j in sorted(fused, key=lambda j: (fused[j].checksum_ok, fused[j].confidence, -(j % 2))):
-            keep[j // 2] = j  # the likelier way last; as detected when they tie
-        owned = [(j // 2, d) for j, d in turned if keep.get(j // 2) == j]
+            keep[j // 2] = j  # the likelier way last; as its lead says when they tie
+        owned = [(j // 2, d) for j, d in both if keep.get(j // 2) == j]
         return owned, [(j // 2, d, m) for j, d, m in reads if keep.get(j // 2) == j]
 
     def turned(
