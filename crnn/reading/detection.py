@@ -41,6 +41,10 @@ class Detection:
         x1, y1 = np.ceil(self.quad.max(axis=0)).astype(int)
         return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
 
+    def turned(self, quarters: int) -> Detection:
+        """The same barcode with its digits' side taken `quarters` quarter turns on (its corners rolled)."""
+        return Detection(np.roll(self.quad, -quarters, axis=0), self.score) if quarters % 4 else self
+
     @property
     def angle(self) -> float:
         """Direction of the digit line, degrees (0: upright, positive: clockwise in image coordinates)."""

@@ -151,11 +151,12 @@ class PhotoReader:
         read and removed the one confident misread each had (docs/decisions.md, "Views").
         """
         valid = [z for z in decodes if checksum_ok(z["text"])]
-        owned, first_reads = self.which_way_up(image, self.detections(image), valid)
+        owned, first_reads, fused = self.which_way_up(image, self.detections(image), valid)
         first = SYMBOL_VARIANTS[: min(self.policy.variants, ALWAYS_READ_VARIANTS)]
         later = SYMBOL_VARIANTS[len(first) : self.policy.variants]
         reads = self.read_in_passes(
             first_reads,
+            fused,
             (lambda unsure: self._read(image, [(k, d) for k, d in owned if k in unsure], later)) if later else None,
         )
         decoded = {k for k, b in reads.items() if _match_zxing(b.detection, valid) is not None}
@@ -163,38 +164,40 @@ class PhotoReader:
 
     def which_way_up(
         self, image: Image.Image, owned: list[tuple[int, Detection]], decodes: Sequence[dict] = ()
-    ) -> tuple[list[tuple[int, Detection]], list[tuple[int, Detection, list[tuple[np.ndarray, Decoded]]]]]:
-        """Each barcode's detections the way up it reads, and their reads under the first hypotheses.
+    ) -> tuple[
+        list[tuple[int, Detection]],
+        list[tuple[int, Detection, list[tuple[np.ndarray, Decoded]]]],
+        dict[int, BarcodeRead],
+    ]:
+        """Each barcode's detections the way up it reads, their reads under the first hypotheses, and each
+        barcode's read fused from them.
 
         Which side of the bars the digits lie on is the least sure thing a detector says: text on both sides, or
         digits out of a map cell's view, turn it by a half, and the detections of one barcode at different zooms
-        may disagree. A barcode whose bars decode (`decodes`, check digit valid) lies the way they read. Any other
-        is read both ways (its detections as its best one says, and turned by a half), each way's crops fused,
-        and the way whose reading passes the check digit, then is more confident, is kept (issue #33: the
-        constrained decoder's likelihood chooses)."""
+        may disagree (`detections` turns them to agree with its best one). A barcode whose bars decode (`decodes`,
+        check digit valid) lies the way they read. Any other is read both ways (as its detections say, and turned
+        by a half), each way's crops fused, and the way whose reading passes the check digit, then is more
+        confident, is kept (issue #33: the constrained decoder's likelihood chooses)."""
         first = SYMBOL_VARIANTS[: min(self.policy.variants, ALWAYS_READ_VARIANTS)]
-        lead: dict[int, Detection] = {}
-        for k, d in owned:  # best first: the first of each barcode leads it
-            lead.setdefault(k, d)
         ways: dict[int, tuple[int, ...]] = {}
-        for k, d in lead.items():
+        for k, d in owned:  # best first: the first of each barcode leads it
+            if k in ways:
+                continue
             z = _match_zxing(d, list(decodes))
             bars = None if z is None else np.subtract(*np.array(z["quad"], dtype=np.float64)[[1, 0]])
             ways[k] = (0, 2) if bars is None else ((0,) if float(np.dot(bars, direction(d.quad))) >= 0 else (2,))
-        # Barcode k read one way is read as barcode 2k (as its lead says) or 2k + 1 (turned by a half); each
-        # detection first turned to agree with its barcode's lead.
-        both = []
-        for k, d in owned:
-            for way in ways[k]:
-                turn = way + (2 if float(np.dot(direction(d.quad), direction(lead[k].quad))) < 0 else 0)
-                both.append((2 * k + way // 2, Detection(np.roll(d.quad, -turn, axis=0), d.score) if turn % 4 else d))
+        # Barcode k read one way is read as barcode 2k (as detected) or 2k + 1 (turned by a half).
+        both = [(2 * k + way // 2, d.turned(way)) for k, d in owned for way in ways[k]]
         reads = self._read(image, both, first)
         fused = self._fuse(reads)
         keep: dict[int, int] = {}
         for j in sorted(fused, key=lambda j: (fused[j].checksum_ok, fused[j].confidence, -(j % 2))):
-            keep[j // 2] = j  # the likelier way last; as its lead says when they tie
-        owned = [(j // 2, d) for j, d in both if keep.get(j // 2) == j]
-        return owned, [(j // 2, d, m) for j, d, m in reads if keep.get(j // 2) == j]
+            keep[j // 2] = j  # the likelier way last; as detected when they tie
+        return (
+            [(j // 2, d) for j, d in both if keep.get(j // 2) == j],
+            [(j // 2, d, m) for j, d, m in reads if keep.get(j // 2) == j],
+            {j // 2: fused[j] for j in keep.values()},
+        )
 
     def turned(
         self,
@@ -214,7 +217,7 @@ class PhotoReader:
             unsure = {k for k, b in best.items() if not b.sure_digits(floor)}
             if not unsure:
                 break
-            again = [(k, Detection(np.roll(d.quad, -turn, axis=0), d.score)) for k, d in owned if k in unsure]
+            again = [(k, d.turned(turn)) for k, d in owned if k in unsure]
             if not again:
                 break
             for k, b in self._fuse(self._read(image, again, variants)).items():
@@ -224,7 +227,8 @@ class PhotoReader:
 
     def detections(self, image: Image.Image) -> list[tuple[int, Detection]]:
         """Every detection of every detector at every zoom, best first, each with its barcode: detections whose
-        boxes overlap by IoU >= 0.3 are one barcode (numbered in order of their best detection)."""
+        boxes overlap by IoU >= 0.3 are one barcode (numbered in order of their best detection), each turned by a
+        half where its digits' side is opposite its best detection's."""
         found = sorted(
             (d for det in self.detectors for z in self.policy.zooms for d in det.detect(image, z)),
             key=lambda d: -d.score,
@@ -236,17 +240,21 @@ class PhotoReader:
             if match is None:
                 barcodes.append(d)
                 match = len(barcodes) - 1
+            elif float(np.dot(direction(d.quad), direction(barcodes[match].quad))) < 0:
+                d = d.turned(2)
             owned.append((match, d))
         return owned
 
     def read_in_passes(
         self,
         reads: list[tuple[int, Detection, list[tuple[np.ndarray, Decoded]]]],
+        fused: dict[int, BarcodeRead],
         fallback: Callable[[set[int]], list[tuple[int, Detection, list[tuple[np.ndarray, Decoded]]]]] | None,
     ) -> dict[int, BarcodeRead]:
-        """One read per barcode (by its number) from the first hypotheses' `reads`, fused; with a `fallback` (the
-        later hypotheses), a barcode that reads unsure is fused again with what `fallback(unsure barcodes)` reads."""
-        out = self._fuse(reads)
+        """One read per barcode (by its number): `fused`, the first hypotheses' `reads` fused; with a `fallback`
+        (the later hypotheses), a barcode that reads unsure is fused again with what `fallback(unsure barcodes)`
+        reads."""
+        out = dict(fused)
         if fallback is not None:
             unsure = {k for k, b in out.items() if not b.sure_digits(self.policy.min_confidence)}
             more = fallback(unsure) if unsure else []
