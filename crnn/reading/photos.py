@@ -22,6 +22,7 @@ from crnn.core.geometry import ALWAYS_READ_VARIANTS, SYMBOL_VARIANTS, direction,
 from crnn.core.preprocess import view
 from crnn.core.symbology import Format, checksum_ok, format_of
 from crnn.reading.bars import _match_zxing, printed_form, same_number, zxing_decode
+from crnn.reading.bars_fit import fit_to_bars
 from crnn.reading.detection import Detection, Detector, _box_iou, load_photo
 from crnn.reading.fusion import fused_text, reading
 from crnn.reading.policy import Overrides, ReadingPolicy
@@ -186,8 +187,15 @@ class PhotoReader:
             z = _match_zxing(d, list(decodes))
             bars = None if z is None else np.subtract(*np.array(z["quad"], dtype=np.float64)[[1, 0]])
             ways[k] = (0, 2) if bars is None else ((0,) if float(np.dot(bars, direction(d.quad))) >= 0 else (2,))
-        # Barcode k read one way is read as barcode 2k (as detected) or 2k + 1 (turned by a half).
+        # Barcode k read one way is read as barcode 2k (as detected) or 2k + 1 (turned by a half); its best
+        # detection fitted to the bars (`fit_to_bars`) that way is read beside its detections.
         both = [(2 * k + way // 2, d.turned(way)) for k, d in owned for way in ways[k]]
+        grey = image.convert("L")
+        for k, d in {k: d for k, d in reversed(owned)}.items():  # each barcode's first (best) detection
+            for way in ways[k]:
+                fitted = fit_to_bars(grey, d.turned(way).quad)
+                if fitted is not None:
+                    both.append((2 * k + way // 2, Detection(fitted, d.score)))
         reads = self._read(image, both, first)
         fused = self._fuse(reads)
         keep: dict[int, int] = {}
