@@ -14,6 +14,7 @@ Thresholds were chosen on synthetic scenes (docs/decisions.md, "Fitting the bars
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image
@@ -56,7 +57,7 @@ def _longest_run(mask: np.ndarray, gap: int) -> tuple[int, int] | None:
     return int(starts[i]), int(ends[i])
 
 
-def _line(xs: list[float], ys: list[float]) -> tuple[float, float] | None:
+def _line(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float] | None:
     """(a, b) of y = a + b x by least squares, refitted once without the points far off it; None under 3 points."""
     x, y = np.asarray(xs, np.float64), np.asarray(ys, np.float64)
     if len(x) < 3:
