@@ -52,6 +52,14 @@ def main() -> int:
         help=f"the synthetic scenes' seed (default {HELD_OUT_SEED}, the held-out set the figures are reported on; "
         f"choices are made on another, e.g. {TUNING_SEED})",
     )
+    ap.add_argument(
+        "--closeup",
+        type=lambda v: tuple(float(x) for x in v.split(",")),
+        default=None,
+        metavar="LO,HI",
+        help="with --synthetic: each scene cut to a window in which its barcode spans LO-HI of the width, scaled to "
+        "480 px (a phone held close; over 1 the frame cuts the barcode), e.g. 0.55,0.9 or 0.7,1.2",
+    )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument(
         "--variants",
@@ -93,6 +101,8 @@ def main() -> int:
     if a.synthetic:
         held_out = tempfile.TemporaryDirectory()
         a.photos = str(synthetic_photos(Path(held_out.name), a.synthetic, a.config, a.seed))
+        if a.closeup:
+            closeups(Path(held_out.name), a.closeup, a.seed)
     if not Path(a.photos).is_file():
         print(f"photos not found: {a.photos}", file=sys.stderr)
         return 2
@@ -199,6 +209,34 @@ def synthetic_photos(folder: Path, count: int, config_path: str, seed: int = HEL
             [scene["filename"], scene["code"], crop["format"]] for scene, crop in zip(scenes, crops, strict=True)
         )
     return tsv
+
+
+def closeups(folder: Path, fill: tuple[float, float], seed: int) -> None:
+    """Each scene of `folder` (as `synthetic_photos` writes it) replaced by a window, of its own aspect, in which its
+    barcode spans a share of the width drawn from `fill` (the frame cuts it where that is over 1), centred near
+    the barcode and scaled to 480 px on the long side."""
+    import csv
+    import random
+
+    import numpy as np
+    from PIL import Image
+
+    rng = random.Random(seed)
+    with open(folder / "annotations.tsv", newline="") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            path = folder / row["filename"]
+            image = Image.open(path).convert("RGB")
+            quad = np.array([float(v) for v in row["quad"].split()]).reshape(4, 2)
+            w, h = image.size
+            ww = min(float(w), max(32.0, float(np.ptp(quad[:, 0])) / rng.uniform(*fill)))
+            wh = ww * h / w
+            cx, cy = quad.mean(axis=0)
+            x0 = float(np.clip(cx - rng.uniform(0.4, 0.6) * ww, 0, w - ww))
+            y0 = float(np.clip(cy - rng.uniform(0.4, 0.6) * wh, 0, h - wh))
+            window = image.crop((round(x0), round(y0), round(x0 + ww), round(y0 + wh)))
+            scale = 480 / max(window.size)
+            size = (round(window.width * scale), round(window.height * scale))
+            window.resize(size, Image.Resampling.BICUBIC).save(path, quality=92)
 
 
 def _share(hits: list[bool]) -> float:

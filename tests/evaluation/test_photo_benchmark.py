@@ -55,3 +55,30 @@ def test_the_turned_table_reads_each_photo_turned_by_each_angle(tmp_path: Path) 
     (turned,) = {size for size in seen if size != (60, 40)}
     assert abs(turned[0] - 70.7) <= 2 and turned[0] == turned[1]  # 60x40 turned by 45: the canvas expanded
     assert np.isclose(tables["0.0"]["wrong_sure"], 0.0)
+
+
+def test_closeups_frame_each_barcode_at_the_share_asked(tmp_path: Path) -> None:
+    """`--closeup LO,HI`: each scene becomes a 480-px window of its aspect in which its barcode (here a black box)
+    spans LO-HI of the width."""
+    from PIL import ImageDraw
+
+    (tmp_path / "images").mkdir()
+    boxes = {
+        "images/0.jpg": (100, 80, 180, 130),
+        "images/1.jpg": (20, 20, 60, 50),
+        "images/2.jpg": (250, 150, 300, 200),
+    }
+    rows = ["filename\tcode\tx_from\ty_from\twidth\theight\tquad"]
+    for name, box in boxes.items():
+        scene = Image.new("RGB", (320, 240), "white")
+        ImageDraw.Draw(scene).rectangle(box, fill="black")
+        scene.save(tmp_path / name, quality=95)
+        rows.append(f"{name}\t0\t0\t0\t0\t0\t" + " ".join(f"{v:.1f}" for v in corners(*box).ravel()))
+    (tmp_path / "annotations.tsv").write_text("\n".join(rows) + "\n")
+    _benchmark().closeups(tmp_path, (0.6, 0.8), seed=1)
+    for name in boxes:
+        window = np.asarray(Image.open(tmp_path / name).convert("L"))
+        assert window.shape[1] == 480 and abs(window.shape[0] - 360) <= 12  # 4:3 (a pixel of the window rounded)
+        dark = np.flatnonzero((window < 128).any(axis=0))
+        share = (dark[-1] - dark[0] + 1) / 480
+        assert 0.6 - 0.02 <= share <= 0.8 + 0.02, (name, share)
