@@ -57,6 +57,26 @@ def _longest_run(mask: np.ndarray, gap: int) -> tuple[int, int] | None:
     return int(starts[i]), int(ends[i])
 
 
+def _without_addon(columns: np.ndarray, c0: int, c1: int) -> tuple[int, int]:
+    """The bars' columns `c0:c1` without an add-on: GS1 prints a 2- or 5-digit add-on (20 or 47 modules) 7-12
+    modules right of the main symbol (95 modules where it has one), while the symbol's own spaces are at most 4
+    modules wide: a gap of at least 3 grid columns, 1.6 times the widest one left of it, that leaves on its right
+    15-60% of the width on its left ends the symbol there."""
+    gaps = _runs(~columns[c0:c1])
+    for i in range(len(gaps) - 1, -1, -1):
+        g0, g1 = gaps[i]
+        widest_inside = max((e - b for b, e in gaps[:i]), default=0)  # the symbol's own spaces: at most 4 modules
+        if g1 - g0 >= max(3, 1.6 * widest_inside) and 0.15 <= (c1 - c0 - g1) / max(g0, 1) <= 0.6:
+            return c0, c0 + g0
+    return c0, c1
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) of each run of True."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
 def _line(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float] | None:
     """(a, b) of y = a + b x by least squares, refitted once without the points far off it; None under 3 points."""
     x, y = np.asarray(xs, np.float64), np.asarray(ys, np.float64)
@@ -103,7 +123,7 @@ def fit_to_bars(grey: Image.Image, quad: np.ndarray) -> np.ndarray | None:
     cols = _longest_run(bar[r0:r1].mean(axis=0) > COLUMN_SHARE, max(2, w // 40))
     if cols is None or cols[1] - cols[0] < 0.3 * w:
         return None
-    c0, c1 = cols
+    c0, c1 = _without_addon(bar[r0:r1].mean(axis=0) > COLUMN_SHARE, *cols)
     width = c1 - c0
 
     # Their top and bottom lines, from where each of 12 column blocks' bars start and end.
@@ -132,7 +152,7 @@ def fit_to_bars(grey: Image.Image, quad: np.ndarray) -> np.ndarray | None:
         if run is not None and run[1] - run[0] >= 0.3 * w:
             shift = slant * ((y0 + y1) / 2 - ym)
             starts.append(run[0] - shift)
-            ends.append(run[1] - shift)
+            ends.append(min(run[1], c1 + 0.02 * width) - shift)
     left = float(np.median(starts)) if starts else float(c0)
     right = float(np.median(ends)) if ends else float(c1)
 
