@@ -119,18 +119,22 @@ PARAMETERS: dict[str, tuple[tuple[str, str], ...]] = {
 
 def parameter_targets(step: str) -> list[tuple[str, str]]:
     """(pipeline parameter, config key) pairs that override `step`'s config."""
-    return [
-        (p, key) for p, targets in PARAMETERS.items() for s, key in targets if s == step and not key.startswith(INPUT)
-    ]
+    return _step_parameters(step, inputs=False)
 
 
 def parameter_inputs(step: str) -> list[tuple[str, str]]:
     """(pipeline parameter, input name) pairs: the parameter is the ID `step` gets as that input."""
+    return _step_parameters(step, inputs=True)
+
+
+def _step_parameters(step: str, inputs: bool) -> list[tuple[str, str]]:
+    """`PARAMETERS`' (parameter, target) pairs for `step`: its inputs (names without the `INPUT` prefix) or its
+    config keys."""
     return [
         (p, key.removeprefix(INPUT))
         for p, targets in PARAMETERS.items()
         for s, key in targets
-        if s == step and key.startswith(INPUT)
+        if s == step and key.startswith(INPUT) == inputs
     ]
 
 
