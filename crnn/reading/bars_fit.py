@@ -90,16 +90,25 @@ def _line(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float] | Non
 
 
 def _meet(h: tuple[float, float], v: tuple[float, float]) -> np.ndarray:
-    """Where y = a + b x meets x = c + d y."""
+    """Where y = a + b x meets x = c + d y (NaN where they run parallel)."""
     (a, b), (c, d) = h, v
+    if abs(1 - b * d) < 1e-9:
+        return np.full(2, np.nan)
     y = (a + b * c) / (1 - b * d)
     return np.array([c + d * y, y])
 
 
 def fit_to_bars(grey: Image.Image, quad: np.ndarray) -> np.ndarray | None:
     """The symbol quad (TL, TR, BR, BL; digits along the bottom, as `quad` has them) that the bars near `quad`
-    imply, in `grey`'s pixels; None where no bars are found there (too small, blank, not a barcode)."""
-    quad = np.asarray(quad, np.float64)
+    imply, in `grey`'s pixels; None where no bars are found there (too small, blank, not a barcode) or `quad` is
+    degenerate (its corners on one line)."""
+    try:
+        return _fit(grey, np.asarray(quad, np.float64))
+    except np.linalg.LinAlgError:
+        return None
+
+
+def _fit(grey: Image.Image, quad: np.ndarray) -> np.ndarray | None:
     wq, hq = quad_size(quad)
     if wq < 8 or hq < 4:
         return None
@@ -196,6 +205,6 @@ def fit_to_bars(grey: Image.Image, quad: np.ndarray) -> np.ndarray | None:
     grid = np.array([_meet(top, left_line), _meet(top, right_line), _meet(base, right_line), _meet(base, left_line)])
     out = apply_h(homography(corners(0, 0, w, h), region), grid)
     fw, fh = quad_size(out)
-    if not (0.5 < fw / wq < 1.6) or fh < 2 or not np.isfinite(out).all():
+    if not np.isfinite(out).all() or not (0.5 < fw / wq < 1.6) or fh < 2:
         return None
     return out.astype(np.float32)

@@ -69,3 +69,14 @@ def test_an_addon_beside_the_symbol_is_left_out(index):
     assert fitted is not None
     u = apply_h(homography(s.quad.astype(np.float64), UNIT_SQUARE), fitted.astype(np.float64))
     assert np.abs(u[[1, 2], 0] - 1.0).max() < 0.2, u.round(2).tolist()  # with it: 1.3-1.8 (a '>' mark may stay)
+
+
+def test_any_quad_gives_a_quad_or_none():
+    """Untrusted geometry (collinear, off the photo, huge, tiny) never raises: a finite quad or None."""
+    rng = np.random.default_rng(7)
+    scene = _scene(1).scene
+    quads = [rng.uniform(-400, 800, (4, 2)) for _ in range(20)]
+    quads += [np.array([[0, 0], [100, 0], [200, 0], [300, 0]], float), np.zeros((4, 2)), _scene(1).quad * 50]
+    for quad in quads:
+        fitted = fit_to_bars(scene, quad)
+        assert fitted is None or (fitted.shape == (4, 2) and np.isfinite(fitted).all())
