@@ -47,14 +47,13 @@ def _box_sum(a: np.ndarray, ry: int, rx: int) -> np.ndarray:
 
 def _longest_run(mask: np.ndarray, gap: int) -> tuple[int, int] | None:
     """(start, end) of the longest run of True, runs closer than `gap` False entries joined; None if all False."""
-    on = np.flatnonzero(mask)
-    if not len(on):
-        return None
-    breaks = np.flatnonzero(np.diff(on) - 1 > gap)
-    starts = np.concatenate([[on[0]], on[breaks + 1]])
-    ends = np.concatenate([on[breaks], [on[-1]]]) + 1
-    i = int(np.argmax(ends - starts))
-    return int(starts[i]), int(ends[i])
+    joined: list[tuple[int, int]] = []
+    for start, end in _runs(mask):
+        if joined and start - joined[-1][1] <= gap:
+            joined[-1] = (joined[-1][0], end)
+        else:
+            joined.append((start, end))
+    return max(joined, key=lambda r: r[1] - r[0], default=None)
 
 
 def _without_addon(columns: np.ndarray, c0: int, c1: int) -> tuple[int, int]:
@@ -115,7 +114,7 @@ def _fit(grey: Image.Image, quad: np.ndarray) -> np.ndarray | None:
     region = sub_quad(quad, SEARCH)
     w = GRID_WIDTH
     h = int(np.clip(round(w * hq / wq * (SEARCH[3] - SEARCH[1]) / (SEARCH[2] - SEARCH[0])), 48, 320))
-    a = np.asarray(rectify(grey.convert("L"), region, (w, h)), np.float32)
+    a = np.asarray(rectify(grey if grey.mode == "L" else grey.convert("L"), region, (w, h)), np.float32)
     dx = np.zeros_like(a)
     dx[:, 1:] = np.diff(a, axis=1)
     dy = np.zeros_like(a)

@@ -180,10 +180,11 @@ class PhotoReader:
         by a half), each way's crops fused, and the way whose reading passes the check digit, then is more
         confident, is kept (issue #33: the constrained decoder's likelihood chooses)."""
         first = SYMBOL_VARIANTS[: min(self.policy.variants, ALWAYS_READ_VARIANTS)]
-        ways: dict[int, tuple[int, ...]] = {}
+        lead: dict[int, Detection] = {}
         for k, d in owned:  # best first: the first of each barcode leads it
-            if k in ways:
-                continue
+            lead.setdefault(k, d)
+        ways: dict[int, tuple[int, ...]] = {}
+        for k, d in lead.items():
             z = _match_zxing(d, list(decodes))
             bars = None if z is None else np.subtract(*np.array(z["quad"], dtype=np.float64)[[1, 0]])
             ways[k] = (0, 2) if bars is None else ((0,) if float(np.dot(bars, direction(d.quad))) >= 0 else (2,))
@@ -191,7 +192,7 @@ class PhotoReader:
         # detection fitted to the bars (`fit_to_bars`) that way is read beside its detections.
         both = [(2 * k + way // 2, d.turned(way)) for k, d in owned for way in ways[k]]
         grey = image.convert("L")
-        for k, d in {k: d for k, d in reversed(owned)}.items():  # each barcode's first (best) detection
+        for k, d in lead.items():
             for way in ways[k]:
                 fitted = fit_to_bars(grey, d.turned(way).quad)
                 if fitted is not None:
