@@ -10,6 +10,14 @@ import numpy as np
 from crnn.core.codec import Codec, log_softmax
 
 
+class StandDetector:
+    """Base of stand-in detectors that give `detect` only: their closer look (`Detector.look_closer`) finds nothing
+    more."""
+
+    def look_closer(self, image: object, quad: np.ndarray) -> list:
+        return []
+
+
 def frames_for(text: str, t: int = 30, codec: Codec | None = None, seed: int = 0) -> np.ndarray:
     """Log-probabilities whose best path spells `text` (each character two frames, blanks between repeats)."""
     codec = codec or Codec()

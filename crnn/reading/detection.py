@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from crnn.config.reading import DetectorPostConfig
+from crnn.config.reading import LOOK_SHARE, DetectorPostConfig
 from crnn.core.geometry import direction, label_regions
 from crnn.core.images import image_size, load_image
 from crnn.core.preprocess import border_colour, letterbox
@@ -173,6 +173,32 @@ class Detector:
         maps, sx, sy = self.maps(image)
         scale = np.array([sx, sy])
         return [Detection(d.quad / scale - offset, d.score) for d in boxes_from_maps(maps, self.post, self.stride)]
+
+    def look_closer(self, image: Image.Image, quad: np.ndarray, share: float = LOOK_SHARE) -> list[Detection]:
+        """Every barcode in a window around `quad` (a detection), quads in the image's pixels.
+
+        The window is turned so the detection's digit line runs left to right and scaled so the detection's long
+        side spans `share` of the detector's input: the barcode as the detector sees best (upright, mid-sized, with
+        its surroundings), whatever its angle and size in the photo. Parts of the window past the photo are filled
+        with its border colour."""
+        d = direction(quad)
+        n = np.array([-d[1], d[0]])
+        side = max(float(np.linalg.norm(quad[1] - quad[0])), float(np.linalg.norm(quad[3] - quad[0])))
+        k = side / share / self.size  # photo pixels per window pixel
+        src, r = image, max(1, int(k / 1.5))  # a large barcode: the photo reduced first (box filter), no aliasing
+        if r > 1:
+            src = image.reduce(r)
+        origin = quad.mean(axis=0) - self.size / 2 * k * (d + n)
+        a = k / r
+        coeffs = (a * d[0], a * n[0], origin[0] / r, a * d[1], a * n[1], origin[1] / r)
+        window = src.transform(
+            (self.size, self.size),
+            Image.Transform.AFFINE,
+            coeffs,
+            Image.Resampling.BILINEAR,
+            fillcolor=border_colour(src),
+        )
+        return [Detection(origin + k * (f.quad[:, :1] * d + f.quad[:, 1:] * n), f.score) for f in self.detect(window)]
 
 
 def _box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:

@@ -255,9 +255,10 @@ class PhotoReader:
         return [best[k] for k in sorted(best)]
 
     def detections(self, image: Image.Image) -> list[tuple[int, Detection]]:
-        """Every detection of every detector at every zoom, best first, each with its barcode: detections whose
-        boxes overlap by IoU >= 0.3 are one barcode (numbered in order of their best detection), each turned by a
-        half where its digits' side is opposite its best detection's."""
+        """Every detection of every detector at every zoom, best first, then each detector's closer look at each
+        barcode (`Detector.look_closer`), each with its barcode: detections whose boxes overlap by IoU >= 0.3 are
+        one barcode (numbered in order of their best detection), each turned by a half where its digits' side is
+        opposite its best detection's."""
         found = sorted(
             (d for det in self.detectors for z in self.policy.zooms for d in det.detect(image, z)),
             key=lambda d: -d.score,
@@ -272,6 +273,10 @@ class PhotoReader:
             elif float(np.dot(direction(d.quad), direction(barcodes[match].quad))) < 0:
                 d = d.turned(2)
             owned.append((match, d))
+        for k, best in enumerate(barcodes):
+            for d in (d for det in self.detectors for d in det.look_closer(image, best.quad)):
+                if _box_iou(d.box, best.box) >= 0.3:
+                    owned.append((k, d if float(np.dot(direction(d.quad), direction(best.quad))) >= 0 else d.turned(2)))
         return owned
 
     def read_in_passes(

@@ -47,3 +47,24 @@ def test_a_turned_photo_reads_its_number_where_it_lies(scene, angle):
     x, y, w, h = b.box
     cx, cy = quad.mean(axis=0)
     assert x <= cx <= x + w and y <= cy <= y + h  # the box is where the barcode now lies
+
+
+@pytest.mark.parametrize(("angle", "scale"), [(30, 1.0), (135, 1.0), (300, 3.0)])
+def test_the_closer_look_finds_the_barcode_where_it_lies(scene, angle, scale):
+    """`Detector.look_closer` sees a window around a detection, turned upright and scaled, and gives its finds back in
+    the photo's pixels: on the barcode, its digits' side as in the photo. At 3x the photo is reduced first."""
+    from crnn.core.geometry import direction
+    from crnn.reading.detection import Detector
+
+    image, quad = _turned(scene.scene.convert("RGB"), scene.quad, angle)
+    if scale != 1.0:
+        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.BICUBIC)
+        quad = quad * scale
+    det = Detector(models.DETECTOR, threads=2)
+    (first,) = det.detect(image)
+    closer = det.look_closer(image, first.quad)
+    assert closer, "the closer look lost the barcode"
+    best = max(closer, key=lambda d: d.score)
+    side = float(np.linalg.norm(quad[1] - quad[0]))
+    assert np.abs(best.quad - quad).max() < 0.2 * side, (best.quad.round(), quad.round())  # the same four corners
+    assert float(np.dot(direction(best.quad), direction(quad))) > np.cos(np.radians(10))  # digits on the same side

@@ -14,6 +14,7 @@ from crnn.core.geometry import box_quad
 from crnn.reading.detection import STRIDE, Detection, Detector, boxes_from_maps, load_photo
 from crnn.reading.photos import PhotoReader, photo_result
 from crnn.reading.policy import ReadingPolicy
+from tests.helpers import StandDetector
 
 
 def _rotated_quad(cx: float, cy: float, w: float, h: float, deg: float) -> np.ndarray:
@@ -92,7 +93,7 @@ def test_detections_of_one_barcode_at_several_zooms_give_one_read() -> None:
     a2 = Detection(corners(36, 18, 126, 62), 0.8)  # zoom 0.6: the same barcode, whole
     b = Detection(corners(150, 70, 190, 90), 0.7)  # another barcode
 
-    class Stand:
+    class Stand(StandDetector):
         def detect(self, image: Image.Image, zoom: float = 1.0) -> list[Detection]:
             return [a1, b] if zoom == 1.0 else [a2]
 
@@ -125,7 +126,7 @@ def test_detections_of_one_barcode_at_several_zooms_give_one_read() -> None:
     assert [b.text for b in result.uncertain] == ["0360"] and result.uncertain[0].detection.box == (300, 140, 80, 40)
     assert [b["text"] for b in result.to_dict()["uncertain"]] == ["0360"] and result.size == (400, 200)
 
-    class Second:  # another detector: finds only the whole first barcode, at zoom 1
+    class Second(StandDetector):  # another detector: finds only the whole first barcode, at zoom 1
         def detect(self, image: Image.Image, zoom: float = 1.0) -> list[Detection]:
             return [a2] if zoom == 1.0 else []
 
@@ -181,7 +182,7 @@ def test_fallback_variants_are_read_only_for_unsure_barcodes(monkeypatch: pytest
     monkeypatch.setattr(photo, "straighten", lambda image, quad: Image.new("L", (round(quad[2, 1]), 10)))
     seen: list[int] = []
 
-    class Stand:
+    class Stand(StandDetector):
         codec, ean13_lead0_prior, erasure_prior, erasable = Codec(), 1.0, 0.0, ()
 
         def detect(self, image: Image.Image, zoom: float = 1.0) -> list[Detection]:
@@ -297,7 +298,7 @@ def test_every_barcode_is_read_both_ways_up_and_its_quad_says_where_the_digits_a
     reads_at = {60: "036000291452"}  # crop width -> what it reads (else a short unsure number)
     seen: list[int] = []
 
-    class Stand:
+    class Stand(StandDetector):
         codec, ean13_lead0_prior, erasure_prior, erasable = Codec(), 1.0, 0.0, ()
 
         def detect(self, image: Image.Image, zoom: float = 1.0) -> list[Detection]:
@@ -313,7 +314,7 @@ def test_every_barcode_is_read_both_ways_up_and_its_quad_says_where_the_digits_a
     reader.policy = ReadingPolicy(views=(), zooms=(1.0,), min_confidence=0.05, variants=1)
     image = Image.new("RGB", (200, 100))
     (read,) = reader.read_barcodes(image)
-    assert read.text == "036000291452" and read.checksum_ok and seen == [180, 60]  # both ways, at once
+    assert read.text == "036000291452" and read.checksum_ok and seen == [180, 60]  # as detected, then turned by a half
     assert np.allclose(read.detection.quad, np.roll(detected.quad, -2, axis=0))
     assert abs(abs(read.detection.angle) - 180) < 1e-6
     # The bars decode it, read right to left on screen: it lies upside down, and only that way is read.
@@ -362,7 +363,7 @@ def test_a_number_its_crops_do_not_back_is_not_sure() -> None:
     detections = [Detection(corners(40, 20, 120, 60), 0.9 - 0.1 * i) for i in range(3)]  # one barcode, three zooms
     said: list[tuple[str, float]] = []  # what each crop reads, in order: (text, confidence)
 
-    class Stand:
+    class Stand(StandDetector):
         codec, ean13_lead0_prior, erasure_prior, erasable = Codec(), 1.0, 0.0, ()
 
         def detect(self, image: Image.Image, zoom: float = 1.0) -> list[Detection]:
