@@ -285,7 +285,7 @@ def add_parsers(sub: Any) -> None:
         type=lambda v: [float(x) for x in v.split(",")],
         default=list(DEFAULT_ZOOMS),
         help="with --detector: comma-separated scales the detector sees each photo at (default: "
-        f"{','.join(map(str, DEFAULT_ZOOMS))}; barcodes filling the frame are found at the smaller one)",
+        f"{','.join(map(str, DEFAULT_ZOOMS))}; each detector then looks closer at every barcode it found)",
     )
     adv.add_argument(
         "--variants",
