@@ -103,3 +103,15 @@ def test_the_package_data_ships_the_models():
     text = (REPO / "pyproject.toml").read_text()
     assert all(f'"models/*.{ext}"' in text for ext in ("onnx", "json", "md"))
     assert subprocess.run([sys.executable, "-c", "import crnn.models"], check=False).returncode == 0
+
+
+def test_photo_readers_sessions_let_idle_threads_sleep(shipped) -> None:
+    """Both of a photo reader's onnxruntime sessions run with spinning off: the detector's and the recogniser's
+    idle worker threads would otherwise spin on the cores the numpy and PIL work between their runs needs
+    (docs/decisions.md, "Threads that sleep")."""
+    from crnn.reading.photos import PhotoReader
+
+    reader = PhotoReader(models.DETECTOR, models.RECOGNISER, threads=2)
+    sessions = [d.session for d in reader.detectors] + [reader.reader.session]  # type: ignore[attr-defined]
+    for s in sessions:
+        assert s.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
