@@ -129,8 +129,8 @@ def ort_session(path: Path, threads: int | None = None) -> Any:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
     # Idle worker threads sleep instead of spinning for the next run: a photo is read by two sessions (detector,
-    # recogniser) between stretches of numpy and PIL work, and spinning threads take the cores those need. Photos
-    # read 72 -> 47 ms on this machine's 2 cores (docs/decisions.md, "Threads that sleep").
+    # recogniser) between stretches of numpy and PIL work, and spinning threads take the cores those need: 74 -> 52
+    # ms a photo on this machine's 2 cores, the same reads (docs/decisions.md, "Threads that sleep").
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])

@@ -270,13 +270,11 @@ class PhotoReader:
             if match is None:
                 barcodes.append(d)
                 match = len(barcodes) - 1
-            elif float(np.dot(direction(d.quad), direction(barcodes[match].quad))) < 0:
-                d = d.turned(2)
-            owned.append((match, d))
+            owned.append((match, _agreeing(d, barcodes[match])))
         for k, best in enumerate(barcodes):
             for d in (d for det in self.detectors for d in det.look_closer(image, best.quad)):
                 if _box_iou(d.box, best.box) >= 0.3:
-                    owned.append((k, d if float(np.dot(direction(d.quad), direction(best.quad))) >= 0 else d.turned(2)))
+                    owned.append((k, _agreeing(d, best)))
         return owned
 
     def read_in_passes(
@@ -362,6 +360,11 @@ class PhotoReader:
         except ValueError as e:
             return PhotoResult(str(path), (0, 0), error=str(e))
         return photo_result(path, image, scale, self.read_image(image), self.policy.min_confidence)
+
+
+def _agreeing(d: Detection, best: Detection) -> Detection:
+    """`d` turned by a half where its digits' side is opposite `best`'s (detections of one barcode agree)."""
+    return d if float(np.dot(direction(d.quad), direction(best.quad))) >= 0 else d.turned(2)
 
 
 def photo_result(
