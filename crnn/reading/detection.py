@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from crnn.config.reading import LOOK_SHARE, DetectorPostConfig
-from crnn.core.geometry import direction, label_regions
+from crnn.core.geometry import direction, label_regions, quad_size
 from crnn.core.images import image_size, load_image
 from crnn.core.preprocess import border_colour, letterbox
 from crnn.reading.crops import ort_session
@@ -183,8 +183,7 @@ class Detector:
         with its border colour."""
         d = direction(quad)
         n = np.array([-d[1], d[0]])
-        side = max(float(np.linalg.norm(quad[1] - quad[0])), float(np.linalg.norm(quad[3] - quad[0])))
-        k = side / share / self.size  # photo pixels per window pixel
+        k = max(quad_size(quad)) / share / self.size  # photo pixels per window pixel
         src, r = image, max(1, int(k / 1.5))  # a large barcode: the photo reduced first (box filter), no aliasing
         if r > 1:
             src = image.reduce(r)
