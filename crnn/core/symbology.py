@@ -48,6 +48,17 @@ def upce_to_upca(code: str) -> str:
     return ns + body + check
 
 
+def upca_to_upce(code: str) -> str | None:
+    """The 8-digit UPC-E that expands to this 12-digit UPC-A (`upce_to_upca`), or None where there is none."""
+    if len(code) != 12 or not code.isdigit() or code[0] not in "01":
+        return None
+    ns, b, check = code[0], code[1:11], code[11]
+    for d in (b[0:2] + b[7:10] + b[2], b[0:3] + b[8:10] + "3", b[0:4] + b[9] + "4", b[0:5] + b[9]):
+        if upce_to_upca(ns + d + check) == code:
+            return ns + d + check
+    return None
+
+
 def is_valid(code: str, fmt: Format) -> bool:
     """True when `code` has the length, digits and check digit `fmt` requires."""
     if len(code) != LENGTHS[fmt] or not code.isdigit():

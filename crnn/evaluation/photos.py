@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from crnn.core.symbology import FORMATS, format_of
-from crnn.reading.bars import _match_zxing, same_number, zxing_decode
+from crnn.reading.bars import _match_zxing, same_number
 from crnn.reading.detection import load_photo
 from crnn.reading.photos import PhotoReader, PhotoResult, cross_check, fuse_bars, photo_result
 
@@ -92,24 +92,26 @@ def evaluate_photos(reader: PhotoReader, tsv: str | Path, zxing: bool = True, pr
         except ValueError as e:
             result = PhotoResult(str(s.path), (0, 0), error=str(e))
         else:
-            loaded = time.perf_counter()
-            reads = reader.read_barcodes(image)
-            digits_read = time.perf_counter() - loaded
+            owned = reader.detections(image)
+            found = time.perf_counter()
+            reads = reader.read_barcodes(image, owned=owned)
+            digits_read = time.perf_counter() - found
             seconds += time.perf_counter() - t0
             floor = reader.policy.min_confidence
             if zxing:
-                # Fused as `PhotoReader(fuse=True)` reads, timed as shipped (load, decode, read): what the bars
-                # decode is not read turned, so the digits' reads are made again only when the bars decoded some.
+                # Fused as `PhotoReader(fuse=True)` reads, timed as shipped (load, detect, decode, read): what the
+                # bars decode is not read turned, so the digits' reads are made again only when the bars decoded
+                # some. The detections are the ones just made: their time counts here too.
                 t1 = time.perf_counter()
-                decodes = zxing_decode(image)
-                again = reader.read_barcodes(image, decodes) if decodes else copy.deepcopy(reads)
+                decodes = reader.bar_decodes(image, owned)
+                again = reader.read_barcodes(image, decodes, owned) if decodes else copy.deepcopy(reads)
                 fused = photo_result(s.path, image, scale, fuse_bars(again, decodes, floor), floor)
-                # Reads reused when the bars decoded nothing: their time counts here too.
-                fused_seconds += loaded - t0 + time.perf_counter() - t1 + (0.0 if decodes else digits_read)
+                fused_seconds += found - t0 + time.perf_counter() - t1 + (0.0 if decodes else digits_read)
+                photo_decodes = [z for z in decodes if not z.get("window")]
             else:
-                decodes = []
+                decodes = photo_decodes = []
             cross_check(reads, decodes)
-            label_decodes = [z for z in decodes if same_number(z["text"], s.text)]
+            label_decodes = [z for z in photo_decodes if same_number(z["text"], s.text)]
             covered = any(_match_zxing(b.detection, label_decodes) is not None for b in reads)
             result = photo_result(s.path, image, scale, reads, floor)
         sure = [b.text for b in result.barcodes]

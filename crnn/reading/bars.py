@@ -7,10 +7,16 @@ import logging
 import numpy as np
 from PIL import Image
 
-from crnn.core.symbology import upce_to_upca
-from crnn.reading.detection import Detection
+from crnn.core.geometry import quad_size
+from crnn.core.symbology import checksum_ok, upca_to_upce, upce_to_upca
+from crnn.reading.detection import Detection, upright_window
 
 log = logging.getLogger(__name__)
+
+BARS_WIDTH = 800  # px: the widest a barcode is shown to zxing-cpp in its own window (`zxing_upright`)
+BARS_MIN_WIDTH = 300  # px: the narrowest (a small barcode is scaled up to it)
+BARS_MARGIN = 1.4  # the window's sides to the detection's: room for quiet zones and a loose box
+BARS_SCALES = (1.0, 1.4)  # the window at each of these times that size: a number counts where all decode it
 
 
 def zxing_decode(image: Image.Image) -> list[dict]:
@@ -31,9 +37,38 @@ def zxing_decode(image: Image.Image) -> list[dict]:
     return out
 
 
-def printed_form(text: str) -> str:
+def zxing_upright(image: Image.Image, quad: np.ndarray) -> list[dict]:
+    """Valid decodes (`zxing_decode`, check digit right) of a window around `quad` (a detection) turned so its
+    digit line runs left to right, quads in the photo's pixels, each marked `"window": True`. zxing-cpp scans rows
+    and columns, so a barcode at an oblique angle is not found in the photo itself.
+
+    The window shows the barcode `BARS_WIDTH` pixels wide at most and `BARS_MIN_WIDTH` at least (the photo's own
+    resolution between), and again at each of `BARS_SCALES` of that; a number counts only where every scale
+    decodes it, as a decoder's misread rarely repeats at another scale."""
+    w, h = quad_size(quad)
+    width = min(max(w, BARS_MIN_WIDTH), BARS_WIDTH)
+    found: list[dict] | None = None
+    for scale in BARS_SCALES:
+        k = w / (scale * width)  # photo pixels a window pixel
+        size = (round(BARS_MARGIN * w / k), round(BARS_MARGIN * h / k))
+        window, origin, d, n = upright_window(image, quad, k, size)
+        decodes = [z for z in zxing_decode(window) if checksum_ok(z["text"])]
+        for z in decodes:
+            q = np.array(z["quad"], dtype=np.float64)
+            z["quad"], z["window"] = (origin + k * (q[:, :1] * d + q[:, 1:] * n)).tolist(), True
+        texts = {z["text"] for z in decodes}
+        found = decodes if found is None else [z for z in found if z["text"] in texts]
+        if not found:
+            return []
+    return found or []
+
+
+def printed_form(text: str, fmt: str = "") -> str:
     """A bar decode as the digits printed under the bars: an EAN-13 starting with 0 has the very bars of a UPC-A
-    (GS1), which prints its 12 digits; zxing-cpp reports such a symbol as the EAN-13."""
+    (GS1), which prints its 12 digits; zxing-cpp reports such a symbol as the EAN-13, and a UPC-E (`fmt`) as the
+    EAN-13 it expands to, where the UPC-E's own 8 digits are printed."""
+    if fmt == "UPC-E" and len(text) == 13 and text.startswith("0"):
+        return upca_to_upce(text[1:]) or text[1:]
     return text[1:] if len(text) == 13 and text.startswith("0") else text
 
 

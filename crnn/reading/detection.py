@@ -181,23 +181,29 @@ class Detector:
         side spans `share` of the detector's input: the barcode as the detector sees best (upright, mid-sized, with
         its surroundings), whatever its angle and size in the photo. Parts of the window past the photo are filled
         with its border colour."""
-        d = direction(quad)
-        n = np.array([-d[1], d[0]])
         k = max(quad_size(quad)) / share / self.size  # photo pixels per window pixel
-        src, r = image, max(1, int(k / 1.5))  # a large barcode: the photo reduced first (box filter), no aliasing
-        if r > 1:
-            src = image.reduce(r)
-        origin = quad.mean(axis=0) - self.size / 2 * k * (d + n)
-        a = k / r
-        coeffs = (a * d[0], a * n[0], origin[0] / r, a * d[1], a * n[1], origin[1] / r)
-        window = src.transform(
-            (self.size, self.size),
-            Image.Transform.AFFINE,
-            coeffs,
-            Image.Resampling.BILINEAR,
-            fillcolor=border_colour(src),
-        )
+        window, origin, d, n = upright_window(image, quad, k, (self.size, self.size))
         return [Detection(origin + k * (f.quad[:, :1] * d + f.quad[:, 1:] * n), f.score) for f in self.detect(window)]
+
+
+def upright_window(
+    image: Image.Image, quad: np.ndarray, k: float, size: tuple[int, int]
+) -> tuple[Image.Image, np.ndarray, np.ndarray, np.ndarray]:
+    """A `size` window of `image` centred on `quad`, turned so the quad's digit line runs left to right, at `k`
+    photo pixels a window pixel; parts past the photo take its border colour. Also the window's origin in the
+    photo and its x and y axes there (unit vectors): window pixel (x, y) lies at origin + k * (x * d + y * n)."""
+    d = direction(quad)
+    n = np.array([-d[1], d[0]])
+    src, r = image, max(1, int(k / 1.5))  # much smaller: the photo reduced first (box filter), no aliasing
+    if r > 1:
+        src = image.reduce(r)
+    origin = quad.mean(axis=0) - k * (size[0] / 2 * d + size[1] / 2 * n)
+    a = k / r
+    coeffs = (a * d[0], a * n[0], origin[0] / r, a * d[1], a * n[1], origin[1] / r)
+    window = src.transform(
+        size, Image.Transform.AFFINE, coeffs, Image.Resampling.BILINEAR, fillcolor=border_colour(src)
+    )
+    return window, origin, d, n
 
 
 def _box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:

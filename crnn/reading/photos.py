@@ -21,7 +21,7 @@ from crnn.core.confidence import is_sure
 from crnn.core.geometry import ALWAYS_READ_VARIANTS, SYMBOL_VARIANTS, direction, straighten, sub_quad
 from crnn.core.preprocess import view
 from crnn.core.symbology import Format, checksum_ok, format_of
-from crnn.reading.bars import _match_zxing, printed_form, same_number, zxing_decode
+from crnn.reading.bars import _match_zxing, printed_form, same_number, zxing_decode, zxing_upright
 from crnn.reading.bars_fit import fit_to_bars
 from crnn.reading.detection import Detection, Detector, _box_iou, load_photo
 from crnn.reading.fusion import fused_text, reading
@@ -143,7 +143,9 @@ class PhotoReader:
         self.cross_check = cross_check
         self.fuse = fuse
 
-    def read_barcodes(self, image: Image.Image, decodes: Sequence[dict] = ()) -> list[BarcodeRead]:
+    def read_barcodes(
+        self, image: Image.Image, decodes: Sequence[dict] = (), owned: list[tuple[int, Detection]] | None = None
+    ) -> list[BarcodeRead]:
         """Every barcode in `image` (its pixels), without the cross-check and whatever its confidence. `decodes`:
         the bar decoder's, when the bars are evidence: a barcode they decode lies the way they read
         (`which_way_up`) and is not read turned (`turned`).
@@ -158,7 +160,9 @@ class PhotoReader:
         read and removed the one confident misread each had (docs/decisions.md, "Views").
         """
         valid = [z for z in decodes if checksum_ok(z["text"])]
-        owned, first_reads, fused = self.which_way_up(image, self.detections(image), valid)
+        if owned is None:
+            owned = self.detections(image)
+        owned, first_reads, fused = self.which_way_up(image, owned, valid)
         first = SYMBOL_VARIANTS[: min(self.policy.variants, ALWAYS_READ_VARIANTS)]
         later = SYMBOL_VARIANTS[len(first) : self.policy.variants]
         reads = self.read_in_passes(
@@ -342,11 +346,27 @@ class PhotoReader:
             out[k] = BarcodeRead(reads[i][1], r.text, r.confidence, r.checksum_ok, r.inferred, support=support)
         return out
 
+    def bar_decodes(self, image: Image.Image, owned: list[tuple[int, Detection]]) -> list[dict]:
+        """zxing-cpp's decodes of the photo, and of each barcode found (`owned`, from `detections`) that none of
+        them covers with a valid check digit, seen again in a window of its own turned upright (`zxing_upright`)."""
+        decodes = zxing_decode(image)
+        valid = [z for z in decodes if checksum_ok(z["text"])]
+        lead: dict[int, Detection] = {}
+        for k, d in owned:
+            lead.setdefault(k, d)
+        grey = image.convert("L")
+        for d in lead.values():
+            if _match_zxing(d, valid) is None:
+                decodes += zxing_upright(grey, d.quad)
+        return decodes
+
     def read_image(self, image: Image.Image) -> list[BarcodeRead]:
-        """Every barcode in `image`: with the bars as evidence (`fuse`), or cross-checked with zxing-cpp."""
+        """Every barcode in `image`: with the bars as evidence (`fuse`: the photo's decodes and those of each
+        barcode's upright window, `bar_decodes`), or cross-checked with zxing-cpp's decodes of the photo."""
         if self.fuse:
-            decodes = zxing_decode(image)
-            return fuse_bars(self.read_barcodes(image, decodes), decodes, self.policy.min_confidence)
+            owned = self.detections(image)
+            decodes = self.bar_decodes(image, owned)
+            return fuse_bars(self.read_barcodes(image, decodes, owned), decodes, self.policy.min_confidence)
         out = self.read_barcodes(image)
         if self.cross_check and out:
             cross_check(out, zxing_decode(image))
@@ -429,12 +449,12 @@ def fuse_bars(reads: list[BarcodeRead], decodes: list[dict], min_confidence: flo
             b.conflict = True
             used.add(i)
         elif i not in used:  # a decode another reading already stands for leaves this one as it is (unsure)
-            b.text, b.checksum_ok, b.inferred, b.source = printed_form(z["text"]), True, (), "bars"
+            b.text, b.checksum_ok, b.inferred, b.source = printed_form(z["text"], z["format"]), True, (), "bars"
             b.zxing = _seen(z, b.text)
             used.add(i)
     for i, z in enumerate(decodes):
         if i not in used and checksum_ok(z["text"]):
             quad = np.array(z["quad"], dtype=np.float32)
-            text = printed_form(z["text"])
+            text = printed_form(z["text"], z["format"])
             reads.append(BarcodeRead(Detection(quad, 0.0), text, 0.0, True, zxing=_seen(z, text), source="bars"))
     return reads

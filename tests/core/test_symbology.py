@@ -27,6 +27,23 @@ def test_upce_expansion():
     assert symbology.upce_to_upca("04252614") == "042100005264"
 
 
+def test_upca_compression_undoes_the_expansion():
+    """A UPC-A expanded from any UPC-E (each of the four rules: last digit 0-2, 3, 4, 5-9) compresses to a UPC-E that
+    expands to it again: GS1's own form where two UPC-Es expand alike (19101624 and 19121634: the first, as
+    GS1 allows a last digit 3 only after a manufacturer digit 3-9). A UPC-A with no UPC-E form gives None."""
+    rng = random.Random(5)
+    for last in "0123456789":
+        for _ in range(50):
+            code = rng.choice("01") + "".join(rng.choice("0123456789") for _ in range(5)) + last
+            upca = symbology.upce_to_upca(code + "0")[:-1]
+            upca += str(symbology.gs1_check_digit(upca))
+            assert symbology.upce_to_upca(symbology.upca_to_upce(upca) or "") == upca
+    assert symbology.upca_to_upce(symbology.upce_to_upca("19121634")) == "19101624"
+    assert symbology.upca_to_upce("049000006582") == "04965802"  # the real photo upce-3_03's bars
+    assert symbology.upca_to_upce("036000291452") is None
+    assert symbology.upca_to_upce("512345000065") is None  # number system 5: no UPC-E
+
+
 @pytest.mark.parametrize("fmt", symbology.FORMATS)
 def test_random_codes_valid_and_sized(fmt):
     rng = random.Random(3)

@@ -38,7 +38,13 @@ def test_the_turned_table_reads_each_photo_turned_by_each_angle(tmp_path: Path) 
         policy = ReadingPolicy(min_confidence=0.05)
         texts = iter([])
 
-        def read_barcodes(self, image: Image.Image, decodes=()) -> list[BarcodeRead]:
+        def detections(self, image: Image.Image) -> list[tuple[int, Detection]]:
+            return []
+
+        def bar_decodes(self, image: Image.Image, owned: list) -> list[dict]:
+            return []
+
+        def read_barcodes(self, image: Image.Image, decodes=(), owned=None) -> list[BarcodeRead]:
             seen.append(image.size)
             if image.size != (60, 40):
                 return []

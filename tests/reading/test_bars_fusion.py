@@ -80,3 +80,11 @@ def test_the_bars_number_is_given_as_printed():
         [_read("123", 0.1, checksum_ok=False)], [_decode("0036000291452"), _decode("0012345678905", 500)], FLOOR
     )
     assert [b.text for b in reads] == ["036000291452", "012345678905"]
+
+
+def test_a_upce_the_bars_decode_is_given_as_its_8_printed_digits():
+    """zxing-cpp 3 reports a UPC-E as the EAN-13 of the UPC-A it expands to (the real photo upce-3_03 decodes as
+    0049000006582); under those bars the UPC-E's own 8 digits are printed."""
+    reads = fuse_bars([_read("123", 0.1, checksum_ok=False)], [_decode("0049000006582", fmt="UPC-E")], FLOOR)
+    assert [(b.text, b.source) for b in reads] == [("04965802", "bars")]
+    assert reads[0].format == "UPC-E"

@@ -250,7 +250,10 @@ def test_photo_figures_tell_a_misread_from_a_sure_read_of_something_else(tmp_pat
         def __init__(self) -> None:
             self.calls = iter(said.values())
 
-        def read_barcodes(self, image: Image.Image) -> list[BarcodeRead]:
+        def detections(self, image: Image.Image) -> list[tuple[int, Detection]]:
+            return []
+
+        def read_barcodes(self, image: Image.Image, decodes=(), owned=None) -> list[BarcodeRead]:
             return [BarcodeRead(Detection(quad, 0.9), t, c, True) for t, c in next(self.calls)]
 
     out = evaluate_photos(Stand(), tmp_path / "photos.tsv", zxing=False, progress=False)  # type: ignore[arg-type]
