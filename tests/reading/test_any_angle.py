@@ -77,11 +77,18 @@ def test_the_bars_are_decoded_upright_in_a_window_of_their_own():
     from crnn.reading.bars import same_number, zxing_decode, zxing_upright
 
     upright = replace(scene_generator(), p_upright_turn=0.0, p_large_rotation=0.0, max_perspective=0.05)
-    scene = _make(0, 31341, upright)
-    assert [z["text"] for z in zxing_decode(scene.scene)] == [scene.text]  # upright, the bars decode
+    scene = _make(0, 31348, upright)  # a UPC-E: zxing-cpp 3 reports the EAN-13 it expands to
+    assert [same_number(z["text"], scene.text) for z in zxing_decode(scene.scene)] == [True]  # upright, they decode
     image, quad = _turned(scene.scene.convert("RGB"), scene.quad, 30)
     assert not zxing_decode(image)
     (z,) = zxing_upright(image.convert("L"), quad)
     assert same_number(z["text"], scene.text) and z["window"]
     side = float(np.linalg.norm(quad[1] - quad[0]))
     assert np.linalg.norm(np.mean(z["quad"], axis=0) - quad.mean(axis=0)) < 0.25 * side  # on the barcode
+
+    # The photo reader does so for each barcode it finds that the photo's decodes miss.
+    from crnn.reading.photos import PhotoReader
+
+    reader = PhotoReader(models.DETECTOR, models.RECOGNISER, threads=2)
+    decodes = reader.bar_decodes(image, reader.detections(image))
+    assert [(same_number(z["text"], scene.text), z.get("window")) for z in decodes] == [(True, True)]
