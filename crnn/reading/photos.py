@@ -422,8 +422,12 @@ def fuse_bars(reads: list[BarcodeRead], decodes: list[dict], min_confidence: flo
     (a valid check digit: zxing-cpp checks it) decides:
 
     - the same number: sure, `source` "digits+bars", whatever the recogniser's confidence;
-    - another number: a conflict, never sure; the recogniser's number is kept, the bars' is in `zxing`;
-    - the recogniser unsure (under the floor or failing its check digit): the bars' number as printed
+    - another number of as many digits (as printed): a conflict, never sure; the recogniser's number is kept, the
+      bars' is in `zxing`;
+    - another number with fewer digits than the recogniser's sure read: the recogniser's read stands, as a decode
+      of fewer digits is of a part of the symbol (zxing-cpp finds a UPC-E in the bars of an EAN-13);
+    - the recogniser unsure (under the floor or failing its check digit), or sure of fewer digits than the bars
+      hold (the digits in view of a symbol whose bars decode whole, guards and all): the bars' number as printed
       (`printed_form`: a UPC-A's 12 digits), `source` "bars", unless another reading already stands for that
       decode (two detections of one barcode): then it stays as it is, unsure;
     - no decode there: the recogniser's reading as it is.
@@ -445,7 +449,10 @@ def fuse_bars(reads: list[BarcodeRead], decodes: list[dict], min_confidence: flo
     for b, z, i in matched:
         if b.source == "digits+bars":
             continue
-        if b.sure_digits(min_confidence):
+        sure, bars = b.sure_digits(min_confidence), printed_form(z["text"], z["format"])
+        if sure and len(b.text) > len(bars):  # the bars' number is of a part of the symbol: the digits stand
+            used.add(i)
+        elif sure and (len(b.text) == len(bars) or i in used):
             b.conflict = True
             used.add(i)
         elif i not in used:  # a decode another reading already stands for leaves this one as it is (unsure)

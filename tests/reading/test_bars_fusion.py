@@ -61,6 +61,20 @@ def test_a_conflict_is_reported_and_never_sure():
     assert _sure(reads) == ([], ["5901234123457"])
 
 
+def test_a_conflict_of_lengths_goes_to_the_longer_number():
+    """Bars and digits hold as many digits. A sure read of fewer digits than the bars decode is the digits in view
+    of a symbol whose bars decode whole: the bars' number stands. A decode of fewer digits than a sure read is of a
+    part of the bars (zxing-cpp finds a UPC-E in an EAN-13): the read stands, and the decode is no barcode of its
+    own."""
+    reads = fuse_bars([_read("21663017", 0.99)], [_decode("0521663017698")], FLOOR)
+    assert [(b.text, b.source, b.conflict) for b in reads] == [("521663017698", "bars", False)]
+    assert _sure(reads) == (["521663017698"], [])
+    reads = fuse_bars([_read("9790763327629", 0.99)], [_decode("0179000000768", fmt="UPC-E")], FLOOR)
+    assert [(b.text, b.source, b.conflict) for b in reads] == [("9790763327629", "digits", False)]
+    assert reads[0].zxing == {"text": "0179000000768", "format": "UPC-E", "agrees": False}
+    assert _sure(reads) == (["9790763327629"], [])
+
+
 def test_bars_the_detector_missed_are_added_and_bad_decodes_ignored():
     decodes = [_decode("4006381333931", x=500), _decode("4006381333930", x=300)]  # the second fails its check
     reads = fuse_bars([_read("5901234123457", 0.99)], decodes, FLOOR)
