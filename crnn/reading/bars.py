@@ -20,8 +20,9 @@ BARS_SCALES = (1.0, 1.4)  # the window at each of these times that size: a numbe
 
 
 def zxing_decode(image: Image.Image) -> list[dict]:
-    """EAN/UPC symbols the zxing-cpp bar decoder finds: text as printed (UPC-A 12, UPC-E 8 digits), format,
-    and its position (a quad). Empty when the package is missing or nothing decodes."""
+    """EAN/UPC symbols the zxing-cpp bar decoder finds: text as zxing-cpp 3 reports it (a UPC-A as its EAN-13, a
+    UPC-E as the EAN-13 it expands to; `printed_form` gives the digits printed), format, and its position (a
+    quad). Empty when the package is missing or nothing decodes."""
     try:
         import zxingcpp
     except ImportError:
