@@ -20,7 +20,7 @@ from crnn.core.codec import Decoded
 from crnn.core.confidence import is_sure
 from crnn.core.geometry import ALWAYS_READ_VARIANTS, SYMBOL_VARIANTS, direction, straighten, sub_quad
 from crnn.core.preprocess import view
-from crnn.core.symbology import Format, checksum_ok, format_of
+from crnn.core.symbology import Format, checksum_ok, format_of, is_valid
 from crnn.reading.bars import _match_zxing, printed_form, same_number, zxing_decode, zxing_upright
 from crnn.reading.bars_fit import fit_to_bars
 from crnn.reading.detection import Detection, Detector, _box_iou, load_photo
@@ -417,17 +417,26 @@ def cross_check(reads: list[BarcodeRead], decodes: list[dict]) -> None:
             b.zxing = _seen(z, b.text)
 
 
+def _same_layout(digits: str, bars: str, decoded_as: str) -> bool:
+    """Whether `digits` is a valid number in the format of the bars' number `bars` (as printed; `decoded_as`: the
+    bar decoder's name for its format). An 8-digit number may be an EAN-8 or a UPC-E: the bars tell the two layouts
+    apart (their guards and parities), the digits alone do not."""
+    fmt = format_of(bars, decoded_as)
+    return fmt is None or is_valid(digits, fmt)
+
+
 def fuse_bars(reads: list[BarcodeRead], decodes: list[dict], min_confidence: float) -> list[BarcodeRead]:
     """The bars as evidence beside the digits. For each reading, the bar decoder's decode of the same barcode
     (a valid check digit: zxing-cpp checks it) decides:
 
     - the same number: sure, `source` "digits+bars", whatever the recogniser's confidence;
-    - another number of as many digits (as printed): a conflict, never sure; the recogniser's number is kept, the
-      bars' is in `zxing`;
+    - another number of as many digits (as printed), valid in the bars' format too: a conflict, never sure; the
+      recogniser's number is kept, the bars' is in `zxing`;
     - another number with fewer digits than the recogniser's sure read: the recogniser's read stands, as a decode
       of fewer digits is of a part of the symbol (zxing-cpp finds a UPC-E in the bars of an EAN-13);
-    - the recogniser unsure (under the floor or failing its check digit), or sure of fewer digits than the bars
-      hold (the digits in view of a symbol whose bars decode whole, guards and all): the bars' number as printed
+    - the recogniser unsure (under the floor or failing its check digit), sure of fewer digits than the bars
+      hold (the digits in view of a symbol whose bars decode whole, guards and all), or sure of a number not valid
+      in the bars' format (an EAN-8 read of a UPC-E: `_same_layout`): the bars' number as printed
       (`printed_form`: a UPC-A's 12 digits), `source` "bars", unless another reading already stands for that
       decode (two detections of one barcode): then it stays as it is, unsure;
     - no decode there: the recogniser's reading as it is.
@@ -452,7 +461,7 @@ def fuse_bars(reads: list[BarcodeRead], decodes: list[dict], min_confidence: flo
         sure, bars = b.sure_digits(min_confidence), printed_form(z["text"], z["format"])
         if sure and len(b.text) > len(bars):  # the bars' number is of a part of the symbol: the digits stand
             used.add(i)
-        elif sure and (len(b.text) == len(bars) or i in used):
+        elif sure and (i in used or (len(b.text) == len(bars) and _same_layout(b.text, bars, z["format"]))):
             b.conflict = True
             used.add(i)
         elif i not in used:  # a decode another reading already stands for leaves this one as it is (unsure)

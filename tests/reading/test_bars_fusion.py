@@ -75,6 +75,16 @@ def test_a_conflict_of_lengths_goes_to_the_longer_number():
     assert _sure(reads) == (["9790763327629"], [])
 
 
+def test_an_8_digit_read_in_the_other_layout_gives_way_to_the_bars():
+    """Eight digits may be an EAN-8 or a UPC-E; the bars tell the layouts apart. A sure read valid only as an EAN-8
+    where the bars decode a UPC-E (17770835 read, 17770838 printed) gives way to them; two numbers each valid in
+    the bars' format stay a conflict."""
+    reads = fuse_bars([_read("17770835", 0.99)], [_decode("0177700000088", fmt="UPC-E")], FLOOR)
+    assert [(b.text, b.source, b.conflict) for b in reads] == [("17770838", "bars", False)]
+    reads = fuse_bars([_read("5901234123457", 0.99)], [_decode("4006381333931")], FLOOR)
+    assert reads[0].conflict and reads[0].source == "digits"
+
+
 def test_bars_the_detector_missed_are_added_and_bad_decodes_ignored():
     decodes = [_decode("4006381333931", x=500), _decode("4006381333930", x=300)]  # the second fails its check
     reads = fuse_bars([_read("5901234123457", 0.99)], decodes, FLOOR)
