@@ -425,6 +425,12 @@ def _same_layout(digits: str, bars: str, decoded_as: str) -> bool:
     return fmt is None or is_valid(digits, fmt)
 
 
+def _stands(b: BarcodeRead, bars: str, decoded_as: str) -> bool:
+    """Whether a sure read of as many digits as the bars' number `bars` stands against it as a conflict: valid in
+    the bars' format (`_same_layout`) and convincing (`OTHER_WAY_BELOW` confidence or more)."""
+    return _same_layout(b.text, bars, decoded_as) and b.confidence >= OTHER_WAY_BELOW
+
+
 def fuse_bars(reads: list[BarcodeRead], decodes: list[dict], min_confidence: float) -> list[BarcodeRead]:
     """The bars as evidence beside the digits. For each reading, the bar decoder's decode of the same barcode
     (a valid check digit: zxing-cpp checks it) decides:
@@ -461,7 +467,7 @@ def fuse_bars(reads: list[BarcodeRead], decodes: list[dict], min_confidence: flo
         sure, bars = b.sure_digits(min_confidence), printed_form(z["text"], z["format"])
         if sure and len(b.text) > len(bars):  # the bars' number is of a part of the symbol: the digits stand
             used.add(i)
-        elif sure and (i in used or (len(b.text) == len(bars) and _same_layout(b.text, bars, z["format"]))):
+        elif sure and (i in used or (len(b.text) == len(bars) and _stands(b, bars, z["format"]))):
             b.conflict = True
             used.add(i)
         elif i not in used:  # a decode another reading already stands for leaves this one as it is (unsure)
