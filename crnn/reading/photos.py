@@ -436,13 +436,14 @@ def fuse_bars(reads: list[BarcodeRead], decodes: list[dict], min_confidence: flo
     (a valid check digit: zxing-cpp checks it) decides:
 
     - the same number: sure, `source` "digits+bars", whatever the recogniser's confidence;
-    - another number of as many digits (as printed), valid in the bars' format too: a conflict, never sure; the
-      recogniser's number is kept, the bars' is in `zxing`;
+    - another number of as many digits (as printed), valid in the bars' format too, read at `OTHER_WAY_BELOW`
+      confidence or more: a conflict, never sure; the recogniser's number is kept, the bars' is in `zxing`;
     - another number with fewer digits than the recogniser's sure read: the recogniser's read stands, as a decode
       of fewer digits is of a part of the symbol (zxing-cpp finds a UPC-E in the bars of an EAN-13);
     - the recogniser unsure (under the floor or failing its check digit), sure of fewer digits than the bars
       hold (the digits in view of a symbol whose bars decode whole, guards and all), or sure of a number not valid
-      in the bars' format (an EAN-8 read of a UPC-E: `_same_layout`): the bars' number as printed
+      in the bars' format (an EAN-8 read of a UPC-E: `_same_layout`), or unconvincingly (under `OTHER_WAY_BELOW`)
+      sure of another number of as many digits: the bars' number as printed
       (`printed_form`: a UPC-A's 12 digits), `source` "bars", unless another reading already stands for that
       decode (two detections of one barcode): then it stays as it is, unsure;
     - no decode there: the recogniser's reading as it is.

@@ -55,6 +55,10 @@ def test_the_bars_stand_for_one_reading_of_their_barcode():
 
 
 def test_a_conflict_is_reported_and_never_sure():
+    """Two numbers of as many digits, the read convincing (confidence 0.5 or more): a conflict. An unconvincing
+    read of as many digits gives way to the bars."""
+    weak = fuse_bars([_read("5901234123457", 0.3)], [_decode("4006381333931")], 0.1)
+    assert [(b.text, b.source, b.conflict) for b in weak] == [("4006381333931", "bars", False)]
     reads = fuse_bars([_read("5901234123457", 0.99)], [_decode("4006381333931")], FLOOR)
     assert reads[0].conflict and reads[0].text == "5901234123457" and reads[0].zxing["text"] == "4006381333931"
     assert reads[0].to_dict()["conflict"] is True
