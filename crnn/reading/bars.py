@@ -52,11 +52,10 @@ def zxing_upright(image: Image.Image, quad: np.ndarray) -> list[dict]:
     for scale in BARS_SCALES:
         k = w / (scale * width)  # photo pixels a window pixel
         size = (round(BARS_MARGIN * w / k), round(BARS_MARGIN * h / k))
-        window, origin, d, n = upright_window(image, quad, k, size)
+        window, to_photo = upright_window(image, quad, k, size)
         decodes = [z for z in zxing_decode(window) if checksum_ok(z["text"])]
         for z in decodes:
-            q = np.array(z["quad"], dtype=np.float64)
-            z["quad"], z["window"] = (origin + k * (q[:, :1] * d + q[:, 1:] * n)).tolist(), True
+            z["quad"], z["window"] = to_photo(np.array(z["quad"], dtype=np.float64)).tolist(), True
         texts = {z["text"] for z in decodes}
         found = decodes if found is None else [z for z in found if z["text"] in texts]
         if not found:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -182,16 +183,16 @@ class Detector:
         its surroundings), whatever its angle and size in the photo. Parts of the window past the photo are filled
         with its border colour."""
         k = max(quad_size(quad)) / share / self.size  # photo pixels per window pixel
-        window, origin, d, n = upright_window(image, quad, k, (self.size, self.size))
-        return [Detection(origin + k * (f.quad[:, :1] * d + f.quad[:, 1:] * n), f.score) for f in self.detect(window)]
+        window, to_photo = upright_window(image, quad, k, (self.size, self.size))
+        return [Detection(to_photo(f.quad), f.score) for f in self.detect(window)]
 
 
 def upright_window(
     image: Image.Image, quad: np.ndarray, k: float, size: tuple[int, int]
-) -> tuple[Image.Image, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[Image.Image, Callable[[np.ndarray], np.ndarray]]:
     """A `size` window of `image` centred on `quad`, turned so the quad's digit line runs left to right, at `k`
-    photo pixels a window pixel; parts past the photo take its border colour. Also the window's origin in the
-    photo and its x and y axes there (unit vectors): window pixel (x, y) lies at origin + k * (x * d + y * n)."""
+    photo pixels a window pixel; parts past the photo take its border colour. Also the map of window points
+    (an (N, 2) array) back to the photo's pixels."""
     d = direction(quad)
     n = np.array([-d[1], d[0]])
     src, r = image, max(1, int(k / 1.5))  # much smaller: the photo reduced first (box filter), no aliasing
@@ -203,7 +204,12 @@ def upright_window(
     window = src.transform(
         size, Image.Transform.AFFINE, coeffs, Image.Resampling.BILINEAR, fillcolor=border_colour(src)
     )
-    return window, origin, d, n
+
+    def to_photo(points: np.ndarray) -> np.ndarray:
+        q = np.asarray(points, dtype=np.float64)
+        return origin + k * (q[:, :1] * d + q[:, 1:] * n)
+
+    return window, to_photo
 
 
 def _box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:

@@ -191,9 +191,7 @@ class PhotoReader:
         the way whose reading passes the check digit, then is more confident, is kept (issue #33: the constrained
         decoder's likelihood chooses)."""
         first = SYMBOL_VARIANTS[: min(self.policy.variants, ALWAYS_READ_VARIANTS)]
-        lead: dict[int, Detection] = {}
-        for k, d in owned:  # best first: the first of each barcode leads it
-            lead.setdefault(k, d)
+        lead = _leads(owned)
         grey = image.convert("L")
 
         def way_up(k: int, way: int) -> list[tuple[int, Detection]]:
@@ -351,11 +349,8 @@ class PhotoReader:
         them covers with a valid check digit, seen again in a window of its own turned upright (`zxing_upright`)."""
         decodes = zxing_decode(image)
         valid = [z for z in decodes if checksum_ok(z["text"])]
-        lead: dict[int, Detection] = {}
-        for k, d in owned:
-            lead.setdefault(k, d)
         grey = image.convert("L")
-        for d in lead.values():
+        for d in _leads(owned).values():
             if _match_zxing(d, valid) is None:
                 decodes += zxing_upright(grey, d.quad)
         return decodes
@@ -380,6 +375,14 @@ class PhotoReader:
         except ValueError as e:
             return PhotoResult(str(path), (0, 0), error=str(e))
         return photo_result(path, image, scale, self.read_image(image), self.policy.min_confidence)
+
+
+def _leads(owned: list[tuple[int, Detection]]) -> dict[int, Detection]:
+    """Each barcode's best detection: `owned` (from `PhotoReader.detections`) is best first, so its first leads it."""
+    lead: dict[int, Detection] = {}
+    for k, d in owned:
+        lead.setdefault(k, d)
+    return lead
 
 
 def _agreeing(d: Detection, best: Detection) -> Detection:
@@ -417,18 +420,13 @@ def cross_check(reads: list[BarcodeRead], decodes: list[dict]) -> None:
             b.zxing = _seen(z, b.text)
 
 
-def _same_layout(digits: str, bars: str, decoded_as: str) -> bool:
-    """Whether `digits` is a valid number in the format of the bars' number `bars` (as printed; `decoded_as`: the
-    bar decoder's name for its format). An 8-digit number may be an EAN-8 or a UPC-E: the bars tell the two layouts
-    apart (their guards and parities), the digits alone do not."""
-    fmt = format_of(bars, decoded_as)
-    return fmt is None or is_valid(digits, fmt)
-
-
 def _stands(b: BarcodeRead, bars: str, decoded_as: str) -> bool:
-    """Whether a sure read of as many digits as the bars' number `bars` stands against it as a conflict: valid in
-    the bars' format (`_same_layout`) and convincing (`OTHER_WAY_BELOW` confidence or more)."""
-    return _same_layout(b.text, bars, decoded_as) and b.confidence >= OTHER_WAY_BELOW
+    """Whether a sure read of as many digits as the bars' number `bars` (as printed; `decoded_as`: the bar decoder's
+    name for its format) stands against it as a conflict: convincing (`OTHER_WAY_BELOW` confidence or more) and
+    valid in the bars' format. An 8-digit number may be an EAN-8 or a UPC-E: the bars tell the two layouts apart
+    (their guards and parities), the digits alone do not."""
+    fmt = format_of(bars, decoded_as)
+    return b.confidence >= OTHER_WAY_BELOW and (fmt is None or is_valid(b.text, fmt))
 
 
 def fuse_bars(reads: list[BarcodeRead], decodes: list[dict], min_confidence: float) -> list[BarcodeRead]:
@@ -442,7 +440,7 @@ def fuse_bars(reads: list[BarcodeRead], decodes: list[dict], min_confidence: flo
       of fewer digits is of a part of the symbol (zxing-cpp finds a UPC-E in the bars of an EAN-13);
     - the recogniser unsure (under the floor or failing its check digit), sure of fewer digits than the bars
       hold (the digits in view of a symbol whose bars decode whole, guards and all), or sure of a number not valid
-      in the bars' format (an EAN-8 read of a UPC-E: `_same_layout`), or unconvincingly (under `OTHER_WAY_BELOW`)
+      in the bars' format (an EAN-8 read of a UPC-E: `_stands`), or unconvincingly (under `OTHER_WAY_BELOW`)
       sure of another number of as many digits: the bars' number as printed
       (`printed_form`: a UPC-A's 12 digits), `source` "bars", unless another reading already stands for that
       decode (two detections of one barcode): then it stays as it is, unsure;
@@ -472,7 +470,7 @@ def fuse_bars(reads: list[BarcodeRead], decodes: list[dict], min_confidence: flo
             b.conflict = True
             used.add(i)
         elif i not in used:  # a decode another reading already stands for leaves this one as it is (unsure)
-            b.text, b.checksum_ok, b.inferred, b.source = printed_form(z["text"], z["format"]), True, (), "bars"
+            b.text, b.checksum_ok, b.inferred, b.source = bars, True, (), "bars"
             b.zxing = _seen(z, b.text)
             used.add(i)
     for i, z in enumerate(decodes):
