@@ -230,6 +230,14 @@ def check_erasure_prior(prior: float) -> float:
     return prior
 
 
+def layout_twin(code: str) -> str | None:
+    """The other printed form of the same bars: a UPC-A's 12 digits as the EAN-13 with a leading 0 and back
+    (GS1: identical bars, two layouts of the digits under them); None for any other code."""
+    if len(code) == 12 and code.isdigit():
+        return "0" + code
+    return code[1:] if is_ean13_lead0(code) and code.isdigit() else None
+
+
 def is_ean13_lead0(code: str) -> bool:
     """A 13-digit string starting with 0: the EAN-13 layout of a UPC-A's bars, which `ean13_lead0_prior`
     weighs (`constraints`)."""

@@ -188,11 +188,15 @@ class Detector:
 
 
 def upright_window(
-    image: Image.Image, quad: np.ndarray, k: float, size: tuple[int, int]
+    image: Image.Image,
+    quad: np.ndarray,
+    k: float,
+    size: tuple[int, int],
+    resample: Image.Resampling = Image.Resampling.BILINEAR,
 ) -> tuple[Image.Image, Callable[[np.ndarray], np.ndarray]]:
     """A `size` window of `image` centred on `quad`, turned so the quad's digit line runs left to right, at `k`
-    photo pixels a window pixel; parts past the photo take its border colour. Also the map of window points
-    (an (N, 2) array) back to the photo's pixels."""
+    photo pixels a window pixel (sampled with `resample`); parts past the photo take its border colour. Also the map
+    of window points (an (N, 2) array) back to the photo's pixels."""
     d = direction(quad)
     n = np.array([-d[1], d[0]])
     src, r = image, max(1, int(k / 1.5))  # much smaller: the photo reduced first (box filter), no aliasing
@@ -201,9 +205,7 @@ def upright_window(
     origin = quad.mean(axis=0) - k * (size[0] / 2 * d + size[1] / 2 * n)
     a = k / r
     coeffs = (a * d[0], a * n[0], origin[0] / r, a * d[1], a * n[1], origin[1] / r)
-    window = src.transform(
-        size, Image.Transform.AFFINE, coeffs, Image.Resampling.BILINEAR, fillcolor=border_colour(src)
-    )
+    window = src.transform(size, Image.Transform.AFFINE, coeffs, resample, fillcolor=border_colour(src))
 
     def to_photo(points: np.ndarray) -> np.ndarray:
         q = np.asarray(points, dtype=np.float64)

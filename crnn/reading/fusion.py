@@ -59,6 +59,7 @@ def fused_text(
     ean13_lead0_prior: float = EAN13_LEAD0_PRIOR,
     erasure_prior: float = 0.0,
     erasable: Sequence[str] = (),
+    twins: bool = False,
 ) -> str:
     """The number several views of a crop read together: each view's read is a candidate, and the candidate the
     views find likeliest together (summed log-likelihood, a product of the views' probabilities, plus the
@@ -71,8 +72,16 @@ def fused_text(
     digits, and plain CTC would score each view's 12-digit number by a digit no view shows. Without it such reads
     stand only for the crop as given (`decoded[0]`). Where some reads pass the check digit, only they are
     candidates (the constrained decoder's always do).
+
+    With `twins`, a UPC-A read and the EAN-13 with a leading 0 (`symbology.layout_twin`: the same bars) each bring
+    the other in as a candidate: each view's decoder weighs the layout prior against that view's evidence alone,
+    so a leading 0 that every view shows a little can be lost in each and still win on all of them together. The
+    winner may then be no view's read.
     """
     candidates = _candidates(decoded, erasure_prior)
+    if twins:
+        more = (symbology.layout_twin(t) for t in candidates if symbology.checksum_ok(t))
+        candidates += [t for t in dict.fromkeys(more) if t is not None and t not in candidates]
     if len(candidates) < 2:
         return candidates[0] if candidates else decoded[0].text
     lead0 = math.log(ean13_lead0_prior) if ean13_lead0_prior > 0 else -math.inf

@@ -20,7 +20,7 @@ from crnn.core.codec import Decoded
 from crnn.core.confidence import is_sure
 from crnn.core.geometry import ALWAYS_READ_VARIANTS, SYMBOL_VARIANTS, direction, straighten, sub_quad
 from crnn.core.preprocess import view
-from crnn.core.symbology import Format, checksum_ok, format_of, is_valid
+from crnn.core.symbology import Format, checksum_ok, format_of, is_valid, layout_twin
 from crnn.reading.bars import _match_zxing, printed_form, same_number, zxing_decode, zxing_upright
 from crnn.reading.bars_fit import fit_to_bars
 from crnn.reading.detection import Detection, Detector, _box_iou, load_photo
@@ -335,12 +335,18 @@ class PhotoReader:
                 self.reader.ean13_lead0_prior,
                 self.reader.erasure_prior,
                 self.reader.erasable,
+                twins=True,
             )
-            # The number is the fused one (always one crop's read); its confidence and box are those of the most
-            # confident crop that read it (`mine` is in that order), as before fusion whenever that crop's wins.
-            i, _, r = next(t for t in mine if t[2].text == text)
+            # The number is the fused one; its confidence and box are those of the most confident crop that read it
+            # (`mine` is in that order), as before fusion whenever that crop's wins. A number no crop read is the
+            # other layout of the same bars (`layout_twin`): its confidence is its alignment on the most confident
+            # crop that read its twin.
+            same = {text, layout_twin(text)}
+            i, m, r = next((t for t in mine if t[2].text == text), None) or next(t for t in mine if t[2].text in same)
+            if r.text != text:
+                r = reading(self.reader.codec.aligned(reads[i][2][m][0], text))
             mass = sum(t[2].confidence for t in mine if t[2].checksum_ok)
-            support = sum(t[2].confidence for t in mine if t[2].text == text) / mass if mass > 0 else 1.0
+            support = sum(t[2].confidence for t in mine if t[2].text in same) / mass if mass > 0 else 1.0
             out[k] = BarcodeRead(reads[i][1], r.text, r.confidence, r.checksum_ok, r.inferred, support=support)
         return out
 

@@ -394,3 +394,40 @@ def test_a_number_its_crops_do_not_back_is_not_sure() -> None:
     assert [b.text for b in result.barcodes] == [y] and result.barcodes[0].support == pytest.approx(1.1 / 1.3)
     assert result.barcodes[0].to_dict()["support"] == pytest.approx(0.846, abs=1e-3)
     assert corroborated(0.5) and not corroborated(0.49)
+
+
+def test_a_leading_0_every_crop_shows_a_little_wins_on_all_of_them_together() -> None:
+    """An EAN-13 printed with a leading 0 has the bars of a UPC-A. Each crop's decoder weighs the layout prior
+    (0.1) against that crop's evidence alone and reads the 12 digits; fused, the crops together find the 13-digit
+    layout likelier, and it wins though no crop read it, with its confidence from its alignment on a crop."""
+    from crnn.core.codec import Codec, Decoded
+    from crnn.core.geometry import corners
+    from tests.helpers import lead0_frames
+
+    upca = "036000291452"
+    detections = [Detection(corners(40, 20, 120, 60), 0.9 - 0.1 * i) for i in range(3)]  # one barcode, three zooms
+    p_zero = 0.8  # each crop: 0.8 * 0.1 for the leading 0 against 0.2 without; three crops: 0.0512 against 0.008
+
+    class Stand(StandDetector):
+        codec, ean13_lead0_prior, erasure_prior, erasable = Codec(), 0.1, 0.0, ()
+
+        def detect(self, image: Image.Image, zoom: float = 1.0) -> list[Detection]:
+            return [detections[[1.0, 0.8, 0.6].index(zoom)]]
+
+        def decode_members(self, crops: list[Image.Image]) -> list[tuple[np.ndarray, list[Decoded]]]:
+            logp = np.stack([lead0_frames(upca, p_zero) for _ in crops])
+            return [(logp, [self.codec.decode_constrained(lp, ean13_lead0_prior=0.1) for lp in logp])]
+
+    reader = PhotoReader.__new__(PhotoReader)
+    reader.detectors, reader.reader = [Stand()], Stand()  # type: ignore[list-item,assignment]
+    reader.policy = ReadingPolicy(views=(), zooms=(1.0, 0.8, 0.6), min_confidence=0.05, variants=1)
+    reader.cross_check = reader.fuse = False
+    image = Image.new("RGB", (200, 100))
+    assert Stand().decode_members([image])[0][1][0].text == upca  # one crop alone: the 12 digits
+    (read,) = reader.read_barcodes(image)
+    assert read.text == "0" + upca and read.checksum_ok and read.support == 1.0
+    twelve = Codec().aligned(lead0_frames(upca, p_zero), upca).confidence
+    assert read.confidence == pytest.approx(p_zero * twelve, rel=1e-4)  # the leading 0's frame, then the 12 digits' own
+    p_zero = 0.6  # 0.6^3 * 0.1 = 0.0216 against 0.4^3 = 0.064: the prior still wins
+    (read,) = reader.read_barcodes(image)
+    assert read.text == upca

@@ -132,3 +132,16 @@ def test_a_missing_model_is_a_clear_error(capsys):
 
     assert cli.main(["evaluate", "--model", "missing.onnx", "--data", "x.tsv"]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_the_other_layout_of_the_same_bars_competes_only_when_asked() -> None:
+    """`twins`: a UPC-A read brings in the EAN-13 with a leading 0 (the same bars) as a candidate, and back."""
+    codec = Codec()
+    upca = "036000291452"
+    views = [lead0_frames(upca, 0.8) for _ in range(3)]
+    reads = [codec.decode_constrained(lp, ean13_lead0_prior=0.1) for lp in views]
+    assert {r.text for r in reads} == {upca}
+    assert fused_text(codec, views, reads, ean13_lead0_prior=0.1) == upca
+    assert fused_text(codec, views, reads, ean13_lead0_prior=0.1, twins=True) == "0" + upca
+    assert symbology.layout_twin(upca) == "0" + upca and symbology.layout_twin("0" + upca) == upca
+    assert symbology.layout_twin("5901234123457") is None and symbology.layout_twin("96385074") is None
