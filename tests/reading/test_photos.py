@@ -359,7 +359,7 @@ def test_a_number_its_crops_do_not_back_is_not_sure() -> None:
     crops that read a valid number: one crop's confident read against two that read another number is not."""
     from crnn.core.codec import Codec, Decoded
     from crnn.core.geometry import corners
-    from crnn.reading.photos import corroborated
+    from crnn.reading.photos import BarcodeRead, corroborated
     from tests.helpers import frames_for
 
     x, y = "036000291452", "4006381333931"  # both pass their check digits
@@ -394,6 +394,11 @@ def test_a_number_its_crops_do_not_back_is_not_sure() -> None:
     assert [b.text for b in result.barcodes] == [y] and result.barcodes[0].support == pytest.approx(1.1 / 1.3)
     assert result.barcodes[0].to_dict()["support"] == pytest.approx(0.846, abs=1e-3)
     assert corroborated(0.5) and not corroborated(0.49)
+    # An unconvincing read (under OTHER_WAY_BELOW) is sure only where its crops back it four to one.
+    unconvincing = BarcodeRead(detections[0], y, 0.3, True, support=0.79)
+    assert unconvincing.settled(0.05) and not unconvincing.sure_digits(0.05)
+    unconvincing.support = 0.8
+    assert unconvincing.sure_digits(0.05)
 
 
 def test_a_leading_0_every_crop_shows_a_little_wins_on_all_of_them_together() -> None:
