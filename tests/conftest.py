@@ -16,8 +16,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # other threads (torch, onnxruntime, ClearML's own) may hold locks at that moment, the child can deadlock holding
 # ClearML's shared lock, and the test process then waits on it for ever (a CI run timed out so). The tests report
 # from their own thread instead: ClearML's switch for it, in a clearml.conf of the test session's own.
+# Each task also detects its repository: in a thread by default, which ClearML kills when the task closes if it has
+# not finished within 10 s (a loaded machine), and its kill on Python 3.11 raises SystemError ("exception SystemExit()
+# is not a BaseException subclass": it passes an instance where CPython takes a class); a pipeline run of the server
+# tests once ended so. The tests detect it in the task's own thread instead.
 _CONF = Path(tempfile.mkdtemp(prefix="clearml-tests-")) / "clearml.conf"
-_CONF.write_text("sdk {\n  development {\n    report_use_subprocess: false\n  }\n}\n")
+_CONF.write_text("sdk {\n  development {\n    report_use_subprocess: false\n    vcs_repo_detect_async: false\n  }\n}\n")
 os.environ["CLEARML_CONFIG_FILE"] = str(_CONF)
 
 REPO = Path(__file__).resolve().parents[1]
