@@ -63,8 +63,8 @@ def fused_text(
 ) -> str:
     """The number several views of a crop read together: each view's read is a candidate, and the candidate the
     views find likeliest together (summed log-likelihood, a product of the views' probabilities, plus the
-    decoder's layout prior for a 13-digit read starting with 0) wins; ties go to the earlier read. Always the
-    text of one of `decoded`.
+    decoder's layout prior for a 13-digit read starting with 0) wins; ties go to the earlier read. Without
+    `twins`, always the text of one of `decoded`.
 
     With `erasure_prior` > 0 (the reader's own) a view's likelihood of a number covers a crop lacking its
     erasable digit (`view_log_likelihood`), as the constrained decoder does, so reads whose digit the check digit
