@@ -223,7 +223,16 @@ class Tracker:
     # ---- end
 
     def fail(self, error: BaseException) -> None:
-        """Mark the task failed with `error` as its reason, and close it."""
+        """Mark the task failed with `error` as its reason, and close it.
+
+        ClearML's development worker polls a task running outside an agent (and a pipeline's locally run steps) for
+        a status it did not set, which it takes for an abort from the web UI: seeing `failed` while the task still
+        closes, it marks it `stopped` ("USER ABORTED"), and the pipeline then shows the step aborted, not failed (a CI
+        run ended so). It is stopped first, as `Task.close` does before it sets a status (no public switch)."""
+        worker = getattr(self.task, "_dev_worker", None)
+        if worker is not None:
+            worker.unregister()
+            self.task._dev_worker = None
         try:
             self.task.mark_failed(status_reason=str(error)[:255], force=True)
         except Exception as inner:  # offline tasks cannot always change status; the error itself still stands

@@ -194,3 +194,28 @@ def test_an_agent_runs_steps_from_a_fresh_checkout_and_passes_ids(server: StandI
     assert pre["status"] == "completed"
     assert int(_params(pre, "Outputs")["train_size"]) + int(_params(pre, "Outputs")["val_size"]) > 0
     assert json.dumps(server.errors) == "[]"
+
+
+def test_a_step_that_fails_ends_failed_not_aborted(server: StandIn, env: dict[str, str], tmp_path: Path):
+    """ClearML's development worker polls a running task's status and takes one it did not set for an abort from the
+    web UI. A step marking itself failed, still closing when it looked (here: its flush held 4 s, the worker polling
+    each second), became `stopped`, and the pipeline showed it aborted."""
+    conf = tmp_path / "clearml.conf"
+    conf.write_text(
+        "sdk { development { report_use_subprocess: false, vcs_repo_detect_async: false,"
+        " worker { ping_period_sec: 1, report_period_sec: 1 } } }\n"
+    )
+    code = (
+        "import sys, time; from crnn.tracking.tracker import start_step; "
+        "t = start_step('evaluate', 'fail-check', sys.argv[1]); flush = t.task.flush; "
+        "t.task.flush = lambda **k: (time.sleep(4), flush(**k))[1]; "
+        "print('task', t.task.id); t.fail(RuntimeError('exact match under the threshold'))"
+    )
+    env = env | {"CLEARML_CONFIG_FILE": str(conf), "HOME": str(tmp_path)}
+    r = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "store")], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    task = server.tasks[next(ln.split()[1] for ln in r.stdout.splitlines() if ln.startswith("task "))]
+    assert task["status"] == "failed", (task["status"], task.get("status_reason"), r.stdout[-2000:])
+    assert r.returncode == 0, r.stderr[-3000:]  # before: ClearML killed the step (-9) when it saw the "abort"
+    assert "under the threshold" in task.get("status_reason", "")
