@@ -227,8 +227,9 @@ class Tracker:
 
         ClearML's development worker polls a task running outside an agent (and a pipeline's locally run steps) for
         a status it did not set, which it takes for an abort from the web UI: seeing `failed` while the task still
-        closes, it marks it `stopped` ("USER ABORTED"), and the pipeline then shows the step aborted, not failed (a CI
-        run ended so). It is stopped first, as `Task.close` does before it sets a status (no public switch)."""
+        closes, it marks it `stopped` ("USER ABORTED") and kills the process, and the pipeline then shows the step
+        aborted, not failed (a CI run ended so). It is stopped first, as `Task.close` does before it sets a status (no
+        public switch). On an agent, clearml-agent keeps a task that marked itself failed as failed."""
         worker = getattr(self.task, "_dev_worker", None)
         if worker is not None:
             worker.unregister()
