@@ -212,10 +212,11 @@ def test_a_step_that_fails_ends_failed_not_aborted(server: StandIn, env: dict[st
         "print('task', t.task.id); t.fail(RuntimeError('exact match under the threshold'))"
     )
     env = env | {"CLEARML_CONFIG_FILE": str(conf), "HOME": str(tmp_path)}
-    r = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path / "store")], cwd=REPO, env=env, capture_output=True, text=True
-    )
-    task = server.tasks[next(ln.split()[1] for ln in r.stdout.splitlines() if ln.startswith("task "))]
+    cmd = [sys.executable, "-c", code, str(tmp_path / "store")]
+    r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    ids = [ln.split()[1] for ln in r.stdout.splitlines() if ln.startswith("task ")]
+    assert ids, r.stdout[-2000:] + r.stderr[-3000:]  # the step never started its task
+    task = server.tasks[ids[0]]
     assert task["status"] == "failed", (task["status"], task.get("status_reason"), r.stdout[-2000:])
     assert r.returncode == 0, r.stderr[-3000:]  # before: ClearML killed the step (-9) when it saw the "abort"
     assert "under the threshold" in task.get("status_reason", "")
