@@ -35,10 +35,11 @@ _R_CODES = tuple("".join("1" if b == "0" else "0" for b in c) for c in _L_CODES)
 _G_CODES = tuple(c[::-1] for c in _R_CODES)
 
 
-# EAN-13: the first digit is encoded in the L/G parity of the left six digits.
+# EAN-13: the first digit is encoded in the L/G parity of the left six digits (GS1 General Specifications,
+# number sets A and B by leading digit).
 _EAN13_PARITY = (
     "LLLLLL", "LLGLGG", "LLGGLG", "LLGGGL", "LGLLGG",
-    "LGGLLG", "LGGGLG", "LGGLGL", "LGLGLG", "LGLGGL",
+    "LGGLLG", "LGGGLL", "LGLGLG", "LGLGGL", "LGGLGL",
 )  # fmt: skip
 
 
