@@ -128,7 +128,10 @@ def random_code(fmt: Format, rng: random.Random) -> str:
     ns = rng.choice("01")
     body = "".join(rng.choice("0123456789") for _ in range(6))
     check = upce_to_upca(ns + body + "0")[:-1]
-    return ns + body + str(gs1_check_digit(check))
+    # Some UPC-As have two UPC-E forms (a manufacturer number ending in 000 under the 3 rule, 00 under the 4 rule,
+    # 0 under the 5-9 rule): GS1 prints the first rule that applies, as `upca_to_upce` gives it.
+    code = ns + body + str(gs1_check_digit(check))
+    return upca_to_upce(upce_to_upca(code)) or code
 
 
 @dataclass(frozen=True)
