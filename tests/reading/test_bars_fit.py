@@ -40,9 +40,10 @@ def test_a_stray_box_is_fitted_back_onto_its_symbol(index):
         assert fitted is not None
         # The fitted corners in the true symbol's own frame (unit square: the symbol exactly).
         u = apply_h(homography(s.quad.astype(np.float64), UNIT_SQUARE), fitted.astype(np.float64))
-        # Bottom at the digits' (print right under them may hold it a little lower), the ends at the symbol's (an
-        # EAN-13's '>' quiet-zone mark is kept: the recogniser reads crops with it), the top at the bars'.
-        assert np.abs(u[2:, 1] - 1.0).max() < 0.2, (s.fmt, degrees, u.round(2).tolist())
+        # Bottom at the digits' (print or the label's edge right under them may hold it a little lower, within a
+        # quarter of the symbol's height where the stray box reaches a third), the ends at the symbol's (an EAN-13's
+        # '>' quiet-zone mark is kept: the recogniser reads crops with it), the top at the bars'.
+        assert np.abs(u[2:, 1] - 1.0).max() < 0.25, (s.fmt, degrees, u.round(2).tolist())
         assert np.abs(u[[0, 3], 0]).max() < 0.12 and np.abs(u[[1, 2], 0] - 1.0).max() < 0.15, u.round(2).tolist()
         assert np.abs(u[:2, 1]).max() < 0.1, u.round(2).tolist()
 
