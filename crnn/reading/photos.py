@@ -366,13 +366,23 @@ class PhotoReader:
 
     def bar_decodes(self, image: Image.Image, owned: list[tuple[int, Detection]]) -> list[dict]:
         """zxing-cpp's decodes of the photo, and of each barcode found (`owned`, from `detections`) that none of
-        them covers with a valid check digit, seen again in a window of its own turned upright (`zxing_upright`)."""
+        them covers with a valid check digit, seen again in a window of its own turned upright (`zxing_upright`):
+        around its best detection, and where that decodes nothing, around its bars as fitted (`fit_to_bars`). At an
+        angle the detector's box lies off the bars' axis and loose; the fit is the bars' own. On the tuning scenes
+        turned 45 degrees the fitted window decoded 6 more barcodes in 100 and no wrong number; read as shipped,
+        up to 1.7 points more of the tuning scenes and books at 0, 45 and 135 degrees, no more sure-but-wrong reads,
+        up to 4 ms a photo (docs/decisions.md, "The bars' own window")."""
         decodes = zxing_decode(image)
         valid = [z for z in decodes if checksum_ok(z["text"])]
         grey = image.convert("L")
         for d in _leads(owned).values():
             if _match_zxing(d, valid) is None:
-                decodes += zxing_upright(grey, d.quad)
+                found = zxing_upright(grey, d.quad)
+                if not found:
+                    fitted = fit_to_bars(grey, d.quad)
+                    if fitted is not None:
+                        found = zxing_upright(grey, fitted)
+                decodes += found
         return decodes
 
     def read_image(self, image: Image.Image) -> list[BarcodeRead]:

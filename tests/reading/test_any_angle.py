@@ -94,3 +94,21 @@ def test_the_bars_are_decoded_upright_in_a_window_of_their_own():
     reader = PhotoReader(models.DETECTOR, models.RECOGNISER, threads=2)
     decodes = reader.bar_decodes(image, [(0, Detection(quad, 0.9))])
     assert [(same_number(z["text"], scene.text), z.get("window")) for z in decodes] == [(True, True)]
+
+
+def test_bars_a_loose_box_does_not_decode_are_decoded_on_their_fitted_quad():
+    """A detection drawn loose around a barcode turned 45 degrees (a third larger than the symbol, as the detector's
+    boxes stray onto the print around it): zxing-cpp decodes nothing in the upright window around the box, and the
+    photo reader's bar decodes find the number in a window around the bars as fitted (`fit_to_bars`)."""
+    from crnn.reading.bars import same_number, zxing_decode, zxing_upright
+    from crnn.reading.detection import Detection
+    from crnn.reading.photos import PhotoReader
+
+    scene = _make(230, 7100000, scene_generator())  # a tuning scene of the detector's world: a UPC-E
+    image, quad = _turned(scene.scene.convert("RGB"), scene.quad, 45)
+    loose = (quad - quad.mean(axis=0)) * 1.3 + quad.mean(axis=0)
+    assert not zxing_decode(image)
+    assert not zxing_upright(image.convert("L"), loose)
+    reader = PhotoReader(models.DETECTOR, models.RECOGNISER, threads=2)
+    decodes = reader.bar_decodes(image, [(0, Detection(loose, 0.9))])
+    assert [(same_number(z["text"], scene.text), z.get("window")) for z in decodes] == [(True, True)]
