@@ -162,7 +162,9 @@ class PhotoReader:
     ) -> list[BarcodeRead]:
         """Every barcode in `image` (its pixels), without the cross-check and whatever its confidence. `decodes`:
         the bar decoder's, when the bars are evidence: a barcode they decode lies the way they read
-        (`which_way_up`) and is not read turned (`turned`).
+        (`which_way_up`). A barcode is read with its digits along one of its detection's long sides, as detected
+        or turned by a half; never by a quarter (the detector predicts the digits' direction over the full circle:
+        docs/decisions.md, "Quarter turns, again").
 
         Each detection is read under the first `variants` hypotheses of `SYMBOL_VARIANTS`; those past
         `ALWAYS_READ_VARIANTS` only for a barcode whose read from the others is unsure (under the floor or failing
@@ -184,8 +186,7 @@ class PhotoReader:
             fused,
             (lambda unsure: self._read(image, [(k, d) for k, d in owned if k in unsure], later)) if later else None,
         )
-        decoded = {k for k, b in reads.items() if _match_zxing(b.detection, valid) is not None}
-        return self.turned(image, [(k, d) for k, d in owned if k not in decoded], reads, first)
+        return [reads[k] for k in sorted(reads)]
 
     def which_way_up(
         self, image: Image.Image, owned: list[tuple[int, Detection]], decodes: Sequence[dict] = ()
@@ -243,32 +244,6 @@ class PhotoReader:
             [(j // 2, d, m) for j, d, m in reads if keep.get(j // 2) == j],
             {j // 2: fused[j] for j in keep.values()},
         )
-
-    def turned(
-        self,
-        image: Image.Image,
-        owned: list[tuple[int, Detection]],
-        best: dict[int, BarcodeRead],
-        variants: Sequence[tuple[float, float, float, float]],
-    ) -> list[BarcodeRead]:
-        """A barcode that still reads unsure, both ways up (`which_way_up`), may have its digits along a short side
-        of its detection: its detections are read again turned by a quarter and by three quarters (the quad's
-        corners taken one or three places on), and the likeliest reading of any turn is kept (sure before unsure,
-        then by confidence), with the turned quad, so that the box says where the digits are. Only the barcodes of
-        `owned` are turned: one the bars decode is left to them (`fuse_bars`), as a turned misread would only
-        contradict them."""
-        floor = self.policy.min_confidence
-        for turn in (1, 3):
-            unsure = {k for k, b in best.items() if not b.settled(floor)}
-            if not unsure:
-                break
-            again = [(k, d.turned(turn)) for k, d in owned if k in unsure]
-            if not again:
-                break
-            for k, b in self._fuse(self._read(image, again, variants)).items():
-                if (b.checksum_ok, b.confidence) > (best[k].checksum_ok, best[k].confidence):
-                    best[k] = b
-        return [best[k] for k in sorted(best)]
 
     def detections(self, image: Image.Image) -> list[tuple[int, Detection]]:
         """Every detection of every detector at every zoom, best first, then each detector's closer look at each

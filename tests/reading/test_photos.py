@@ -199,8 +199,7 @@ def test_fallback_variants_are_read_only_for_unsure_barcodes(monkeypatch: pytest
     reader.policy = ReadingPolicy(views=(), zooms=(1.0,), min_confidence=0.05, variants=2)
     assert [r.text for r in reader.read_barcodes(Image.new("RGB", (200, 100)))] == ["0360", "96385074"]
     # Each barcode read as detected; a, unsure, then turned by a half too (its crops then end where its top was: at
-    # 20 and 16.8), and still unsure, by quarters (`test_an_unsure_barcode_is_read_turned`). b reads a valid number
-    # surely as detected: never turned (`OTHER_WAY_BELOW`).
+    # 20 and 16.8). b reads a valid number surely as detected: never turned (`OTHER_WAY_BELOW`).
     assert seen[:6] == [60, 63, 90, 92, 20, 17] and 70 not in seen
     seen.clear()
     reader.policy = reader.policy.updated({"variants": 3})
@@ -287,7 +286,7 @@ def test_a_photo_with_exif_orientation_is_read_as_shown(tmp_path: Path) -> None:
 def test_every_barcode_is_read_both_ways_up_and_its_quad_says_where_the_digits_are(monkeypatch) -> None:
     """The detector's guess of the digits' side can be wrong (a photo upside down, text on both sides of the bars):
     every barcode is read as detected and turned by a half, and the likelier way wins, with its turned quad; a
-    barcode the bars decode lies the way they read; one still unsure is read turned by a quarter either way."""
+    barcode the bars decode lies the way they read. Never turned by a quarter: the digits lie along a long side."""
     from crnn.core.codec import Codec, Decoded
     from crnn.core.geometry import corners
     from crnn.reading import photos as photo
@@ -331,12 +330,12 @@ def test_every_barcode_is_read_both_ways_up_and_its_quad_says_where_the_digits_a
     bars[0]["quad"] = detected.quad.tolist()
     (read,) = reader.read_barcodes(image, bars)
     assert read.text == "0360" and np.allclose(read.detection.quad, detected.quad) and seen == [180]
-    # Digits along a short side: neither way reads, so it is read turned by a quarter, then three quarters.
+    # A read only a quarter turn would find: neither way reads, and it stays unsure, read as detected.
     seen.clear()
     reads_at = {100: "036000291452"}
     (read,) = reader.read_barcodes(image)
-    assert read.text == "036000291452" and seen == [180, 60, 100]
-    assert np.allclose(read.detection.quad, np.roll(detected.quad, -1, axis=0))
+    assert read.text == "0360" and seen == [180, 60]
+    assert np.allclose(read.detection.quad, detected.quad)
 
 
 def test_a_region_split_between_the_two_ways_keeps_its_axis() -> None:
@@ -373,8 +372,7 @@ def test_a_number_its_crops_do_not_back_is_not_sure() -> None:
             return [detections[[1.0, 0.8, 0.6].index(zoom)]]
 
         def decode_members(self, crops: list[Image.Image]) -> list[tuple[np.ndarray, list[Decoded]]]:
-            # First the detections as detected: each reads `said`; later passes (turned by a half, by quarters) read
-            # nothing.
+            # First the detections as detected: each reads `said`; a later pass (turned by a half) reads nothing.
             first = len(crops) == len(said)
             texts = [said[i] if first else ("0360", 0.01) for i in range(len(crops))]
             logp = np.stack([frames_for(t) for t, _ in texts])
