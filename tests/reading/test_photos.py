@@ -397,6 +397,9 @@ def test_a_number_its_crops_do_not_back_is_not_sure() -> None:
     assert unconvincing.settled(0.05) and not unconvincing.sure_digits(0.05)
     unconvincing.support = 0.8
     assert unconvincing.sure_digits(0.05)
+    # Under 0.3 (`UNCONVINCING_FLOOR`) it is not sure on the digits alone, whatever its crops say.
+    faint = BarcodeRead(detections[0], y, 0.29, True, support=1.0)
+    assert faint.settled(0.05) and not faint.sure_digits(0.05)
 
 
 def test_a_leading_0_every_crop_shows_a_little_wins_on_all_of_them_together() -> None:
