@@ -44,9 +44,9 @@ UNCONVINCING_SUPPORT = 0.8
 
 # Under this confidence a read is not sure on the digits alone, whatever its crops say (the bars may still vouch for
 # it). Such reads, with the rule above, were wrong twice as often as right on the tuning scenes (14 against 7 of
-# 2,100 photos read as shipped); on the held-out scenes (1,200 photos) 15 sure-but-wrong reads fewer and 11 right
-# ones fewer (9 of them of barcodes the frame cuts), which stay `uncertain` (docs/decisions.md, "A floor for
-# unconvincing reads").
+# 2,100 photos read as shipped). On the held-out scenes (1,200 photos, `benchmarks/photos.py`) it set apart 8
+# sure-but-wrong reads and 13 right ones (9 of barcodes the frame cuts, 3 UPC-Es), which stay `uncertain`; it brought
+# the turned and close-up scenes under 1% sure-but-wrong (docs/decisions.md, "A floor for unconvincing reads").
 UNCONVINCING_FLOOR = 0.3
 
 
