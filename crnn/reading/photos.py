@@ -167,13 +167,18 @@ class PhotoReader:
         self.fuse = fuse
 
     def read_barcodes(
-        self, image: Image.Image, decodes: Sequence[dict] = (), owned: list[tuple[int, Detection]] | None = None
+        self,
+        image: Image.Image,
+        decodes: Sequence[dict] = (),
+        owned: list[tuple[int, Detection]] | None = None,
+        fits: Fits | None = None,
     ) -> list[BarcodeRead]:
         """Every barcode in `image` (its pixels), without the cross-check and whatever its confidence. `decodes`:
         the bar decoder's, when the bars are evidence: a barcode they decode lies the way they read
         (`which_way_up`). A barcode is read with its digits along one of its detection's long sides, as detected
         or turned by a half; never by a quarter (the detector predicts the digits' direction over the full circle:
-        docs/decisions.md, "Quarter turns, again").
+        docs/decisions.md, "Quarter turns, again"). `fits`: the photo's bars fitted so far (`fitted_once`), shared with
+        `bar_decodes`.
 
         Each detection is read under the first `variants` hypotheses of `SYMBOL_VARIANTS`; those past
         `ALWAYS_READ_VARIANTS` only for a barcode whose read from the others is unsure (under the floor or failing
@@ -187,7 +192,7 @@ class PhotoReader:
         valid = [z for z in decodes if checksum_ok(z["text"])]
         if owned is None:
             owned = self.detections(image)
-        owned, first_reads, fused = self.which_way_up(image, owned, valid)
+        owned, first_reads, fused = self.which_way_up(image, owned, valid, fits)
         first = SYMBOL_VARIANTS[: min(self.policy.variants, ALWAYS_READ_VARIANTS)]
         later = SYMBOL_VARIANTS[len(first) : self.policy.variants]
         reads = self.read_in_passes(
@@ -198,7 +203,11 @@ class PhotoReader:
         return [reads[k] for k in sorted(reads)]
 
     def which_way_up(
-        self, image: Image.Image, owned: list[tuple[int, Detection]], decodes: Sequence[dict] = ()
+        self,
+        image: Image.Image,
+        owned: list[tuple[int, Detection]],
+        decodes: Sequence[dict] = (),
+        fits: Fits | None = None,
     ) -> tuple[
         list[tuple[int, Detection]],
         list[tuple[int, Detection, list[tuple[np.ndarray, Decoded]]]],
@@ -222,7 +231,7 @@ class PhotoReader:
             """Barcode k's detections turned `way` quarters, keyed 2k (as detected) or 2k + 1 (turned by a half),
             and its best detection fitted to the bars (`fit_to_bars`) that way."""
             out = [(2 * k + way // 2, d.turned(way)) for j, d in owned if j == k]
-            fitted = fit_to_bars(grey, lead[k].turned(way).quad)
+            fitted = fitted_once(grey, lead[k].turned(way).quad, fits)
             return out + ([(2 * k + way // 2, Detection(fitted, lead[k].score))] if fitted is not None else [])
 
         ways: dict[int, int | None] = {}  # the way the bars read, None where they do not decode
@@ -348,14 +357,16 @@ class PhotoReader:
             out[k] = BarcodeRead(reads[i][1], r.text, r.confidence, r.checksum_ok, r.inferred, support=support)
         return out
 
-    def bar_decodes(self, image: Image.Image, owned: list[tuple[int, Detection]]) -> list[dict]:
+    def bar_decodes(
+        self, image: Image.Image, owned: list[tuple[int, Detection]], fits: Fits | None = None
+    ) -> list[dict]:
         """zxing-cpp's decodes of the photo, and of each barcode found (`owned`, from `detections`) that none of
         them covers with a valid check digit, seen again in a window of its own turned upright (`zxing_upright`):
         around its best detection, and where that decodes nothing, around its bars as fitted (`fit_to_bars`). At an
         angle the detector's box lies off the bars' axis and loose; the fit is the bars' own. On the tuning scenes
         turned 45 degrees the fitted window decoded 6 more barcodes in 100 and no wrong number; read as shipped,
         up to 1.7 points more of the tuning scenes and books at 0, 45 and 135 degrees, no more sure-but-wrong reads,
-        up to 4 ms a photo (docs/decisions.md, "The bars' own window")."""
+        up to 4 ms a photo (docs/decisions.md, "The bars' own window"). `fits`: as in `read_barcodes`."""
         decodes = zxing_decode(image)
         valid = [z for z in decodes if checksum_ok(z["text"])]
         grey = image.convert("L")
@@ -363,7 +374,7 @@ class PhotoReader:
             if _match_zxing(d, valid) is None:
                 found = zxing_upright(grey, d.quad)
                 if not found:
-                    fitted = fit_to_bars(grey, d.quad)
+                    fitted = fitted_once(grey, d.quad, fits)
                     if fitted is not None:
                         found = zxing_upright(grey, fitted)
                 decodes += found
@@ -374,8 +385,9 @@ class PhotoReader:
         barcode's upright window, `bar_decodes`), or cross-checked with zxing-cpp's decodes of the photo."""
         if self.fuse:
             owned = self.detections(image)
-            decodes = self.bar_decodes(image, owned)
-            return fuse_bars(self.read_barcodes(image, decodes, owned), decodes, self.policy.min_confidence)
+            fits: Fits = {}
+            decodes = self.bar_decodes(image, owned, fits)
+            return fuse_bars(self.read_barcodes(image, decodes, owned, fits), decodes, self.policy.min_confidence)
         out = self.read_barcodes(image)
         if self.cross_check and out:
             cross_check(out, zxing_decode(image))
@@ -389,6 +401,21 @@ class PhotoReader:
         except ValueError as e:
             return PhotoResult(str(path), (0, 0), error=str(e))
         return photo_result(path, image, scale, self.read_image(image), self.policy.min_confidence)
+
+
+# One photo's bars fitted (`fit_to_bars`), by the quad they were fitted from: the bar decodes' window and the reads
+# fit a barcode's best detection as detected alike (about 3 ms each).
+Fits = dict[bytes, np.ndarray | None]
+
+
+def fitted_once(grey: Image.Image, quad: np.ndarray, fits: Fits | None) -> np.ndarray | None:
+    """`fit_to_bars(grey, quad)`, kept in `fits` (one photo's, where given) so that each quad is fitted once."""
+    if fits is None:
+        return fit_to_bars(grey, quad)
+    key = np.asarray(quad, dtype=np.float64).tobytes()
+    if key not in fits:
+        fits[key] = fit_to_bars(grey, quad)
+    return fits[key]
 
 
 def _leads(owned: list[tuple[int, Detection]]) -> dict[int, Detection]:

@@ -41,10 +41,10 @@ def test_the_turned_table_reads_each_photo_turned_by_each_angle(tmp_path: Path) 
         def detections(self, image: Image.Image) -> list[tuple[int, Detection]]:
             return []
 
-        def bar_decodes(self, image: Image.Image, owned: list) -> list[dict]:
+        def bar_decodes(self, image: Image.Image, owned: list, fits=None) -> list[dict]:
             return []
 
-        def read_barcodes(self, image: Image.Image, decodes=(), owned=None) -> list[BarcodeRead]:
+        def read_barcodes(self, image: Image.Image, decodes=(), owned=None, fits=None) -> list[BarcodeRead]:
             seen.append(image.size)
             if image.size != (60, 40):
                 return []
