@@ -19,6 +19,9 @@ FORMATS: tuple[Format, ...] = ("EAN-13", "UPC-A", "EAN-8", "UPC-E")
 
 LENGTHS: dict[Format, int] = {"EAN-13": 13, "UPC-A": 12, "EAN-8": 8, "UPC-E": 8}
 
+# Modules from the first bar to the last, guards included (GS1 General Specifications, 5.2.2), quiet zones not.
+BAR_MODULES: dict[Format, int] = {"EAN-13": 95, "UPC-A": 95, "EAN-8": 67, "UPC-E": 51}
+
 
 def gs1_check_digit(payload: str) -> int:
     """Check digit of a GS1 code (EAN-13, UPC-A, EAN-8) without its check digit.

@@ -46,12 +46,15 @@ def near_label(text: str, label: str) -> bool:
 
 
 def photo_outcome(sure: Sequence[str], label: str) -> dict[str, bool]:
-    """How a photo's sure reads stand against its label: `read` (one is the label), `wrong_sure` (none is, but one is
-    near it: a confident misread), `other_sure` (one is far from it: another barcode, or a wrong number)."""
+    """How a photo's sure reads stand against its label: `read` (one is the label's number: `same_number`, as
+    zxing-cpp's decodes are judged; a UPC-A is the EAN-13 with a leading 0, the same GTIN and the same bars),
+    `wrong_sure` (none is, but one is near it: a confident misread), `other_sure` (one is far from it and another
+    number: another barcode, or a wrong number)."""
+    read = any(same_number(t, label) for t in sure)
     return {
-        "read": label in sure,
-        "wrong_sure": label not in sure and any(near_label(t, label) for t in sure),
-        "other_sure": any(not near_label(t, label) for t in sure),
+        "read": read,
+        "wrong_sure": not read and any(near_label(t, label) for t in sure),
+        "other_sure": any(not near_label(t, label) and not same_number(t, label) for t in sure),
     }
 
 
@@ -127,7 +130,7 @@ def evaluate_photos(reader: PhotoReader, tsv: str | Path, zxing: bool = True, pr
                 "format": _format(group_of.get(s.path.name, ""), s.text),
                 **photo_outcome(sure, s.text),
                 **{f"fused_{k}": v for k, v in photo_outcome(fused_sure, s.text).items()},
-                "read_any": s.text in texts,
+                "read_any": any(same_number(t, s.text) for t in texts),
                 "found": any(near_label(t, s.text) for t in texts) or covered,
                 "zxing": bool(label_decodes),
                 "readings": [b.to_dict() | {"sure": True} for b in result.barcodes]

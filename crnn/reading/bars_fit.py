@@ -207,3 +207,62 @@ def _fit(grey: Image.Image, quad: np.ndarray) -> np.ndarray | None:
     if not np.isfinite(out).all() or not (0.5 < fw / wq < 1.6) or fh < 2:
         return None
     return out.astype(np.float32)
+
+
+# The bars' rows of a symbol quad (shares of its height from the top edge): above the digits.
+BAR_ROWS = (0.15, 0.25, 0.35, 0.45, 0.55)
+# A light run this many modules wide ends a symbol: no EAN/UPC space is wider than 4 modules (GS1), and a quiet
+# zone is at least 7 wide.
+QUIET_RUN = 4.5
+
+
+def bars_run_out(grey: Image.Image, quad: np.ndarray, module: float) -> bool:
+    """Whether a symbol's bars may go on past the frame's edge: along its bars' rows, from its centre out to the
+    frame at either end, no light run `QUIET_RUN` modules wide (`module`: pixels) lies before the edge. A symbol
+    that ends in view shows its quiet zone, or at least a space wider than any of its own; the middle of a longer
+    symbol cut by the frame shows bars up to the edge (its digits in view need not be all of its number)."""
+    a = np.asarray(grey, dtype=np.float32)
+    h, w = a.shape
+    q = np.asarray(quad, dtype=np.float64)
+    start, end = (q[0] + q[3]) / 2, (q[1] + q[2]) / 2
+    length = float(np.linalg.norm(end - start))
+    if length < 1 or module <= 0:
+        return False
+    axis = (end - start) / length
+    quiet = max(QUIET_RUN * module, 2.0)
+    for sign in (-1.0, 1.0):
+        runs = []
+        for f in BAR_ROWS:
+            left, right = q[0] + f * (q[3] - q[0]), q[1] + f * (q[2] - q[1])
+            centre = (left + right) / 2
+            t = np.arange(0.0, 4.0 * length, 0.5)
+            pts = centre + sign * t[:, None] * axis
+            inside = (pts[:, 0] >= 0) & (pts[:, 0] <= w - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= h - 1)
+            n = int(np.argmin(inside)) if not inside.all() else len(t)
+            if n < 4:
+                continue
+            p = _bilinear(a, pts[:n])
+            lo, hi = np.percentile(p, 5), np.percentile(p, 95)
+            if hi - lo < 16:  # no contrast: no bars on this row
+                continue
+            light = p > (lo + hi) / 2
+            runs.append(_has_run(light, quiet / 0.5))
+        if runs and not np.median(runs) >= 0.5:
+            return True
+    return False
+
+
+def _has_run(mask: np.ndarray, n: float) -> float:
+    """1.0 if `mask` holds a run of True at least `n` long, else 0.0."""
+    return float(any(e - s >= n for s, e in _runs(mask)))
+
+
+def _bilinear(a: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """`a` sampled at (x, y) points inside it, bilinearly."""
+    x, y = pts[:, 0], pts[:, 1]
+    x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
+    x1, y1 = np.minimum(x0 + 1, a.shape[1] - 1), np.minimum(y0 + 1, a.shape[0] - 1)
+    fx, fy = x - x0, y - y0
+    top = a[y0, x0] * (1 - fx) + a[y0, x1] * fx
+    bottom = a[y1, x0] * (1 - fx) + a[y1, x1] * fx
+    return top * (1 - fy) + bottom * fy

@@ -112,3 +112,20 @@ def test_bars_a_loose_box_does_not_decode_are_decoded_on_their_fitted_quad():
     reader = PhotoReader(models.DETECTOR, models.RECOGNISER, threads=2)
     decodes = reader.bar_decodes(image, [(0, Detection(loose, 0.9))])
     assert [(same_number(z["text"], scene.text), z.get("window")) for z in decodes] == [(True, True)]
+
+
+def test_a_bar_decode_of_a_part_of_the_symbol_is_dropped():
+    """zxing-cpp finds a UPC-E on a slanted line through the bars of a turned EAN-13 (a tuning scene): half as long as
+    the bars fitted around the barcode, it is of a part of the symbol (`spans_its_bars`), and the photo reader's bar
+    decodes keep only the EAN-13's."""
+    from crnn.reading.bars import printed_form, same_number, zxing_decode
+    from crnn.reading.detection import Detection
+    from crnn.reading.photos import PhotoReader
+
+    scene = _make(146, 7100000, scene_generator())  # an EAN-13 turned about 70 degrees
+    image = scene.scene.convert("RGB")
+    found = [printed_form(z["text"], z["format"]) for z in zxing_decode(image)]
+    assert len(found) == 2 and any(len(t) == 8 and not same_number(t, scene.text) for t in found), found
+    reader = PhotoReader(models.DETECTOR, models.RECOGNISER, threads=2)
+    decodes = reader.bar_decodes(image, [(0, Detection(scene.quad, 0.9))])
+    assert [same_number(z["text"], scene.text) for z in decodes] == [True]

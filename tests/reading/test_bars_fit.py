@@ -81,3 +81,33 @@ def test_any_quad_gives_a_quad_or_none():
     for quad in quads:
         fitted = fit_to_bars(scene, quad)
         assert fitted is None or (fitted.shape == (4, 2) and np.isfinite(fitted).all())
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_bars_cut_by_the_frame_run_out_of_it(index):
+    """A symbol in view with its quiet zones shows a light run wider than any of its spaces before the frame's edge
+    at both ends; its middle, cut out by the frame, shows bars up to the edge (`bars_run_out`)."""
+    from crnn.core.symbology import BAR_MODULES
+    from crnn.reading.bars_fit import bars_run_out
+
+    s = _scene(index)
+    grey = s.scene.convert("L")
+    quad = s.quad.astype(np.float64)
+    module = float(np.linalg.norm(quad[1] - quad[0])) / BAR_MODULES[s.fmt]
+    assert not bars_run_out(grey, quad, module), s.fmt
+    # A window holding the middle half of the symbol (its full height), the quad in the window's pixels.
+    x0, x1 = quad[0] + 0.25 * (quad[1] - quad[0]), quad[0] + 0.75 * (quad[1] - quad[0])
+    top = min(quad[0, 1], quad[1, 1]) - 5
+    bottom = max(quad[2, 1], quad[3, 1]) + 5
+    window = grey.crop((round(x0[0]), round(top), round(x1[0]), round(bottom)))
+    shifted = quad - np.array([round(x0[0]), round(top)])
+    assert bars_run_out(window, shifted, module), s.fmt
+
+
+def test_a_blank_or_tiny_quad_does_not_run_out():
+    from crnn.reading.bars_fit import bars_run_out
+
+    blank = Image.new("L", (240, 160), 200)
+    quad = np.array([[0, 40], [240, 40], [240, 100], [0, 100]], dtype=np.float64)
+    assert not bars_run_out(blank, quad, 2.0)  # no contrast: no bars to run out
+    assert not bars_run_out(blank, np.array([[5, 5], [5.5, 5], [5.5, 6], [5, 6]]), 2.0)

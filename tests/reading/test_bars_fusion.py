@@ -116,3 +116,18 @@ def test_a_upce_the_bars_decode_is_given_as_its_8_printed_digits():
     reads = fuse_bars([_read("123", 0.1, checksum_ok=False)], [_decode("0049000006582", fmt="UPC-E")], FLOOR)
     assert [(b.text, b.source) for b in reads] == [("04965802", "bars")]
     assert reads[0].format == "UPC-E"
+
+
+def test_a_read_whose_bars_run_out_of_the_frame_is_not_sure_of_what_may_be_a_part():
+    """Where the frame cuts the bars (`cut`), the digits in view need not be all: 8 digits (the middle of an EAN-13
+    looks like an EAN-8) or a first or last digit supplied by the check digit are not sure on the digits alone;
+    12 or 13 digits read are, and an uncut barcode's 8 digits are."""
+    eight, cut = _read("96385074", 0.99), _read("96385074", 0.99)
+    cut.cut = True
+    assert eight.sure_digits(FLOOR) and not cut.sure_digits(FLOOR)
+    long, last, inner = _read("4006381333931", 0.99), _read("4006381333931", 0.99), _read("4006381333931", 0.99)
+    long.cut = last.cut = inner.cut = True
+    last.inferred, inner.inferred = (12,), (5,)
+    assert long.sure_digits(FLOOR) and inner.sure_digits(FLOOR) and not last.sure_digits(FLOOR)
+    assert _sure([cut]) == ([], ["96385074"])  # kept, set apart
+    assert cut.to_dict()["cut"] is True and "cut" not in eight.to_dict()

@@ -265,6 +265,18 @@ def test_photo_figures_tell_a_misread_from_a_sure_read_of_something_else(tmp_pat
     assert by_file["other.png"]["other_sure"] and by_file["other.png"]["read_any"]
 
 
+def test_a_photo_read_as_the_same_gtin_is_read() -> None:
+    """A UPC-A is the EAN-13 with a leading 0 (the same bars, the same GTIN), and a UPC-E stands for the UPC-A it
+    expands to: either form of the label's number is the label read, as zxing-cpp's decodes are judged; another
+    number near it is a confident misread."""
+    from crnn.evaluation.photos import photo_outcome
+
+    assert photo_outcome(["036000291452"], "0036000291452") == {"read": True, "wrong_sure": False, "other_sure": False}
+    assert photo_outcome(["0036000291452"], "036000291452")["read"]
+    assert photo_outcome(["01234565"], "012345000065") == {"read": True, "wrong_sure": False, "other_sure": False}
+    assert photo_outcome(["036000291459"], "0036000291452") == {"read": False, "wrong_sure": True, "other_sure": False}
+
+
 def test_a_photo_with_exif_orientation_is_read_as_shown(tmp_path: Path) -> None:
     """Phones store a portrait photo as landscape pixels plus an EXIF orientation: the reader sees (and boxes are
     given in) the photo as a viewer shows it, not as its pixels are stored."""
