@@ -157,7 +157,8 @@ def main() -> int:
     )
     print(
         f"as shipped (bars fused): read {s['fused_read']:.3f}, confident misread {s['fused_wrong_sure']:.3f}, "
-        f"a sure read far from the label {s['fused_other_sure']:.3f}, {s['fused_seconds_per_photo'] * 1000:.0f} ms a photo"
+        f"a sure read far from the label {s['fused_other_sure']:.3f}, "
+        f"{s['fused_seconds_per_photo'] * 1000:.0f} ms a photo"
     )
     print(f"cross-check with zxing-cpp: {s['cross_check']['agree']} agree, {s['cross_check']['conflict']} conflict")
     opencv = opencv_hits(Path(a.photos))
