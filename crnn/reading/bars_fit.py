@@ -235,7 +235,7 @@ def bars_run_out(grey: Image.Image, quad: np.ndarray, module: float) -> bool:
         for f in BAR_ROWS:
             left, right = q[0] + f * (q[3] - q[0]), q[1] + f * (q[2] - q[1])
             centre = (left + right) / 2
-            t = np.arange(0.0, 4.0 * length, 0.5)
+            t = np.arange(0.0, length, 0.5)  # half the symbol past its end: room for its quiet zone
             pts = centre + sign * t[:, None] * axis
             inside = (pts[:, 0] >= 0) & (pts[:, 0] <= w - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= h - 1)
             n = int(np.argmin(inside)) if not inside.all() else len(t)

@@ -55,18 +55,16 @@ UNCONVINCING_SUPPORT = 0.8
 # the turned and close-up scenes under 1% sure-but-wrong (docs/decisions.md, "A floor for unconvincing reads").
 UNCONVINCING_FLOOR = 0.3
 
-# A barcode whose bars, as fitted, end within this many modules of the frame's edge (or past it) may go on out of
-# view: the digits in view need not be all of its number. An 8-digit number (the middle 8 digits of an EAN-13 or a
-# UPC-A, their centre guard in the middle, look like an EAN-8) or one whose first or last digit the check digit
-# supplied is then not sure on the digits alone. On the tuning and held-out scenes (2,700 sure reads) it set apart 20
-# sure-but-wrong reads and 14 right ones, nearly all of barcodes the frame cuts (docs/decisions.md, "Where the
-# frame cuts the bars").
-CUT_MODULES = 1.0
+# Where a barcode's bars may go on past the frame (`cut`: `bars_run_out`, no quiet run before the edge), the digits in
+# view need not be all of its number: an 8-digit read (the middle 8 digits of an EAN-13 or a UPC-A, their centre
+# guard in the middle, look like an EAN-8) or one whose first or last digit the check digit supplied is not sure on
+# the digits alone (`BarcodeRead.sure_digits`). On the tuning scenes as shipped it set apart 16 sure reads wrong or
+# of another number and 11 right ones, all but one of close-ups (docs/decisions.md, "Where the frame cuts the bars").
 
 # A bar decode of 8 digits spanning under this share of the bars fitted around its barcode is of a part of a longer
 # symbol: zxing-cpp finds a UPC-E (51 modules: 0.54 of an EAN-13's 95) on a slanted line through an EAN-13's bars.
-# Such decodes are dropped (`spans_its_bars`): on the tuning and held-out scenes, 12 of 13 wrong 8-digit decodes and
-# none of 387 right ones (docs/decisions.md, "Where the frame cuts the bars").
+# Such decodes are dropped (`spans_its_bars`): of the 8-digit decodes of 2,400 tuning and held-out scenes, 12 of the
+# 13 of another number and none of the 387 right ones (docs/decisions.md, "Where the frame cuts the bars").
 PART_OF_SYMBOL = 0.6
 
 
@@ -86,23 +84,29 @@ class BarcodeRead:
     # The share of the confidence of the barcode's crops (detections x zooms x hypotheses x recognisers) that read
     # a number passing its check digit, on this number.
     support: float = 1.0
-    # Its bars run to the frame's edge (`CUT_MODULES`): the symbol may go on out of view.
+    # Its bars may go on past the frame's edge (`bars_run_out`): the digits in view need not be all. Looked at only
+    # for a read that would be sure and may then be a part (`partial_if_cut`).
     cut: bool = False
 
     def sure_digits(self, min_confidence: float) -> bool:
         """Sure on the recogniser's word alone: settled (`settled`), and an unconvincing read (under
         `OTHER_WAY_BELOW`) at `UNCONVINCING_FLOOR` confidence or more, backed four to one by its crops
         (`UNCONVINCING_SUPPORT`); where the frame cuts the bars (`cut`), not 8 digits nor a first or last digit
-        supplied by the check digit (`CUT_MODULES`)."""
-        partial = self.cut and (len(self.text) == 8 or bool({0, len(self.text) - 1} & set(self.inferred)))
+        supplied by the check digit."""
         return (
             self.settled(min_confidence)
-            and not partial
+            and not (self.cut and self.partial_if_cut)
             and (
                 self.confidence >= OTHER_WAY_BELOW
                 or (self.confidence >= UNCONVINCING_FLOOR and self.support >= UNCONVINCING_SUPPORT)
             )
         )
+
+    @property
+    def partial_if_cut(self) -> bool:
+        """Whether this number may be a part of a longer one where the frame cuts its bars: 8 digits, or a first or
+        last digit the check digit supplied."""
+        return len(self.text) == 8 or bool({0, len(self.text) - 1} & set(self.inferred))
 
     def settled(self, min_confidence: float) -> bool:
         """Read well enough to look no further (no later hypotheses, no turns): its check digit holds, its confidence
@@ -232,7 +236,8 @@ class PhotoReader:
         )
         grey, lead = image.convert("L"), _leads(owned)
         for k, b in reads.items():
-            b.cut = runs_out(grey, fitted_once(grey, lead[k].quad, fits), lead[k].quad, b.text)
+            if b.partial_if_cut and b.sure_digits(self.policy.min_confidence):
+                b.cut = runs_out(grey, fitted_once(grey, lead[k].quad, fits), lead[k].quad, b.text)
         return [reads[k] for k in sorted(reads)]
 
     def which_way_up(
