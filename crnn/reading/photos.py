@@ -18,13 +18,7 @@ from PIL import Image
 
 from crnn.core.codec import Decoded
 from crnn.core.confidence import is_sure
-from crnn.core.geometry import (
-    ALWAYS_READ_VARIANTS,
-    SYMBOL_VARIANTS,
-    direction,
-    straighten,
-    sub_quad,
-)
+from crnn.core.geometry import ALWAYS_READ_VARIANTS, SYMBOL_VARIANTS, direction, straighten, sub_quad
 from crnn.core.preprocess import view
 from crnn.core.symbology import BAR_MODULES, Format, checksum_ok, format_of, is_valid, layout_twin
 from crnn.reading.bars import _match_zxing, printed_form, same_number, zxing_decode, zxing_upright
@@ -58,7 +52,7 @@ UNCONVINCING_FLOOR = 0.3
 # Where a barcode's bars may go on past the frame (`cut`: `bars_run_out`, no quiet run before the edge), the digits in
 # view need not be all of its number: an 8-digit read (the middle 8 digits of an EAN-13 or a UPC-A, their centre
 # guard in the middle, look like an EAN-8) or one whose first or last digit the check digit supplied is not sure on
-# the digits alone (`BarcodeRead.sure_digits`). On the tuning scenes as shipped it set apart 16 sure reads wrong or
+# the digits alone (`BarcodeRead.sure_digits`). On the tuning scenes as shipped it set apart 17 sure reads wrong or
 # of another number and 11 right ones, all but one of close-ups (docs/decisions.md, "Where the frame cuts the bars").
 
 # A bar decode of 8 digits spanning under this share of the bars fitted around its barcode is of a part of a longer
