@@ -114,3 +114,24 @@ def test_a_detector_where_a_recogniser_is_expected_is_named(
     assert "is a barcode detector, not a recogniser: give it as `--detector`" in capsys.readouterr().err
     assert cli.main(["read", "--model", str(onnx_model), "--detector", str(onnx_model), str(crops)]) == 2
     assert "is a recogniser, not a barcode detector" in capsys.readouterr().err
+
+
+def test_read_tells_a_barcode_the_frame_cuts(
+    onnx_model: Path, detector_onnx: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """A photo whose only read is unsure because its bars may go on past the frame (a stand-in of the reader's
+    reads): the text output says so and what to do."""
+    from PIL import Image
+
+    from crnn.core.geometry import box_quad
+    from crnn.reading.detection import Detection
+    from crnn.reading.photos import BarcodeRead, PhotoReader
+
+    photo = tmp_path / "close.png"
+    Image.new("RGB", (160, 120), "white").save(photo)
+    read = BarcodeRead(Detection(box_quad((10, 10, 100, 40)), 0.9), "96385074", 0.99, True, cut=True)
+    monkeypatch.setattr(PhotoReader, "read_image", lambda self, image: [read])
+    rc = cli.main(["read", "--model", str(onnx_model), "--detector", str(detector_onnx), "--quiet", str(photo)])
+    out, _ = capsys.readouterr()
+    assert rc == 0
+    assert "no barcode found (1 unsure reads" in out and "runs out of the frame" in out

@@ -68,6 +68,8 @@ def _read_photos(a: argparse.Namespace, files: list[Path]) -> int:
             continue
         if not result.barcodes:
             unsure = f" ({len(result.uncertain)} unsure reads; --json lists them)" if result.uncertain else ""
+            if any(b.cut for b in result.uncertain):
+                unsure += "; a barcode runs out of the frame: take it from further away"
             print(f"{p}\t-\tno barcode found{unsure}")
         for b in result.barcodes:
             check = _check_column(b.checksum_ok, b.inferred)

@@ -34,7 +34,8 @@ class Barcode:
     `gtin13` the number as a 13-digit GTIN (None when `text` is not a valid code); `sure`: passes the check digit
     and the confidence floor, or the bars agree; `box` (x, y, w, h) and `quad` (digits along its bottom edge) in
     the image's pixels, for photos; `source` "digits", "digits+bars" or "bars"; `conflict`: the bars read another
-    number."""
+    number; `cut`: the barcode's bars may go on past the photo's edge, so a number that may be a part of it is not
+    sure (take the photo from further away)."""
 
     text: str
     format: str | None
@@ -46,6 +47,7 @@ class Barcode:
     quad: tuple[tuple[float, float], ...] | None = None
     source: str = "digits"
     conflict: bool = False
+    cut: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -146,6 +148,7 @@ class BarcodeReader:
                     quad,
                     b.source,
                     b.conflict,
+                    b.cut,
                 )
             )
         return out

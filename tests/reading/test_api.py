@@ -68,3 +68,22 @@ def test_the_format_of_a_reading() -> None:
     assert format_of("96385074") == "EAN-8" and format_of("01234565") == "EAN-8"  # valid as both: EAN-8 first
     assert format_of("01234565", "UPCE") == "UPC-E"  # the bar decoder knows
     assert format_of("5901234123450") is None and format_of("5901234123457", "UPCE") == "EAN-13"
+
+
+def test_a_read_the_frame_cuts_is_given_unsure_and_marked(
+    onnx_model: Path, detector_onnx: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A photo read (here a stand-in of the photo reader's reads) whose bars may go on past the frame: its 8 digits
+    come back unsure, marked `cut`, so a caller can ask for a photo from further away; the same read uncut is sure."""
+    from crnn import BarcodeReader
+    from crnn.core.geometry import box_quad
+    from crnn.reading.detection import Detection
+    from crnn.reading.photos import BarcodeRead
+
+    reader = BarcodeReader(onnx_model, detector=detector_onnx)
+    assert reader.photos is not None
+    for cut in (True, False):
+        read = BarcodeRead(Detection(box_quad((10, 10, 100, 40)), 0.9), "96385074", 0.99, True, cut=cut)
+        monkeypatch.setattr(reader.photos, "read_image", lambda image, read=read: [read])
+        (b,) = reader.read(Image.new("RGB", (160, 120), "white"))
+        assert (b.text, b.sure, b.cut, b.to_dict()["cut"]) == ("96385074", not cut, cut, cut)
