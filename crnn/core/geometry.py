@@ -72,9 +72,15 @@ def box_quad(box: tuple[float, float, float, float]) -> np.ndarray:
     return corners(x, y, x + w, y + h)
 
 
+def axis(quad: np.ndarray) -> np.ndarray:
+    """A quad's digit line as a vector: the mean of its top and bottom edges, first corner to second (from the middle
+    of its first end to the middle of its last)."""
+    return ((quad[1] - quad[0]) + (quad[2] - quad[3])) / 2
+
+
 def direction(quad: np.ndarray) -> np.ndarray:
-    """Unit vector along a quad's digit line (its top and bottom edges, first corner to second)."""
-    d = (quad[1] - quad[0]) + (quad[2] - quad[3])
+    """Unit vector along a quad's digit line (`axis`)."""
+    d = axis(quad)
     return d / max(float(np.linalg.norm(d)), 1e-9)
 
 

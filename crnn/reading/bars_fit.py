@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
-from crnn.core.geometry import apply_h, corners, homography, quad_size, rectify, sub_quad
+from crnn.core.geometry import apply_h, axis, corners, homography, quad_size, rectify, sub_quad
 
 # The detection's surroundings searched (left, top, right, bottom of its unit square): its ends and bottom edge
 # may be short of the symbol by a fifth of its width and a good share of its height.
@@ -224,21 +224,21 @@ def bars_run_out(grey: Image.Image, quad: np.ndarray, module: float) -> bool:
     a = np.asarray(grey, dtype=np.float32)
     h, w = a.shape
     q = np.asarray(quad, dtype=np.float64)
-    start, end = (q[0] + q[3]) / 2, (q[1] + q[2]) / 2
-    length = float(np.linalg.norm(end - start))
+    line = axis(q)
+    length = float(np.linalg.norm(line))
     if length < 1 or module <= 0:
         return False
-    axis = (end - start) / length
+    unit = line / length
+    t = np.arange(0.0, length, 0.5)[:, None]  # half the symbol past its end: room for its quiet zone
     quiet = max(QUIET_RUN * module, 2.0)
     for sign in (-1.0, 1.0):
         runs = []
         for f in BAR_ROWS:
             left, right = q[0] + f * (q[3] - q[0]), q[1] + f * (q[2] - q[1])
             centre = (left + right) / 2
-            t = np.arange(0.0, length, 0.5)  # half the symbol past its end: room for its quiet zone
-            pts = centre + sign * t[:, None] * axis
+            pts = centre + sign * t * unit
             inside = (pts[:, 0] >= 0) & (pts[:, 0] <= w - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= h - 1)
-            n = int(np.argmin(inside)) if not inside.all() else len(t)
+            n = int(np.argmin(inside)) if not inside.all() else len(pts)
             if n < 4:
                 continue
             p = _bilinear(a, pts[:n])

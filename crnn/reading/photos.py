@@ -18,7 +18,7 @@ from PIL import Image
 
 from crnn.core.codec import Decoded
 from crnn.core.confidence import is_sure
-from crnn.core.geometry import ALWAYS_READ_VARIANTS, SYMBOL_VARIANTS, direction, straighten, sub_quad
+from crnn.core.geometry import ALWAYS_READ_VARIANTS, SYMBOL_VARIANTS, axis, direction, straighten, sub_quad
 from crnn.core.preprocess import view
 from crnn.core.symbology import BAR_MODULES, Format, checksum_ok, format_of, is_valid, layout_twin
 from crnn.reading.bars import _match_zxing, printed_form, same_number, zxing_decode, zxing_upright
@@ -228,10 +228,11 @@ class PhotoReader:
             fused,
             (lambda unsure: self._read(image, [(k, d) for k, d in owned if k in unsure], later)) if later else None,
         )
-        grey, lead = image.convert("L"), _leads(owned)
-        for k, b in reads.items():
-            if b.partial_if_cut and b.sure_digits(self.policy.min_confidence):
-                b.cut = runs_out(grey, fitted_once(grey, lead[k].quad, fits), lead[k].quad, b.text)
+        partial = [k for k, b in reads.items() if b.partial_if_cut and b.sure_digits(self.policy.min_confidence)]
+        if partial:  # a sure read that may be a part: is it of bars the frame cuts?
+            grey, lead = image.convert("L"), _leads(owned)
+            for k in partial:
+                reads[k].cut = runs_out(grey, fitted_once(grey, lead[k].quad, fits), lead[k].quad, reads[k].text)
         return [reads[k] for k in sorted(reads)]
 
     def which_way_up(
@@ -454,7 +455,7 @@ def runs_out(grey: Image.Image, fitted: np.ndarray | None, quad: np.ndarray, tex
     """Whether a barcode's bars (`fitted`, else its detection's `quad`) may go on past the frame (`bars_run_out`),
     in modules of the format `text` reads as (an EAN-13's where it reads as none)."""
     q = quad if fitted is None else fitted
-    module = float(np.linalg.norm(((q[1] - q[0]) + (q[2] - q[3])) / 2)) / BAR_MODULES[format_of(text) or "EAN-13"]
+    module = float(np.linalg.norm(axis(q))) / BAR_MODULES[format_of(text) or "EAN-13"]
     return bars_run_out(grey, q, module)
 
 
@@ -468,9 +469,7 @@ def spans_its_bars(z: dict, grey: Image.Image, lead: dict[int, Detection], fits:
     fitted = None if d is None else fitted_once(grey, d.quad, fits)
     if fitted is None:
         return True
-    q = np.asarray(z["quad"], dtype=np.float64)
-    bars = ((fitted[1] - fitted[0]) + (fitted[2] - fitted[3])) / 2
-    line = ((q[1] - q[0]) + (q[2] - q[3])) / 2
+    bars, line = axis(fitted), axis(np.asarray(z["quad"], dtype=np.float64))
     return abs(float(np.dot(line, bars))) >= PART_OF_SYMBOL * float(np.dot(bars, bars))
 
 
