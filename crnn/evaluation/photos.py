@@ -12,7 +12,7 @@ from pathlib import Path
 from crnn.core.symbology import FORMATS, format_of
 from crnn.reading.bars import _match_zxing, same_number
 from crnn.reading.detection import load_photo
-from crnn.reading.photos import Fits, PhotoReader, PhotoResult, cross_check, fuse_bars, photo_result
+from crnn.reading.photos import PhotoReader, PhotoResult, cross_check, fuse_bars, photo_result
 
 # The figures given per format (of the label's number: EAN-13, UPC-A, EAN-8, UPC-E).
 PER_FORMAT = ("read", "fused_read", "wrong_sure", "fused_wrong_sure", "found", "zxing")
@@ -95,6 +95,7 @@ def evaluate_photos(reader: PhotoReader, tsv: str | Path, zxing: bool = True, pr
         except ValueError as e:
             result = PhotoResult(str(s.path), (0, 0), error=str(e))
         else:
+            loaded = time.perf_counter()
             owned = reader.detections(image)
             found = time.perf_counter()
             reads = reader.read_barcodes(image, owned=owned)
@@ -102,15 +103,14 @@ def evaluate_photos(reader: PhotoReader, tsv: str | Path, zxing: bool = True, pr
             seconds += time.perf_counter() - t0
             floor = reader.policy.min_confidence
             if zxing:
-                # Fused as `PhotoReader(fuse=True)` reads, timed as shipped (load, detect, decode, read): what the
-                # bars decode is not read turned, so the digits' reads are made again only when the bars decoded
-                # some. The detections are the ones just made: their time counts here too.
+                # Fused as `PhotoReader(fuse=True)` reads, timed as shipped (load; detect and decode, side by side;
+                # read): what the bars decode is not read turned, so the digits' reads are made again only when
+                # the bars decoded some.
                 t1 = time.perf_counter()
-                fits: Fits = {}
-                decodes = reader.bar_decodes(image, owned, fits)
+                owned, decodes, fits = reader.detect_and_decode(image)
                 again = reader.read_barcodes(image, decodes, owned, fits) if decodes else copy.deepcopy(reads)
                 fused = photo_result(s.path, image, scale, fuse_bars(again, decodes, floor), floor)
-                fused_seconds += found - t0 + time.perf_counter() - t1 + (0.0 if decodes else digits_read)
+                fused_seconds += loaded - t0 + time.perf_counter() - t1 + (0.0 if decodes else digits_read)
                 photo_decodes = [z for z in decodes if not z.get("window")]
             else:
                 decodes = photo_decodes = []

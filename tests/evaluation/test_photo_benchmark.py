@@ -41,8 +41,8 @@ def test_the_turned_table_reads_each_photo_turned_by_each_angle(tmp_path: Path) 
         def detections(self, image: Image.Image) -> list[tuple[int, Detection]]:
             return []
 
-        def bar_decodes(self, image: Image.Image, owned: list, fits=None) -> list[dict]:
-            return []
+        def detect_and_decode(self, image: Image.Image) -> tuple[list, list[dict], dict]:
+            return [], [], {}
 
         def read_barcodes(self, image: Image.Image, decodes=(), owned=None, fits=None) -> list[BarcodeRead]:
             seen.append(image.size)

@@ -129,3 +129,21 @@ def test_a_bar_decode_of_a_part_of_the_symbol_is_dropped():
     reader = PhotoReader(models.DETECTOR, models.RECOGNISER, threads=2)
     decodes = reader.bar_decodes(image, [(0, Detection(scene.quad, 0.9))])
     assert [same_number(z["text"], scene.text) for z in decodes] == [True]
+
+
+def test_detections_and_decodes_made_side_by_side_are_those_made_one_after_the_other():
+    """`PhotoReader.detect_and_decode` runs the closer looks beside the bar decoder's windows: the same detections,
+    in the same order, the same decodes and bars fitted as `detections` then `bar_decodes` (a scene whose bars
+    decode, turned 45 degrees: in a window of their own, and fitted)."""
+    from crnn.reading.photos import PhotoReader
+
+    scene = _make(5, SEED, replace(scene_generator(), p_upright_turn=0.0, p_large_rotation=0.0, max_perspective=0.05))
+    image, _ = _turned(scene.scene.convert("RGB"), scene.quad, 45)
+    reader = PhotoReader(models.DETECTOR, models.RECOGNISER, threads=2)
+    owned, fits = reader.detections(image), {}
+    decodes = reader.bar_decodes(image, owned, fits)
+    together, decoded, fitted = reader.detect_and_decode(image)
+    assert len(owned) > len(reader.photo_detections(image))  # closer looks were made
+    assert [(k, d.quad.tolist(), d.score) for k, d in together] == [(k, d.quad.tolist(), d.score) for k, d in owned]
+    assert decoded == decodes and decodes[0]["window"]
+    assert fitted.keys() == fits.keys() and fits

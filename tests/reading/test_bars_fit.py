@@ -111,3 +111,21 @@ def test_a_blank_or_tiny_quad_does_not_run_out():
     quad = np.array([[0, 40], [240, 40], [240, 100], [0, 100]], dtype=np.float64)
     assert not bars_run_out(blank, quad, 2.0)  # no contrast: no bars to run out
     assert not bars_run_out(blank, np.array([[5, 5], [5.5, 5], [5.5, 6], [5, 6]]), 2.0)
+
+
+def test_the_box_sums_of_the_light_install_equal_the_compiled_ones(monkeypatch):
+    """The gradient energies' box sums, compiled and in numpy: the same float32 figures, edges included."""
+    from crnn.reading import bars_fit
+
+    if bars_fit.numba is None:
+        pytest.skip("numba is not installed")
+    rng = np.random.default_rng(0)
+    arrays = [
+        np.abs(rng.normal(0, s, shape)).astype(np.float32) for s, shape in ((1, (1, 1)), (40, (5, 9)), (90, (200, 256)))
+    ]
+    compiled = [bars_fit._box_sum(a, 3, 2) for a in arrays]
+    monkeypatch.setattr(bars_fit, "numba", None)
+    for a, got in zip(arrays, compiled, strict=True):
+        want = bars_fit._box_sum(a, 3, 2)
+        assert got.dtype == want.dtype == np.float32
+        np.testing.assert_array_equal(got, want)
