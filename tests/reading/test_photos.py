@@ -40,6 +40,24 @@ def test_load_photo_bounds_size_and_reports_bad_files(tmp_path: Path) -> None:
         load_photo(tmp_path / "bad.jpg")
 
 
+def test_a_phone_photo_is_decoded_at_a_reduced_size_directly(tmp_path: Path) -> None:
+    """A 12-megapixel JPEG (4032 px) is decoded at half its size by the JPEG decoder itself (no resize after it);
+    one just over the limit is decoded whole and scaled to it; the scale maps back to the file's pixels."""
+    from crnn.core.images import _draft_size
+
+    assert _draft_size((4032, 3024), 2048) == (2016, 1512)
+    assert _draft_size((2100, 1400), 2048) == (2100, 1400)
+    assert _draft_size((16000, 9000), 2048) == (2000, 1125)
+    phone = tmp_path / "phone.jpg"
+    Image.new("RGB", (3024, 4032), "grey").save(phone, quality=50)
+    im, scale = load_photo(phone)
+    assert im.size == (1512, 2016) and scale == 0.5
+    wide = tmp_path / "wide.jpg"
+    Image.new("RGB", (2100, 1400), "grey").save(wide, quality=50)
+    im, scale = load_photo(wide)
+    assert im.size == (2048, 1365) and scale == pytest.approx(2048 / 2100)
+
+
 def test_detection_box_and_angle() -> None:
     d = Detection(_rotated_quad(100, 100, 80, 40, 90), 0.9)
     assert d.angle == pytest.approx(90, abs=1e-6)
