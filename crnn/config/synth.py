@@ -58,11 +58,6 @@ class SynthConfig:
     p_large_rotation: float = 0.15  # else a few degrees
     p_upright_turn: float = 0.05  # barcode turned by 90/180/270 degrees
     max_perspective: float = 0.08  # corner displacement, fraction of the symbol's size
-    # A camera that sees the label's plane at a slant: the plane turned by up to `max_camera_tilt_deg` about an axis
-    # in it (any direction), seen by a pinhole at a distance of 1.5-5 times the symbol's extent, so the symbol is
-    # foreshortened across the axis and its far side drawn smaller (keystone), as in a phone photo taken at an angle.
-    p_camera_tilt: float = 0.0
-    max_camera_tilt_deg: float = 60.0
     p_curvature: float = 0.3
     # A crumpled bag or pouch: the label waves along the digit line (period `crumple_period` digit widths), rows
     # moved up and down by `crumple_amp` of the digits' height, the folds shaded; digits and bars bend with it.
@@ -107,7 +102,6 @@ def scene_generator() -> SynthConfig:
         p_large_rotation=0.75,
         max_rotation_deg=180.0,
         max_perspective=0.15,
-        p_camera_tilt=0.4,
         p_quiet_marks=0.3,
         p_addon_book=0.6,
         p_addon=0.2,

@@ -273,13 +273,6 @@ def _attempt(index: int, seed: int, attempt: int, cfg: SynthConfig) -> Sample | 
     dst = _apply_h(sim, src)
     extent = float(np.ptp(dst[:, 0]) + np.ptp(dst[:, 1])) / 2
     dst = dst + rng.normal(0, rng.uniform(0, cfg.max_perspective) * extent / 2, dst.shape)
-    if cfg.p_camera_tilt > 0 and rng.random() < cfg.p_camera_tilt:  # no draw at 0: the stream is unchanged
-        dst = camera_tilt(
-            dst,
-            math.radians(rng.uniform(0, cfg.max_camera_tilt_deg)),
-            rng.uniform(0, 2 * math.pi),
-            rng.uniform(1.5, 5.0) * extent,
-        )
     h = homography(src, dst)
     warp = Warp(h, uc, radius, gamma, **waves)
     # Surface corners must stay in front of the camera.
@@ -360,21 +353,6 @@ def make_sample(
     """Sample `index` of the stream `seed`: (scene, box (x, y, w, h), crop, text, format)."""
     s = _make(index, seed, config or SynthConfig())
     return s.scene, s.box, s.crop, s.text, s.fmt
-
-
-def camera_tilt(points: np.ndarray, tilt: float, axis_angle: float, distance: float) -> np.ndarray:
-    """`points` (n, 2) of a plane facing the camera, seen with the plane turned by `tilt` radians about the line
-    through their centre at `axis_angle` (radians, in the image), by a pinhole `distance` pixels away focused so the
-    centre keeps its scale: the side turned away is drawn smaller, the side turned near larger, and the extent
-    across the axis shrinks by about cos(tilt)."""
-    c = points.mean(axis=0)
-    u = np.array([math.cos(axis_angle), math.sin(axis_angle)])  # along the axis: kept
-    n = np.array([-u[1], u[0]])  # across it: turned out of the image plane
-    rel = points - c
-    along, across = rel @ u, rel @ n
-    depth = across * math.sin(tilt)  # away from the camera where positive
-    scale = distance / (distance + depth)
-    return c + scale[:, None] * (along[:, None] * u + (across * math.cos(tilt))[:, None] * n)
 
 
 def _make(index: int, seed: int, cfg: SynthConfig) -> Sample:

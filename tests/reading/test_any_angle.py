@@ -21,9 +21,7 @@ pytestmark = pytest.mark.skipif(not models.DETECTOR.is_file(), reason="no bundle
 
 @pytest.fixture(scope="module")
 def scene():
-    upright = replace(
-        scene_generator(), p_upright_turn=0.0, p_large_rotation=0.0, max_perspective=0.05, p_camera_tilt=0.0
-    )
+    upright = replace(scene_generator(), p_upright_turn=0.0, p_large_rotation=0.0, max_perspective=0.05)
     return _make(INDEX, SEED, upright)
 
 
@@ -78,9 +76,7 @@ def test_the_bars_are_decoded_upright_in_a_window_of_their_own():
     where it lies in the photo. (The module's scene is cut by the label's edge: no decoder reads its bars.)"""
     from crnn.reading.bars import same_number, zxing_decode, zxing_upright
 
-    upright = replace(
-        scene_generator(), p_upright_turn=0.0, p_large_rotation=0.0, max_perspective=0.05, p_camera_tilt=0.0
-    )
+    upright = replace(scene_generator(), p_upright_turn=0.0, p_large_rotation=0.0, max_perspective=0.05)
     scene = _make(0, 31348, upright)  # a UPC-E: zxing-cpp 3 reports the EAN-13 it expands to
     assert [same_number(z["text"], scene.text) for z in zxing_decode(scene.scene)] == [True]  # upright, they decode
     image, quad = _turned(scene.scene.convert("RGB"), scene.quad, 30)
@@ -108,9 +104,7 @@ def test_bars_a_loose_box_does_not_decode_are_decoded_on_their_fitted_quad():
     from crnn.reading.detection import Detection
     from crnn.reading.photos import PhotoReader
 
-    scene = _make(
-        230, 7100000, replace(scene_generator(), p_camera_tilt=0.0)
-    )  # a tuning scene of the detector's world: a UPC-E
+    scene = _make(230, 7100000, scene_generator())  # a tuning scene of the detector's world: a UPC-E
     image, quad = _turned(scene.scene.convert("RGB"), scene.quad, 45)
     loose = (quad - quad.mean(axis=0)) * 1.3 + quad.mean(axis=0)
     assert not zxing_decode(image)
@@ -128,7 +122,7 @@ def test_a_bar_decode_of_a_part_of_the_symbol_is_dropped():
     from crnn.reading.detection import Detection
     from crnn.reading.photos import PhotoReader
 
-    scene = _make(146, 7100000, replace(scene_generator(), p_camera_tilt=0.0))  # an EAN-13 turned about 70 degrees
+    scene = _make(146, 7100000, scene_generator())  # an EAN-13 turned about 70 degrees
     image = scene.scene.convert("RGB")
     found = [printed_form(z["text"], z["format"]) for z in zxing_decode(image)]
     assert len(found) == 2 and any(len(t) == 8 and not same_number(t, scene.text) for t in found), found
@@ -143,11 +137,7 @@ def test_detections_and_decodes_made_side_by_side_are_those_made_one_after_the_o
     decode, turned 45 degrees: in a window of their own, and fitted)."""
     from crnn.reading.photos import PhotoReader
 
-    scene = _make(
-        5,
-        SEED,
-        replace(scene_generator(), p_upright_turn=0.0, p_large_rotation=0.0, max_perspective=0.05, p_camera_tilt=0.0),
-    )
+    scene = _make(5, SEED, replace(scene_generator(), p_upright_turn=0.0, p_large_rotation=0.0, max_perspective=0.05))
     image, _ = _turned(scene.scene.convert("RGB"), scene.quad, 45)
     reader = PhotoReader(models.DETECTOR, models.RECOGNISER, threads=2)
     owned, fits = reader.detections(image), {}

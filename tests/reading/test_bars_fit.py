@@ -18,9 +18,7 @@ SEED = 4242  # held-out scenes: upright-ish, in perspective, half of them with s
 
 
 def _scene(index: int):
-    cfg = replace(
-        scene_generator(), p_upright_turn=0.0, p_large_rotation=0.0, p_text_below=0.5, p_addon=0.0, p_camera_tilt=0.0
-    )
+    cfg = replace(scene_generator(), p_upright_turn=0.0, p_large_rotation=0.0, p_text_below=0.5, p_addon=0.0)
     return _make(index, SEED, cfg)
 
 
@@ -64,9 +62,7 @@ def test_no_bars_no_fit():
 def test_an_addon_beside_the_symbol_is_left_out(index):
     """A box reaching over a 2- or 5-digit add-on (GS1: 7-12 modules right of the symbol) is fitted to the main
     symbol alone: read with it, the digits are squeezed and a digit may be lost."""
-    cfg = replace(
-        scene_generator(), p_upright_turn=0.0, p_large_rotation=0.0, p_addon_book=1.0, p_addon=1.0, p_camera_tilt=0.0
-    )
+    cfg = replace(scene_generator(), p_upright_turn=0.0, p_large_rotation=0.0, p_addon_book=1.0, p_addon=1.0)
     cfg = replace(cfg, format_weights={"EAN-13": 1.0})
     s = _make(index, SEED + 1, cfg)
     wide = sub_quad(s.quad.astype(np.float64), (-0.03, 0.0, 1.55, 1.1))  # over the add-on

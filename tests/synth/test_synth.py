@@ -255,7 +255,6 @@ def test_knobs_off_by_default_leave_the_stream_alone() -> None:
         p_glare=0.0,
         p_crumple=0.0,
         p_no_number=0.0,
-        p_camera_tilt=0.0,
     )
     for i in range(3):
         a, b = make_sample(i, seed=11)[2], make_sample(i, seed=11, config=off)[2]
@@ -550,23 +549,3 @@ def test_scene_world_turns_barcodes_over_the_whole_circle() -> None:
     assert sum(abs(a) > 40 for a in angles) >= 15  # most beyond the old +-35 degrees
     upright = [_make(i, 11, SynthConfig()).quad for i in range(10)]
     assert all(abs(math.degrees(math.atan2(*direction(q)[::-1]))) < 40 for q in upright)
-
-
-def test_a_camera_at_a_slant_foreshortens_the_label_and_draws_its_far_side_smaller() -> None:
-    """`camera_tilt`: a square turned 60 degrees about its horizontal middle line keeps its width there, is about
-    half as tall, and its far (lower, turned away) edge is shorter than its near one; about a vertical line the same
-    across. The scene world sees some labels so; the crops' generator none (the default)."""
-    import math
-
-    from crnn.config.synth import scene_generator
-    from crnn.synth.scene import camera_tilt
-
-    square = np.array([[-50.0, -50.0], [50.0, -50.0], [50.0, 50.0], [-50.0, 50.0]]) + 200
-    seen = camera_tilt(square, math.radians(60), 0.0, 300.0)
-    top, bottom = seen[1, 0] - seen[0, 0], seen[2, 0] - seen[3, 0]
-    assert bottom < 100 < top  # the lower edge turned away, the upper one near
-    assert 0.4 < (seen[3, 1] - seen[0, 1]) / 100 < 0.6  # about cos(60 degrees) as tall
-    side = camera_tilt(square, math.radians(60), math.pi / 2, 300.0)
-    assert 0.4 < (side[1, 0] - side[0, 0]) / 100 < 0.6 and side[2, 1] - side[1, 1] != side[3, 1] - side[0, 1]
-    np.testing.assert_allclose(camera_tilt(square, 0.0, 1.0, 300.0), square)
-    assert scene_generator().p_camera_tilt > 0 and SynthConfig().p_camera_tilt == 0
